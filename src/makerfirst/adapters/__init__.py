@@ -1,0 +1,1 @@
+"""Adapters: the concrete venues behind the exchange port."""

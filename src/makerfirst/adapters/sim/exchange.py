@@ -1,0 +1,402 @@
+"""The simulated exchange: Coinbase Advanced's order semantics over a matching engine.
+
+It implements the exchange port in-process on an injected clock. What it reproduces:
+price-time priority with our orders queued behind the size already at their price; post-only
+orders that would cross rejected synchronously (``INVALID_LIMIT_PRICE_POST_ONLY``); GTD orders
+expiring at ``end_time``; limit IOC filling what it can down to its limit and cancelling the
+rest; partial fills; maker/taker fees in quote; increments, minimums and balances (with holds)
+enforced; ``client_order_id`` idempotency; a one-way request latency during which the market
+keeps moving; and an optional cancel queue during which a fill can still win the race.
+"""
+
+from __future__ import annotations
+
+import heapq
+import random
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from enum import Enum
+from functools import partial
+
+from makerfirst.adapters.sim.driver import NEVER, MarketDriver
+from makerfirst.adapters.sim.matching import Match, MatchingEngine
+from makerfirst.clock import Clock
+from makerfirst.domain.book import Level, OrderBook
+from makerfirst.domain.errors import OrderNotFoundError, ProductNotFoundError
+from makerfirst.domain.lifecycle import transition
+from makerfirst.domain.money import ZERO
+from makerfirst.domain.orders import (
+    CancelOutcome,
+    CancelResult,
+    FeeRates,
+    Fill,
+    Liquidity,
+    OrderAccepted,
+    OrderRejected,
+    OrderReport,
+    OrderStatus,
+    OrderType,
+    PlaceOrder,
+    RejectReason,
+    Side,
+)
+from makerfirst.domain.product import Product
+
+COINBASE_INTRO_FEES = FeeRates(maker=Decimal("0.006"), taker=Decimal("0.012"))
+
+
+@dataclass(frozen=True, slots=True)
+class SimulatorSettings:
+    """``request_latency_sec`` delays every request one way; ``cancel_queue_sec`` keeps an accepted
+    cancel in ``CANCEL_QUEUED`` (still fillable) for that long."""
+
+    fees: FeeRates = COINBASE_INTRO_FEES
+    request_latency_sec: float = 0.05
+    cancel_queue_sec: float = 0.02
+    seed: int = 0
+
+
+class _Timer(Enum):
+    EXPIRE = "expire"
+    FINISH_CANCEL = "finish_cancel"
+
+
+@dataclass(slots=True)
+class _SimOrder:
+    order_id: str
+    command: PlaceOrder
+    created_time: float
+    status: OrderStatus
+    filled_size: Decimal = ZERO
+    filled_value: Decimal = ZERO
+    total_fees: Decimal = ZERO
+    hold_per_unit: Decimal = ZERO  # quote held per base unit (buys) or 1 base per unit (sells)
+
+    def report(self) -> OrderReport:
+        c = self.command
+        return OrderReport(
+            order_id=self.order_id,
+            client_order_id=c.client_order_id,
+            product_id=c.product_id,
+            side=c.side,
+            order_type=c.order_type,
+            status=self.status,
+            size=c.size,
+            limit_price=c.limit_price,
+            filled_size=self.filled_size,
+            filled_value=self.filled_value,
+            total_fees=self.total_fees,
+            created_time=self.created_time,
+            end_time=c.end_time,
+        )
+
+
+@dataclass(slots=True)
+class _Venue:
+    product: Product
+    engine: MatchingEngine = field(default_factory=MatchingEngine)
+    drivers: list[MarketDriver] = field(default_factory=list)
+
+    def ticks(self, price: Decimal) -> int:
+        return int(price / self.product.price_increment)
+
+    def lots(self, size: Decimal) -> int:
+        return int(size / self.product.base_increment)
+
+    def price(self, ticks: int) -> Decimal:
+        return ticks * self.product.price_increment
+
+    def size(self, lots: int) -> Decimal:
+        return lots * self.product.base_increment
+
+
+class SimulatedExchange:
+    """In-process exchange behind :class:`makerfirst.ports.ExchangePort`."""
+
+    def __init__(
+        self,
+        clock: Clock,
+        products: list[Product],
+        balances: dict[str, Decimal],
+        settings: SimulatorSettings | None = None,
+    ) -> None:
+        self._clock = clock
+        self._settings = settings or SimulatorSettings()
+        self._venues = {p.product_id: _Venue(p) for p in products}
+        self._available: dict[str, Decimal] = dict(balances)
+        self._held: dict[str, Decimal] = {}
+        self._orders: dict[str, _SimOrder] = {}
+        self._by_client: dict[str, str] = {}
+        self._fills: list[Fill] = []
+        self._timers: list[tuple[float, int, _Timer, str]] = []
+        self._timer_seq = 0
+        self._rng = random.Random(self._settings.seed)
+        self._time = clock.now()
+
+    # -- wiring ---------------------------------------------------------------------------------
+    def attach_market(self, product_id: str, driver: MarketDriver) -> None:
+        self._venue(product_id).drivers.append(driver)
+
+    def engine(self, product_id: str) -> MatchingEngine:
+        """The product's matching engine (for tests and market seeding)."""
+        return self._venue(product_id).engine
+
+    @property
+    def settings(self) -> SimulatorSettings:
+        return self._settings
+
+    # -- the port ---------------------------------------------------------------------------------
+    async def get_product(self, product_id: str) -> Product:
+        await self._request()
+        return self._venue(product_id).product
+
+    async def get_order_book(self, product_id: str, depth: int = 50) -> OrderBook:
+        await self._request()
+        return self.book_now(product_id, depth)
+
+    async def get_balances(self) -> dict[str, Decimal]:
+        await self._request()
+        return dict(self._available)
+
+    async def get_fee_rates(self) -> FeeRates:
+        await self._request()
+        return self._settings.fees
+
+    async def place_order(self, command: PlaceOrder) -> OrderAccepted | OrderRejected:
+        await self._request()
+        known = self._by_client.get(command.client_order_id)
+        if known is not None:  # Coinbase answers a reused client id with the original order
+            return OrderAccepted(known, command.client_order_id)
+        venue = self._venues.get(command.product_id)
+        if venue is None:
+            return OrderRejected(command.client_order_id, RejectReason.INVALID_PRODUCT_ID, command.product_id)
+        reason = self._validate(venue, command)
+        if reason is not None:
+            return OrderRejected(command.client_order_id, reason)
+        order = self._open(venue, command)
+        is_gtd = command.order_type is OrderType.POST_ONLY_GTD
+        matches = venue.engine.submit(
+            order.order_id,
+            command.side,
+            venue.ticks(command.limit_price),
+            venue.lots(command.size),
+            ours=True,
+            rest=is_gtd,
+        )
+        self._settle(venue, matches)
+        if is_gtd:
+            assert command.end_time is not None  # validated above
+            self._schedule(command.end_time, _Timer.EXPIRE, order.order_id)
+        elif not order.status.is_terminal:
+            self._finish(order, OrderStatus.CANCELLED)  # IOC: what did not fill is cancelled
+        return OrderAccepted(order.order_id, command.client_order_id)
+
+    async def cancel_orders(self, order_ids: list[str]) -> list[CancelResult]:
+        await self._request()
+        return [self._cancel(order_id) for order_id in order_ids]
+
+    async def get_order(self, order_id: str) -> OrderReport:
+        await self._request()
+        return self._order(order_id).report()
+
+    async def list_fills(self, order_id: str) -> list[Fill]:
+        await self._request()
+        return [f for f in self._fills if f.order_id == order_id]
+
+    async def list_open_orders(self, product_id: str | None = None) -> list[OrderReport]:
+        await self._request()
+        return [
+            o.report()
+            for o in self._orders.values()
+            if not o.status.is_terminal and product_id in (None, o.command.product_id)
+        ]
+
+    # -- views without a request (audit, tests, the simulation's own reports) -------------------
+    def book_now(self, product_id: str, depth: int = 50) -> OrderBook:
+        venue = self._venue(product_id)
+        return OrderBook(
+            product_id=product_id,
+            bids=tuple(Level(venue.price(p), venue.size(n)) for p, n in venue.engine.levels(Side.BUY, depth)),
+            asks=tuple(
+                Level(venue.price(p), venue.size(n)) for p, n in venue.engine.levels(Side.SELL, depth)
+            ),
+            timestamp=self._time,
+        )
+
+    def all_orders(self) -> list[OrderReport]:
+        return [o.report() for o in self._orders.values()]
+
+    def all_fills(self) -> list[Fill]:
+        return list(self._fills)
+
+    def held(self) -> dict[str, Decimal]:
+        return {k: v for k, v in self._held.items() if v != ZERO}
+
+    def advance(self) -> None:
+        """Run the market and the exchange's timers up to the clock's now."""
+        now = self._clock.now()
+        while True:
+            when, act = self._next_event()
+            if when > now:
+                break
+            self._time = when
+            act()
+        self._time = now
+
+    # -- internals --------------------------------------------------------------------------------
+    async def _request(self) -> None:
+        """The request travels for ``request_latency_sec`` while the market moves, then is served."""
+        latency = self._settings.request_latency_sec
+        if latency > 0:
+            await self._clock.sleep_until(self._clock.now() + latency)
+        self.advance()
+
+    def _venue(self, product_id: str) -> _Venue:
+        try:
+            return self._venues[product_id]
+        except KeyError:
+            raise ProductNotFoundError(f"unknown product {product_id!r}") from None
+
+    def _order(self, order_id: str) -> _SimOrder:
+        try:
+            return self._orders[order_id]
+        except KeyError:
+            raise OrderNotFoundError(f"order with this orderID was not found: {order_id}") from None
+
+    def _next_event(self) -> tuple[float, Callable[[], None]]:
+        best_time, best_act = NEVER, _idle
+        for venue in self._venues.values():
+            for driver in venue.drivers:
+                when = driver.next_time()
+                if when < best_time:
+                    best_time, best_act = when, partial(self._step_driver, venue, driver)
+        if self._timers and self._timers[0][0] < best_time:
+            best_time, best_act = self._timers[0][0], self._pop_timer
+        return best_time, best_act
+
+    def _step_driver(self, venue: _Venue, driver: MarketDriver) -> None:
+        self._settle(venue, driver.step(venue.engine))
+
+    def _pop_timer(self) -> None:
+        _, _, kind, order_id = heapq.heappop(self._timers)
+        order = self._orders[order_id]
+        if order.status.is_terminal:
+            return
+        self._venues[order.command.product_id].engine.cancel(order_id)
+        self._finish(order, OrderStatus.EXPIRED if kind is _Timer.EXPIRE else OrderStatus.CANCELLED)
+
+    def _schedule(self, when: float, kind: _Timer, order_id: str) -> None:
+        self._timer_seq += 1
+        heapq.heappush(self._timers, (when, self._timer_seq, kind, order_id))
+
+    def _validate(self, venue: _Venue, c: PlaceOrder) -> RejectReason | None:
+        p = venue.product
+        if p.trading_disabled:
+            return RejectReason.TRADING_DISABLED
+        if c.order_type is OrderType.POST_ONLY_GTD:
+            if c.end_time is None:
+                return RejectReason.GTD_WITHOUT_END_TIME
+            if c.end_time <= self._time:
+                return RejectReason.END_TIME_IN_PAST
+        if not p.on_lot(c.size) or c.size <= ZERO:
+            return RejectReason.INVALID_SIZE_PRECISION
+        if not p.on_tick(c.limit_price) or c.limit_price <= ZERO:
+            return RejectReason.INVALID_PRICE_PRECISION
+        if c.size < p.base_min_size:
+            return RejectReason.SIZE_TOO_SMALL
+        if c.size * c.limit_price < p.quote_min_size:
+            return RejectReason.NOTIONAL_TOO_SMALL
+        currency, needed = self._hold_needed(p, c)
+        if self._available.get(currency, ZERO) < needed:
+            return RejectReason.INSUFFICIENT_FUND
+        if c.post_only and venue.engine.would_cross(c.side, venue.ticks(c.limit_price)):
+            return RejectReason.POST_ONLY_WOULD_CROSS
+        return None
+
+    def _hold_needed(self, p: Product, c: PlaceOrder) -> tuple[str, Decimal]:
+        if c.side is Side.SELL:
+            return p.base_currency, c.size
+        return p.quote_currency, c.size * c.limit_price * (1 + self._settings.fees.taker)
+
+    def _open(self, venue: _Venue, command: PlaceOrder) -> _SimOrder:
+        order_id = str(uuid.UUID(int=self._rng.getrandbits(128), version=4))
+        currency, needed = self._hold_needed(venue.product, command)
+        self._available[currency] -= needed
+        self._held[currency] = self._held.get(currency, ZERO) + needed
+        order = _SimOrder(
+            order_id=order_id,
+            command=command,
+            created_time=self._time,
+            status=OrderStatus.OPEN,
+            hold_per_unit=needed / command.size,
+        )
+        self._orders[order_id] = order
+        self._by_client[command.client_order_id] = order_id
+        return order
+
+    def _cancel(self, order_id: str) -> CancelResult:
+        order = self._orders.get(order_id)
+        if order is None:
+            return CancelResult(order_id, CancelOutcome.UNKNOWN_ORDER)
+        if order.status is OrderStatus.FILLED:
+            return CancelResult(order_id, CancelOutcome.ALREADY_FILLED)
+        if order.status.is_terminal or order.status is OrderStatus.CANCEL_QUEUED:
+            return CancelResult(order_id, CancelOutcome.ALREADY_DONE)
+        delay = self._settings.cancel_queue_sec
+        if delay > 0:
+            order.status = transition(order.status, OrderStatus.CANCEL_QUEUED)
+            self._schedule(self._time + delay, _Timer.FINISH_CANCEL, order_id)
+        else:
+            self._venues[order.command.product_id].engine.cancel(order_id)
+            self._finish(order, OrderStatus.CANCELLED)
+        return CancelResult(order_id, CancelOutcome.ACCEPTED)
+
+    def _settle(self, venue: _Venue, matches: list[Match]) -> None:
+        for m in matches:
+            if m.maker_is_ours:
+                self._fill(venue, self._orders[m.maker_order_id], m, Liquidity.MAKER)
+            if m.taker_is_ours:
+                self._fill(venue, self._orders[m.taker_order_id], m, Liquidity.TAKER)
+
+    def _fill(self, venue: _Venue, order: _SimOrder, m: Match, liquidity: Liquidity) -> None:
+        p, c = venue.product, order.command
+        price, size = venue.price(m.price), venue.size(m.lots)
+        value = price * size
+        rate = self._settings.fees.maker if liquidity is Liquidity.MAKER else self._settings.fees.taker
+        fee = value * rate
+        order.filled_size += size
+        order.filled_value += value
+        order.total_fees += fee
+        released = size * order.hold_per_unit
+        if c.side is Side.SELL:
+            self._held[p.base_currency] -= released
+            self._credit(p.quote_currency, value - fee)
+        else:
+            self._held[p.quote_currency] -= released
+            self._credit(p.quote_currency, released - value - fee)
+            self._credit(p.base_currency, size)
+        trade_id = str(uuid.UUID(int=self._rng.getrandbits(128), version=4))
+        self._fills.append(
+            Fill(trade_id, order.order_id, p.product_id, c.side, price, size, fee, liquidity, self._time)
+        )
+        if order.filled_size == c.size:
+            order.status = transition(order.status, OrderStatus.FILLED)
+
+    def _finish(self, order: _SimOrder, status: OrderStatus) -> None:
+        """Move an order to a terminal status and release what it still holds."""
+        order.status = transition(order.status, status)
+        c = order.command
+        product = self._venues[c.product_id].product
+        currency = product.base_currency if c.side is Side.SELL else product.quote_currency
+        leftover = (c.size - order.filled_size) * order.hold_per_unit
+        self._held[currency] -= leftover
+        self._credit(currency, leftover)
+
+    def _credit(self, currency: str, amount: Decimal) -> None:
+        self._available[currency] = self._available.get(currency, ZERO) + amount
+
+
+def _idle() -> None:  # pragma: no cover - only paired with time NEVER, never called
+    return None

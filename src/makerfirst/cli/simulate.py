@@ -1,0 +1,152 @@
+"""``makerfirst simulate``: one sell on the simulated exchange, on a virtual clock."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from makerfirst.adapters.products_file import load_catalogue
+from makerfirst.bootstrap import build_simulation, run_simulated_sell
+from makerfirst.cli.render import sell_report_json
+from makerfirst.cli.transcript import install_transcript
+from makerfirst.domain.errors import MakerfirstError
+from makerfirst.domain.intents import Purpose, SellIntent, Size, SizeBase, SizeUsd
+from makerfirst.policy import load_policy
+
+simulate_app = typer.Typer(name="simulate", help="Run one sell on the simulated exchange (virtual clock).")
+
+ProductOpt = Annotated[str, typer.Option("--product", help="Product id, e.g. PENGU-USD.")]
+MarketOpt = Annotated[str, typer.Option("--market", help="Market preset: liquid, thin or dead.")]
+SeedOpt = Annotated[int, typer.Option("--seed", help="Seed: the same seed gives the same run.")]
+PriceOpt = Annotated[
+    str | None, typer.Option("--price", help="Starting mid price (default: the product's reference price).")
+]
+JsonOpt = Annotated[
+    bool, typer.Option("--json", help="Print one JSON object (the transcript goes to stderr).")
+]
+PolicyOpt = Annotated[
+    Path | None, typer.Option("--policy", help="Policy YAML (default: the shipped policy).")
+]
+SetOpt = Annotated[list[str] | None, typer.Option("--set", help="Override a policy key: dotted.key=value.")]
+ProductsOpt = Annotated[
+    Path | None, typer.Option("--products-file", help="Coinbase /products JSON (Advanced or legacy format).")
+]
+
+
+def _decimal(text: str, option: str) -> Decimal:
+    try:
+        value = Decimal(text)
+    except InvalidOperation:
+        raise typer.BadParameter(f"{option} must be a decimal number, got {text!r}") from None
+    if not value.is_finite() or value <= 0:
+        raise typer.BadParameter(f"{option} must be a positive number, got {text!r}")
+    return value
+
+
+def _run(
+    *,
+    product: str,
+    size: Size,
+    purpose: Purpose,
+    market: str,
+    seed: int,
+    price: str | None,
+    as_json: bool,
+    policy_path: Path | None,
+    overrides: list[str] | None,
+    products_file: Path | None,
+) -> None:
+    try:
+        policy = load_policy(policy_path, overrides or [])
+        catalogue = load_catalogue(products_file)
+        start_price = _decimal(price, "--price") if price is not None else None
+        found = catalogue.products.get(product)
+        mid = start_price or catalogue.reference_prices.get(product) or Decimal(0)
+        wanted = size.amount if isinstance(size, SizeBase) else (size.amount / mid if mid else Decimal(0))
+        # A sell by value is priced after the market warms up, so the account holds some spare.
+        held = wanted if isinstance(size, SizeBase) else 2 * wanted
+        balances = {found.base_currency: held, found.quote_currency: Decimal(0)} if found else {}
+        simulation = build_simulation(
+            catalogue=catalogue,
+            product_id=product,
+            market=market,
+            price=start_price,
+            seed=seed,
+            balances=balances,
+            policy=policy,
+        )
+    except MakerfirstError as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(2) from None
+    install_transcript(sys.stderr if as_json else sys.stdout)
+    report = asyncio.run(run_simulated_sell(simulation, SellIntent(product, size, purpose)))
+    if as_json:
+        typer.echo(json.dumps(sell_report_json(report, {"market": market, "seed": seed}), indent=2))
+
+
+@simulate_app.command("purge")
+def purge(
+    product: ProductOpt,
+    size: Annotated[str, typer.Option("--size", help="Base units to purge, e.g. 1116.")],
+    market: MarketOpt = "dead",
+    seed: SeedOpt = 1,
+    price: PriceOpt = None,
+    as_json: JsonOpt = False,
+    policy: PolicyOpt = None,
+    overrides: SetOpt = None,
+    products_file: ProductsOpt = None,
+) -> None:
+    """Purge a holding: maker slices with the purge TTLs, then the guarded taker fallback."""
+    _run(
+        product=product,
+        size=SizeBase(_decimal(size, "--size")),
+        purpose=Purpose.PURGE,
+        market=market,
+        seed=seed,
+        price=price,
+        as_json=as_json,
+        policy_path=policy,
+        overrides=overrides,
+        products_file=products_file,
+    )
+
+
+@simulate_app.command("sell")
+def sell(
+    product: ProductOpt,
+    size_usd: Annotated[
+        str | None, typer.Option("--size-usd", help="Quote amount to sell, e.g. 500.")
+    ] = None,
+    size: Annotated[str | None, typer.Option("--size", help="Base units to sell.")] = None,
+    market: MarketOpt = "liquid",
+    seed: SeedOpt = 1,
+    price: PriceOpt = None,
+    as_json: JsonOpt = False,
+    policy: PolicyOpt = None,
+    overrides: SetOpt = None,
+    products_file: ProductsOpt = None,
+) -> None:
+    """A normal maker-first sell: spread-based TTL, retries, never a taker."""
+    if (size_usd is None) == (size is None):
+        raise typer.BadParameter("give exactly one of --size-usd or --size")
+    amount: Size = (
+        SizeUsd(_decimal(size_usd, "--size-usd")) if size_usd else SizeBase(_decimal(size or "", "--size"))
+    )
+    _run(
+        product=product,
+        size=amount,
+        purpose=Purpose.NORMAL,
+        market=market,
+        seed=seed,
+        price=price,
+        as_json=as_json,
+        policy_path=policy,
+        overrides=overrides,
+        products_file=products_file,
+    )

@@ -1,0 +1,37 @@
+"""Renders the engine's structured log records as the design note's transcript."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import TextIO
+
+# Indentation and marks per event, as the design note's "After (Fixed)" transcript shows them.
+_PREFIX = {
+    "twap_start": "",
+    "aggressive_purge": "  ⚠️ ",
+    "taker_filled": "  ✅ ",
+    "taker_failed": "  ❌ ",
+}
+_FAILED_OUTCOMES = {"residual_exceeds_threshold", "taker_fallback_disabled", "taker_failed", "max_attempts"}
+
+
+class TranscriptFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        event = getattr(record, "event", "")
+        prefix = _PREFIX.get(event, "  ")
+        if event == "twap_finish" and getattr(record, "outcome", "") in _FAILED_OUTCOMES:
+            prefix = "  ❌ "
+        return prefix + record.getMessage()
+
+
+def install_transcript(stream: TextIO | None = None, level: int = logging.INFO) -> logging.Handler:
+    """Send makerfirst's log records to ``stream`` (stdout by default) as a transcript."""
+    handler = logging.StreamHandler(stream or sys.stdout)
+    handler.setFormatter(TranscriptFormatter())
+    handler.setLevel(level)
+    root = logging.getLogger("makerfirst")
+    root.addHandler(handler)
+    root.setLevel(logging.DEBUG)
+    root.propagate = False
+    return handler

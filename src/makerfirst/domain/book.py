@@ -1,0 +1,72 @@
+"""Order-book snapshots as the engine sees them: bids best-first (descending), asks best-first."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from makerfirst.domain.money import BPS, ZERO
+from makerfirst.domain.orders import Side
+
+
+@dataclass(frozen=True, slots=True)
+class Level:
+    price: Decimal
+    size: Decimal
+
+
+class EmptyBookError(ValueError):
+    """The side of the book a decision needs has no levels: nothing to price from."""
+
+
+@dataclass(frozen=True, slots=True)
+class OrderBook:
+    product_id: str
+    bids: tuple[Level, ...]
+    asks: tuple[Level, ...]
+    timestamp: float
+
+    @property
+    def best_bid(self) -> Decimal:
+        if not self.bids:
+            raise EmptyBookError(f"{self.product_id}: no bids in the book")
+        return self.bids[0].price
+
+    @property
+    def best_ask(self) -> Decimal:
+        if not self.asks:
+            raise EmptyBookError(f"{self.product_id}: no asks in the book")
+        return self.asks[0].price
+
+    @property
+    def mid(self) -> Decimal:
+        return (self.best_bid + self.best_ask) / 2
+
+    @property
+    def spread_bps(self) -> Decimal:
+        return (self.best_ask - self.best_bid) / self.mid * BPS
+
+    def touch(self, side: Side) -> Decimal:
+        """The best price on ``side`` of the book."""
+        return self.best_bid if side is Side.BUY else self.best_ask
+
+    def depth_usd(self, side: Side, band_bps: Decimal) -> Decimal:
+        """Quote notional resting on ``side`` within ``band_bps`` of the mid."""
+        mid = self.mid
+        levels = self.bids if side is Side.BUY else self.asks
+        limit = band_bps / BPS * mid
+        return sum(
+            (level.price * level.size for level in levels if abs(level.price - mid) <= limit),
+            start=ZERO,
+        )
+
+    def sell_proceeds(self, size: Decimal) -> tuple[Decimal, Decimal]:
+        """(size that the bids absorb, quote it brings) when ``size`` walks the bid side."""
+        left, value = size, ZERO
+        for level in self.bids:
+            take = min(left, level.size)
+            value += take * level.price
+            left -= take
+            if left <= ZERO:
+                break
+        return size - left, value

@@ -1,0 +1,343 @@
+"""The execution engine: one order's whole life, from a fresh book to a confirmed terminal status.
+
+``execute`` prices from a fresh book (maker: post-only at the opposite touch plus a cushion;
+taker: limit IOC through the touch by a capped slippage), runs the guards that the given
+``GuardBypass`` does not skip, places the order (a GTD ``end_time`` of TTL + grace backs up every
+maker TTL), watches it until it fills or its TTL is up, cancels it, and confirms it terminal
+before returning. Fills are read from the terminal order, so a fill that raced the cancel is
+counted, and counted once.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from decimal import Decimal
+from enum import StrEnum
+
+from makerfirst.algorithms.guards import (
+    FailedOrderCooldown,
+    Guard,
+    GuardBypass,
+    GuardVerdict,
+    check_liquidity,
+    check_slippage_budget,
+)
+from makerfirst.algorithms.pricing import maker_price, taker_limit_price
+from makerfirst.algorithms.ttl import adaptive_maker_ttl_sec
+from makerfirst.clock import Clock
+from makerfirst.domain.book import EmptyBookError, OrderBook
+from makerfirst.domain.errors import OrderStateUnknownError
+from makerfirst.domain.intents import Purpose, Size, SizeBase
+from makerfirst.domain.money import ZERO
+from makerfirst.domain.orders import (
+    Fill,
+    Liquidity,
+    OrderRejected,
+    OrderReport,
+    OrderStatus,
+    OrderType,
+    PlaceOrder,
+    RejectReason,
+    Side,
+)
+from makerfirst.domain.product import Product
+from makerfirst.execution.ids import ClientOrderIds
+from makerfirst.policy import Policy
+from makerfirst.ports import ExchangePort
+
+log = logging.getLogger("makerfirst.execution")
+
+
+class AttemptKind(StrEnum):
+    MAKER = "maker"
+    TAKER = "taker"
+
+
+class AttemptOutcome(StrEnum):
+    FILLED = "filled"
+    PARTIAL = "partial"
+    EXPIRED = "expired"  # the exchange's GTD end_time came first
+    NO_FILL = "no_fill"
+    REJECTED_POST_ONLY = "rejected_post_only"
+    REJECTED = "rejected"  # refused by the exchange for another reason (see reject_reason)
+    FAILED = "failed"  # accepted, then failed on the exchange
+    BLOCKED = "blocked"  # refused by a guard before reaching the exchange
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptReport:
+    """What one ``execute`` call did. Sizes in base units, values and fees in quote."""
+
+    kind: AttemptKind
+    order_type: OrderType
+    client_order_id: str
+    side: Side
+    size: Decimal
+    price: Decimal | None
+    ttl_sec: int | None
+    outcome: AttemptOutcome
+    book: OrderBook
+    started_at: float
+    ended_at: float
+    order_id: str | None = None
+    final_status: OrderStatus | None = None
+    filled_size: Decimal = ZERO
+    filled_value: Decimal = ZERO
+    fees: Decimal = ZERO
+    fills: tuple[Fill, ...] = ()
+    guard: GuardVerdict | None = None
+    reject_reason: RejectReason | None = None
+
+    @property
+    def avg_fill_price(self) -> Decimal | None:
+        return self.filled_value / self.filled_size if self.filled_size > ZERO else None
+
+    @property
+    def maker_filled_size(self) -> Decimal:
+        return sum((f.size for f in self.fills if f.liquidity is Liquidity.MAKER), start=ZERO)
+
+
+class ExecutionEngine:
+    def __init__(
+        self,
+        exchange: ExchangePort,
+        clock: Clock,
+        policy: Policy,
+        ids: ClientOrderIds | None = None,
+        cooldown: FailedOrderCooldown | None = None,
+    ) -> None:
+        self._exchange = exchange
+        self._clock = clock
+        self._policy = policy
+        self._ids = ids or ClientOrderIds()
+        self._cooldown = cooldown or FailedOrderCooldown(policy.guards.failed_order_cooldown_sec)
+        self._products: dict[str, Product] = {}
+
+    @property
+    def policy(self) -> Policy:
+        return self._policy
+
+    async def product(self, product_id: str) -> Product:
+        if product_id not in self._products:
+            self._products[product_id] = await self._exchange.get_product(product_id)
+        return self._products[product_id]
+
+    async def execute(
+        self,
+        *,
+        symbol: str,
+        side: Side,
+        size: Size,
+        purpose: Purpose,
+        client_order_id: str | None = None,
+        force_order_type: OrderType | None = None,
+        bypass: GuardBypass = GuardBypass.NONE,
+        attempt_index: int = 0,
+        cushion_ticks: int | None = None,
+    ) -> AttemptReport:
+        """Place one order for ``size`` of ``symbol`` and see it to a terminal status.
+
+        Maker (the default): post-only GTD at the opposite touch ± ``cushion_ticks`` (default: the
+        purpose's configured cushion), resting for the adaptive TTL of ``attempt_index``.
+        ``force_order_type=OrderType.LIMIT_IOC``: one taker order capped at the purpose's
+        slippage (purge: ``taker_max_slippage_bps``; normal: the slippage budget).
+        """
+        product = await self.product(symbol)
+        book = await self._exchange.get_order_book(symbol)
+        order_type = force_order_type or OrderType.POST_ONLY_GTD
+        kind = AttemptKind.TAKER if order_type is OrderType.LIMIT_IOC else AttemptKind.MAKER
+        if client_order_id is None:
+            client_order_id = (
+                self._ids.taker(purpose) if kind is AttemptKind.TAKER else self._ids.maker(purpose)
+            )
+        started = self._clock.now()
+        if bypass is not GuardBypass.NONE:
+            skipped = ", ".join(sorted(g.value for g in bypass.skipped))
+            log.warning(
+                "Guard bypass %s for %s: skipping %s",
+                bypass.name,
+                symbol,
+                skipped,
+                extra={"event": "guard_bypass", "bypass": bypass.name, "product_id": symbol},
+            )
+
+        def blocked(verdict: GuardVerdict, base_size: Decimal, price: Decimal | None) -> AttemptReport:
+            log.info(
+                "Blocked by %s guard on %s: %s",
+                verdict.guard.value,
+                symbol,
+                verdict.reason,
+                extra={"event": "guard_blocked", "guard": verdict.guard.value, "product_id": symbol},
+            )
+            return AttemptReport(
+                kind=kind,
+                order_type=order_type,
+                client_order_id=client_order_id,
+                side=side,
+                size=base_size,
+                price=price,
+                ttl_sec=None,
+                outcome=AttemptOutcome.BLOCKED,
+                book=book,
+                started_at=started,
+                ended_at=self._clock.now(),
+                guard=verdict,
+            )
+
+        try:
+            base_size = self._base_size(size, side, book, product)
+            if kind is AttemptKind.MAKER:
+                cushion = cushion_ticks if cushion_ticks is not None else self._default_cushion(purpose)
+                price = maker_price(book, side, cushion, product)
+            else:
+                price = taker_limit_price(book, side, self._taker_slippage_bps(purpose), product)
+        except EmptyBookError as empty:
+            return blocked(GuardVerdict(Guard.LIQUIDITY, str(empty)), ZERO, None)
+
+        verdict = self._check_guards(symbol, side, price, book, bypass)
+        if verdict is not None:
+            return blocked(verdict, base_size, price)
+
+        ttl = (
+            adaptive_maker_ttl_sec(purpose, attempt_index, book.spread_bps, self._policy)
+            if kind is AttemptKind.MAKER
+            else None
+        )
+        end_time = started + ttl + self._policy.execution.gtd_grace_sec if ttl is not None else None
+        command = PlaceOrder(client_order_id, symbol, side, order_type, base_size, price, end_time)
+        answer = await self._exchange.place_order(command)
+
+        placed = AttemptReport(
+            kind=kind,
+            order_type=order_type,
+            client_order_id=client_order_id,
+            side=side,
+            size=base_size,
+            price=price,
+            ttl_sec=ttl,
+            outcome=AttemptOutcome.NO_FILL,
+            book=book,
+            started_at=started,
+            ended_at=started,
+        )
+
+        if isinstance(answer, OrderRejected):
+            if answer.reason is RejectReason.POST_ONLY_WOULD_CROSS:
+                return replace(
+                    placed,
+                    outcome=AttemptOutcome.REJECTED_POST_ONLY,
+                    reject_reason=answer.reason,
+                    ended_at=self._clock.now(),
+                )
+            self._cooldown.record_failure(symbol, self._clock.now())
+            log.warning(
+                "Order %s on %s rejected: %s",
+                client_order_id,
+                symbol,
+                answer.reason.value,
+                extra={"event": "order_rejected", "product_id": symbol, "reason": answer.reason.value},
+            )
+            return replace(
+                placed,
+                outcome=AttemptOutcome.REJECTED,
+                reject_reason=answer.reason,
+                ended_at=self._clock.now(),
+            )
+
+        if ttl is None:
+            final = await self._confirm_terminal(answer.order_id, deadline=None)
+        else:
+            final = await self._rest_until(answer.order_id, started + ttl)
+            if not final.status.is_terminal:
+                await self._exchange.cancel_orders([answer.order_id])
+                final = await self._confirm_terminal(answer.order_id, deadline=end_time)
+        if final.status is OrderStatus.FAILED:
+            self._cooldown.record_failure(symbol, self._clock.now())
+        fills = tuple(await self._exchange.list_fills(answer.order_id)) if final.filled_size > ZERO else ()
+        return replace(
+            placed,
+            outcome=_outcome(final),
+            ended_at=self._clock.now(),
+            order_id=answer.order_id,
+            final_status=final.status,
+            filled_size=final.filled_size,
+            filled_value=final.filled_value,
+            fees=final.total_fees,
+            fills=fills,
+        )
+
+    # -- internals ----------------------------------------------------------------------------------
+    def _default_cushion(self, purpose: Purpose) -> int:
+        if purpose is Purpose.PURGE:
+            return self._policy.portfolio_management.purge_execution.cushion_ticks
+        return self._policy.execution.cushion_ticks
+
+    def _taker_slippage_bps(self, purpose: Purpose) -> int:
+        if purpose is Purpose.PURGE:
+            return self._policy.portfolio_management.purge_execution.taker_max_slippage_bps
+        return self._policy.guards.slippage_budget_bps
+
+    @staticmethod
+    def _base_size(size: Size, side: Side, book: OrderBook, product: Product) -> Decimal:
+        if isinstance(size, SizeBase):
+            return product.size_floor(size.amount)
+        price = book.best_bid if side is Side.SELL else book.best_ask
+        return product.size_floor(size.amount / price)
+
+    def _check_guards(
+        self, symbol: str, side: Side, price: Decimal, book: OrderBook, bypass: GuardBypass
+    ) -> GuardVerdict | None:
+        limits, skipped = self._policy.guards, bypass.skipped
+        checks: tuple[tuple[Guard, Callable[[], GuardVerdict | None]], ...] = (
+            (Guard.FAILED_ORDER_COOLDOWN, lambda: self._cooldown.check(symbol, self._clock.now())),
+            (Guard.LIQUIDITY, lambda: check_liquidity(book, limits)),
+            (Guard.SLIPPAGE_BUDGET, lambda: check_slippage_budget(book, side, price, limits)),
+        )
+        for guard, check in checks:
+            if guard not in skipped and (verdict := check()) is not None:
+                return verdict
+        return None
+
+    async def _rest_until(self, order_id: str, deadline: float) -> OrderReport:
+        """Watch a resting order until it is terminal or its TTL is up."""
+        poll = float(self._policy.execution.order_poll_interval_sec)
+        while True:
+            current = await self._exchange.get_order(order_id)
+            now = self._clock.now()
+            if current.status.is_terminal or now >= deadline:
+                return current
+            await self._clock.sleep_until(min(deadline, now + poll))
+
+    async def _confirm_terminal(self, order_id: str, deadline: float | None) -> OrderReport:
+        """Poll until the order is terminal. A cancel may sit in CANCEL_QUEUED (and still fill)
+        for a while; if it outlives the confirm timeout, the GTD ``deadline`` ends it on the
+        exchange; past both, the state is unknown and must be reconciled, never guessed."""
+        execution = self._policy.execution
+        poll = min(float(execution.order_poll_interval_sec), 0.25)
+        give_up = self._clock.now() + execution.cancel_confirm_timeout_sec
+        if deadline is not None:
+            give_up = max(give_up, deadline + poll)
+        while True:
+            current = await self._exchange.get_order(order_id)
+            if current.status.is_terminal:
+                return current
+            if self._clock.now() >= give_up:
+                raise OrderStateUnknownError(
+                    f"order {order_id} is still {current.status} after cancel;"
+                    " reconcile before trading it again"
+                )
+            await self._clock.sleep_until(self._clock.now() + poll)
+
+
+def _outcome(final: OrderReport) -> AttemptOutcome:
+    if final.filled_size >= final.size:
+        return AttemptOutcome.FILLED
+    if final.filled_size > ZERO:
+        return AttemptOutcome.PARTIAL
+    if final.status is OrderStatus.EXPIRED:
+        return AttemptOutcome.EXPIRED
+    if final.status is OrderStatus.FAILED:
+        return AttemptOutcome.FAILED
+    return AttemptOutcome.NO_FILL

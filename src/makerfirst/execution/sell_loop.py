@@ -1,0 +1,265 @@
+"""Runs the TWAP sell loop: the pure decisions of ``algorithms.twap`` carried out by the engine.
+
+Every step is logged with the design note's words, as structured records (``extra["event"]``)
+that tests assert on and the CLI renders as the transcript.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, replace
+from decimal import Decimal
+
+from makerfirst.algorithms import twap
+from makerfirst.algorithms.guards import GuardBypass
+from makerfirst.clock import Clock
+from makerfirst.domain.intents import Purpose, SellIntent, SizeBase
+from makerfirst.domain.money import BPS, ZERO, plain, usd
+from makerfirst.domain.orders import OrderType, Side
+from makerfirst.execution.engine import AttemptOutcome, AttemptReport, ExecutionEngine
+from makerfirst.ports import ExchangePort
+
+log = logging.getLogger("makerfirst.twap")
+
+
+@dataclass(frozen=True, slots=True)
+class SellReport:
+    """The result of one sell loop. Sizes in base units; values, fees and prices in quote."""
+
+    product_id: str
+    purpose: Purpose
+    requested_size: Decimal
+    arrival_mid: Decimal
+    arrival_best_bid: Decimal
+    start_value_usd: Decimal
+    filled_size: Decimal
+    filled_value_usd: Decimal
+    remaining_size: Decimal
+    remaining_value_usd: Decimal
+    fees_usd: Decimal
+    outcome: twap.Outcome
+    implementation_shortfall_bps: Decimal
+    started_at: float
+    elapsed_sec: float
+    attempts: tuple[AttemptReport, ...]
+
+    @property
+    def completed(self) -> bool:
+        """Nothing sellable is left: everything sold, or only dust below the product's minimums."""
+        return self.outcome in (twap.Outcome.COMPLETE, twap.Outcome.DUST)
+
+
+class SellLoop:
+    def __init__(self, engine: ExecutionEngine, exchange: ExchangePort, clock: Clock) -> None:
+        self._engine = engine
+        self._exchange = exchange
+        self._clock = clock
+
+    async def run(self, intent: SellIntent) -> SellReport:
+        policy = self._engine.policy
+        rules = twap.LoopRules.for_purpose(intent.purpose, policy)
+        product = await self._engine.product(intent.product_id)
+        started = self._clock.now()
+        arrival = await self._exchange.get_order_book(intent.product_id)
+        wanted = intent.size.amount if isinstance(intent.size, SizeBase) else intent.size.amount / arrival.mid
+        held = (await self._exchange.get_balances()).get(product.base_currency, ZERO)
+        if wanted > held:
+            log.warning(
+                "Asked to sell %s %s but only %s is available; selling what is held",
+                plain(product.size_floor(wanted)),
+                product.base_currency,
+                plain(product.size_floor(held)),
+                extra={"event": "size_clamped", "product_id": product.product_id},
+            )
+        size = product.size_floor(min(wanted, held))
+        is_purge = intent.purpose is Purpose.PURGE
+        log.info(
+            "TWAP %s start: %s %s (~%s)",
+            "purge" if is_purge else "sell",
+            plain(size),
+            product.base_currency,
+            usd(size * arrival.mid),
+            extra={"event": "twap_start", "product_id": product.product_id, "size": str(size)},
+        )
+        state = twap.start(size, rules)
+        if size <= ZERO:  # nothing held, or less than one lot: no order can sell it
+            state = replace(
+                state, finished=twap.Outcome.DUST if held > ZERO else twap.Outcome.NOTHING_TO_SELL
+            )
+        attempts: list[AttemptReport] = []
+        while True:
+            book = await self._exchange.get_order_book(intent.product_id)
+            decision = twap.decide(state, product, book, rules)
+            if isinstance(decision, twap.Finish):
+                outcome = decision.outcome
+                self._log_finish(decision, rules, product.product_id, product.base_currency, state.remaining)
+                break
+            if isinstance(decision, twap.PlaceMakerSlice):
+                attempt = await self._engine.execute(
+                    symbol=product.product_id,
+                    side=Side.SELL,
+                    size=SizeBase(decision.size),
+                    purpose=intent.purpose,
+                    attempt_index=decision.attempt_index,
+                    cushion_ticks=decision.cushion_ticks,
+                )
+                attempts.append(attempt)
+                state = self._fold_maker(state, attempt, rules, len(attempts), product.base_currency)
+            else:
+                attempt = await self._take(decision, rules, intent.purpose, product.product_id)
+                attempts.append(attempt)
+                state = twap.after_taker(state, attempt.filled_size, product, book.best_bid)
+                self._log_taker(attempt, product.base_currency)
+
+        final_book = await self._exchange.get_order_book(intent.product_id)
+        fees = await self._exchange.get_fee_rates()
+        filled = sum((a.filled_size for a in attempts), start=ZERO)
+        value = sum((a.filled_value for a in attempts), start=ZERO)
+        paid = sum((a.fees for a in attempts), start=ZERO)
+        # Anything unsold is charged as if sold now into the bids with the taker fee
+        # (execution-theory.md §4), so a policy cannot look cheap by not selling.
+        _, residual_gross = final_book.sell_proceeds(state.remaining)
+        residual_net = residual_gross * (1 - fees.taker)
+        benchmark = size * arrival.mid
+        shortfall = (
+            (benchmark - (value - paid) - residual_net) / benchmark * BPS if benchmark > ZERO else ZERO
+        )
+        return SellReport(
+            product_id=product.product_id,
+            purpose=intent.purpose,
+            requested_size=size,
+            arrival_mid=arrival.mid,
+            arrival_best_bid=arrival.best_bid,
+            start_value_usd=benchmark,
+            filled_size=filled,
+            filled_value_usd=value,
+            remaining_size=state.remaining,
+            remaining_value_usd=state.remaining * final_book.mid,
+            fees_usd=paid,
+            outcome=outcome,
+            implementation_shortfall_bps=shortfall,
+            started_at=started,
+            elapsed_sec=self._clock.now() - started,
+            attempts=tuple(attempts),
+        )
+
+    async def _take(
+        self, decision: twap.PlaceTakerFallback, rules: twap.LoopRules, purpose: Purpose, product_id: str
+    ) -> AttemptReport:
+        remaining, threshold = usd(decision.remaining_value_usd), usd(rules.taker_threshold_usd)
+        log.warning(
+            "TWAP: activating aggressive purge mode for %s (remaining=%s %s %s threshold)",
+            product_id,
+            remaining,
+            "<" if remaining != threshold else "≤",
+            threshold,
+            extra={"event": "aggressive_purge", "product_id": product_id},
+        )
+        log.info(
+            "Forcing taker sell ~%s (max_slippage=%s%%)",
+            usd(decision.remaining_value_usd),
+            f"{Decimal(rules.taker_max_slippage_bps) / 100:.1f}",
+            extra={"event": "taker_forced", "product_id": product_id},
+        )
+        return await self._engine.execute(
+            symbol=product_id,
+            side=Side.SELL,
+            size=SizeBase(decision.size),
+            purpose=purpose,
+            force_order_type=OrderType.LIMIT_IOC,
+            bypass=GuardBypass.TAKER_FALLBACK,
+        )
+
+    def _fold_maker(
+        self, state: twap.LoopState, attempt: AttemptReport, rules: twap.LoopRules, number: int, base: str
+    ) -> twap.LoopState:
+        price = f"${plain(attempt.price)}" if attempt.price is not None else "-"
+        head = f"Slice {number}: post-only @ {price}"
+        event = {"event": "maker_slice", "outcome": attempt.outcome.value, "ttl_sec": attempt.ttl_sec}
+        if attempt.outcome is AttemptOutcome.REJECTED_POST_ONLY:
+            widened = twap.after_post_only_reject(state, rules)
+            log.info(
+                "%s → rejected (post-only would cross) → cushion %d→%d ticks",
+                head,
+                state.cushion_ticks,
+                widened.cushion_ticks,
+                extra=event,
+            )
+            return widened
+        if attempt.outcome is AttemptOutcome.BLOCKED:
+            reason = attempt.guard.reason if attempt.guard else "blocked"
+            log.info("Slice %d: blocked by guard (%s)", number, reason, extra=event)
+            return twap.after_guard_block(state, rules)
+        if attempt.outcome in (AttemptOutcome.REJECTED, AttemptOutcome.FAILED):
+            log.info("%s → %s (%s)", head, attempt.outcome.value, attempt.reject_reason, extra=event)
+            return twap.after_order_failure(state)
+        end = {
+            AttemptOutcome.FILLED: f"filled {plain(attempt.filled_size)} {base}",
+            AttemptOutcome.PARTIAL: f"partial {plain(attempt.filled_size)} {base} → canceled",
+            AttemptOutcome.EXPIRED: "no fill → expired",
+            AttemptOutcome.NO_FILL: "no fill → canceled",
+        }[attempt.outcome]
+        log.info("%s, TTL=%ss → %s", head, attempt.ttl_sec, end, extra=event)
+        return twap.after_maker(state, attempt.filled_size)
+
+    @staticmethod
+    def _log_taker(attempt: AttemptReport, base: str) -> None:
+        if attempt.filled_size > ZERO:
+            log.info(
+                "Taker fallback filled %s (%s %s)",
+                usd(attempt.filled_value),
+                plain(attempt.filled_size),
+                base,
+                extra={"event": "taker_filled", "outcome": attempt.outcome.value},
+            )
+        else:
+            log.error(
+                "Taker fallback filled nothing (%s): purge failed, no further attempts",
+                attempt.outcome.value,
+                extra={"event": "taker_failed", "outcome": attempt.outcome.value},
+            )
+
+    @staticmethod
+    def _log_finish(
+        decision: twap.Finish, rules: twap.LoopRules, product_id: str, base: str, remaining: Decimal
+    ) -> None:
+        outcome, value = decision.outcome, usd(decision.remaining_value_usd)
+        extra = {"event": "twap_finish", "outcome": outcome.value, "product_id": product_id}
+        noun = "Purge" if rules.purpose is Purpose.PURGE else "Sell"
+        if outcome is twap.Outcome.COMPLETE:
+            log.info("%s complete", noun, extra=extra)
+        elif outcome is twap.Outcome.DUST:
+            log.warning(
+                "Remainder %s %s (~%s) is dust: below the product minimum; not retried",
+                plain(remaining),
+                base,
+                value,
+                extra=extra,
+            )
+            log.info("%s complete", noun, extra={**extra, "event": "twap_complete_with_dust"})
+        elif outcome is twap.Outcome.RESIDUAL_EXCEEDS_THRESHOLD:
+            log.error(
+                "TWAP: residual ~%s exceeds threshold (%s); %s sell failed",
+                value,
+                usd(rules.taker_threshold_usd),
+                noun.lower(),
+                extra=extra,
+            )
+        elif outcome is twap.Outcome.TAKER_FALLBACK_DISABLED:
+            log.error(
+                "TWAP: taker fallback disabled (allow_taker_fallback: false);"
+                " residual ~%s left; purge sell failed",
+                value,
+                extra=extra,
+            )
+        elif outcome is twap.Outcome.MAX_ATTEMPTS:
+            log.error(
+                "TWAP: no fill after %d maker attempts in a row; residual ~%s left",
+                rules.max_no_fill,
+                value,
+                extra=extra,
+            )
+        elif outcome is twap.Outcome.NOTHING_TO_SELL:
+            log.warning("Nothing to sell", extra=extra)
+        else:
+            log.error("%s ended: %s (residual ~%s)", noun, outcome.value, value, extra=extra)

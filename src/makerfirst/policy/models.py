@@ -1,0 +1,260 @@
+"""The policy as typed, frozen models: one model per section of ``config/policy.yaml``.
+
+Contracts:
+
+* Field names are the YAML keys, and every default is the shipped file's value, so
+  ``Policy()`` equals the shipped policy.
+* Unknown keys are refused (``extra="forbid"``): a misspelt key must never fall back to a
+  default silently.
+* Counts, ticks, seconds and basis points are ints: ``true``, ``"5"`` and ``2.5`` are
+  refused; a whole float such as ``15.0`` is accepted as ``15``.
+* USD amounts and the poll interval are exact ``Decimal``; a YAML float becomes
+  ``Decimal(str(value))``, so ``0.1`` is ``Decimal("0.1")``, never the binary float's expansion.
+* Flags are strict bools: only ``true``/``false``.
+* Orderings between fields are checked on the later field of each pair, so the error
+  names a concrete key (see :func:`_at_most` and :func:`_at_least`).
+
+A new section is a new ``_Section`` subclass plus one field on :class:`Policy` (or on the
+section that holds it); the loader's error messages derive from the models and need no change.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Annotated
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    Strict,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
+
+
+def _whole_float_to_int(value: object) -> object:
+    """Accept ``15.0`` as ``15``; anything else is left for the strict int check to judge."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def _float_to_exact_decimal(value: object) -> object:
+    """Turn a float into the Decimal of its shortest repr, so YAML's ``0.1`` is exactly ``0.1``."""
+    if isinstance(value, float):
+        return Decimal(str(value))
+    return value
+
+
+WholeNumber = Annotated[int, Strict(), BeforeValidator(_whole_float_to_int)]
+"""An int that refuses bools, strings and floats with a fractional part."""
+
+TtlSeconds = Annotated[WholeNumber, Field(ge=1, le=3600)]
+"""A maker order's time to live, in whole seconds."""
+
+ExactDecimal = Annotated[Decimal, BeforeValidator(_float_to_exact_decimal)]
+"""A finite Decimal; floats are converted through ``str`` (pydantic itself refuses bools and NaN)."""
+
+Flag = Annotated[bool, Strict()]
+"""Only ``true`` or ``false``: ``"yes"``, ``1`` and ``"true"`` are refused."""
+
+
+def _at_most(value: int, limit_field: str, info: ValidationInfo) -> int:
+    """Refuse ``value`` above the already validated ``limit_field`` (absent when that field was invalid)."""
+    limit = info.data.get(limit_field)
+    if isinstance(limit, int) and value > limit:
+        raise PydanticCustomError(
+            "above_field",
+            "must not exceed {field}, which is {value}",
+            {"field": limit_field, "value": limit, "le": limit},
+        )
+    return value
+
+
+def _at_least(value: int, limit_field: str, info: ValidationInfo) -> int:
+    """Refuse ``value`` below the already validated ``limit_field`` (absent when that field was invalid)."""
+    limit = info.data.get(limit_field)
+    if isinstance(limit, int) and value < limit:
+        raise PydanticCustomError(
+            "below_field",
+            "must be at least {field}, which is {value}",
+            {"field": limit_field, "value": limit, "ge": limit},
+        )
+    return value
+
+
+class _Section(BaseModel):
+    """Shared configuration of every policy model."""
+
+    # validate_default: the defaults pass the same checks as the file, cross-field ones included,
+    # so a section that sets only one side of an ordering is still checked against the other.
+    model_config = ConfigDict(frozen=True, extra="forbid", validate_default=True)
+
+
+class ExecutionPolicy(_Section):
+    """Normal trading (T1/T2 liquid pairs): maker-first with a spread-based TTL."""
+
+    maker_max_ttl_sec: TtlSeconds = Field(
+        15, description="Seconds; the longest maker TTL (balanced for 60 s cycles)."
+    )
+    maker_first_min_ttl_sec: TtlSeconds = Field(
+        12, description="Seconds; the shortest TTL of a first maker attempt (~2-3 book refreshes)."
+    )
+    maker_retry_min_ttl_sec: TtlSeconds = Field(
+        8, description="Seconds; the shortest TTL of a maker retry (retries may be shorter)."
+    )
+    ttl_full_spread_bps: WholeNumber = Field(
+        20, ge=1, le=10_000, description="Bps; a spread this wide (or wider) gets the full maker_max_ttl_sec."
+    )
+    cushion_ticks: WholeNumber = Field(
+        1, ge=0, le=100, description="Ticks; a sell rests at best bid + cushion ticks (never crossing)."
+    )
+    max_cushion_ticks: WholeNumber = Field(
+        3,
+        ge=1,
+        le=100,
+        description="Ticks; the cushion widens one tick per post-only reject, never beyond this.",
+    )
+    max_maker_attempts: WholeNumber = Field(
+        4,
+        ge=1,
+        le=100,
+        description="Count; a normal sell gives up after this many maker attempts without a fill.",
+    )
+    max_slice_usd: ExactDecimal = Field(
+        Decimal("1000"), gt=0, description="USD; the TWAP sells at most this much per slice."
+    )
+    gtd_grace_sec: WholeNumber = Field(
+        5,
+        ge=0,
+        le=600,
+        description="Seconds; maker orders are GTD at TTL + grace, so a crash never leaves one resting.",
+    )
+    order_poll_interval_sec: ExactDecimal = Field(
+        Decimal("1.0"),
+        gt=0,
+        le=60,
+        description="Seconds; how often a resting order is checked before its TTL.",
+    )
+    cancel_confirm_timeout_sec: WholeNumber = Field(
+        10,
+        ge=1,
+        le=600,
+        description="Seconds; how long to wait for a cancelled order to be confirmed terminal.",
+    )
+
+    @field_validator("maker_first_min_ttl_sec", "maker_retry_min_ttl_sec")
+    @classmethod
+    def _min_ttl_within_max(cls, value: int, info: ValidationInfo) -> int:
+        return _at_most(value, "maker_max_ttl_sec", info)
+
+    @field_validator("max_cushion_ticks")
+    @classmethod
+    def _max_cushion_covers_cushion(cls, value: int, info: ValidationInfo) -> int:
+        return _at_least(value, "cushion_ticks", info)
+
+
+class GuardsPolicy(_Section):
+    """Guards in front of every order; the purge taker fallback bypasses all three."""
+
+    max_spread_bps: WholeNumber = Field(
+        500, ge=1, le=10_000, description="Bps; liquidity check: no order into a wider spread."
+    )
+    min_depth_usd: ExactDecimal = Field(
+        Decimal("20"),
+        ge=0,
+        description="USD; liquidity check: quote notional needed on each side within the band.",
+    )
+    depth_band_bps: WholeNumber = Field(
+        200,
+        ge=1,
+        le=10_000,
+        description="Bps; liquidity check: the band around the mid that depth is measured in.",
+    )
+    slippage_budget_bps: WholeNumber = Field(
+        50, ge=0, le=10_000, description="Bps; worst-case price of one order vs the mid at decision time."
+    )
+    failed_order_cooldown_sec: WholeNumber = Field(
+        120, ge=0, le=86_400, description="Seconds; no new order on a product this long after one failed."
+    )
+
+
+class PurgeExecutionPolicy(_Section):
+    """Purge mode (T3 illiquid junk): maker slices with a guarded taker fallback.
+
+    ``maker_ttl_sec`` is the purge TTL default: when the input gives it but omits
+    ``maker_first_ttl_sec`` or ``maker_retry_ttl_sec``, those take its value. When it is
+    omitted too, all three take their own defaults (25, 25, 20).
+    """
+
+    maker_ttl_sec: TtlSeconds = Field(
+        25,
+        description="Seconds; the purge maker TTL, and the default of the two below (longer for thin books).",
+    )
+    maker_first_ttl_sec: TtlSeconds = Field(25, description="Seconds; the first attempt gets the full time.")
+    maker_retry_ttl_sec: TtlSeconds = Field(
+        20, description="Seconds; the TTL of a purge retry (still generous)."
+    )
+    allow_taker_fallback: Flag = Field(True, description="Rollback switch 1: false = never a taker order.")
+    taker_fallback_threshold_usd: ExactDecimal = Field(
+        Decimal("50"), ge=0, description="USD; rollback switch 2: only positions under this get the taker."
+    )
+    taker_max_slippage_bps: WholeNumber = Field(
+        100,
+        ge=0,
+        le=1000,
+        description="Bps; rollback switch 3: the IOC never fills more than this through the touch.",
+    )
+    max_consecutive_no_fill: WholeNumber = Field(
+        2, ge=1, le=100, description="Count; maker attempts without a fill before the taker fallback."
+    )
+    cushion_ticks: WholeNumber = Field(
+        1, ge=0, le=100, description="Ticks; start with a minimal maker cushion."
+    )
+    max_cushion_ticks: WholeNumber = Field(
+        3, ge=1, le=100, description="Ticks; the cushion is only widened after post-only rejects, up to this."
+    )
+    max_slices: WholeNumber = Field(
+        20,
+        ge=1,
+        le=1000,
+        description="Count; a purge stops after this many maker slices, whatever else happens.",
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _inherit_maker_ttl(cls, data: object) -> object:
+        # The raw value is copied, so an invalid maker_ttl_sec is reported on the keys that inherit it too.
+        if isinstance(data, dict) and "maker_ttl_sec" in data:
+            ttl = data["maker_ttl_sec"]
+            return {"maker_first_ttl_sec": ttl, "maker_retry_ttl_sec": ttl, **data}
+        return data
+
+    @field_validator("max_cushion_ticks")
+    @classmethod
+    def _max_cushion_covers_cushion(cls, value: int, info: ValidationInfo) -> int:
+        return _at_least(value, "cushion_ticks", info)
+
+
+class PortfolioManagementPolicy(_Section):
+    """Portfolio management: how positions are wound down."""
+
+    purge_execution: PurgeExecutionPolicy = Field(
+        default_factory=PurgeExecutionPolicy, description="Purge mode (T3 illiquid junk)."
+    )
+
+
+class Policy(_Section):
+    """The whole policy file. Rollback is a change to the file, never to code."""
+
+    execution: ExecutionPolicy = Field(
+        default_factory=ExecutionPolicy, description="Normal trading: maker-first with a spread-based TTL."
+    )
+    guards: GuardsPolicy = Field(default_factory=GuardsPolicy, description="Guards in front of every order.")
+    portfolio_management: PortfolioManagementPolicy = Field(
+        default_factory=PortfolioManagementPolicy, description="Portfolio management, including purge mode."
+    )
