@@ -12,7 +12,18 @@ from typer.testing import CliRunner
 from makerfirst.cli.main import app
 
 FIXTURES = Path(__file__).parent.parent / "fixtures"
-PURGE = ["simulate", "purge", "--product", "PENGU-USD", "--size", "1116", "--price", "0.0145", "--market", "dead"]
+PURGE = [
+    "simulate",
+    "purge",
+    "--product",
+    "PENGU-USD",
+    "--size",
+    "1116",
+    "--price",
+    "0.0145",
+    "--market",
+    "dead",
+]
 runner = CliRunner()
 
 
@@ -31,7 +42,14 @@ def test_purge_on_a_dead_market_goes_maker_maker_taker_and_completes() -> None:
     assert taker["order_type"] == "sor_limit_ioc"
     assert out["completed"] is True and out["outcome"] == "complete" and out["purpose"] == "purge"
     assert Decimal(taker["avg_fill_price"]) >= Decimal(out["arrival_best_bid"]) * Decimal("0.99")
-    for key in ("requested_size", "arrival_mid", "filled_size", "filled_value_usd", "fees_usd", "remaining_size"):
+    for key in (
+        "requested_size",
+        "arrival_mid",
+        "filled_size",
+        "filled_value_usd",
+        "fees_usd",
+        "remaining_size",
+    ):
         assert isinstance(out[key], str)  # money is exact: strings, never floats
     for key in ("start_value_usd", "remaining_value_usd", "implementation_shortfall_bps", "elapsed_sec"):
         assert key in out
@@ -65,9 +83,14 @@ def test_transcript_is_the_design_notes_after_fixed_lines() -> None:
     result = runner.invoke(app, [*PURGE, "--seed", "1"])
     lines = result.stdout.splitlines()
     assert lines[0] == "TWAP purge start: 1116 PENGU (~$16.18)"
-    assert lines[1].startswith("  Slice 1: post-only @ $0.0144") and lines[1].endswith("TTL=25s → no fill → canceled")
+    assert lines[1].startswith("  Slice 1: post-only @ $0.0144") and lines[1].endswith(
+        "TTL=25s → no fill → canceled"
+    )
     assert lines[2].endswith("TTL=20s → no fill → canceled")
-    assert "⚠️ TWAP: activating aggressive purge mode for PENGU-USD (remaining=$16.18 < $50.00 threshold)" in lines[3]
+    assert (
+        "⚠️ TWAP: activating aggressive purge mode for PENGU-USD (remaining=$16.18 < $50.00 threshold)"
+        in lines[3]
+    )
     assert lines[4] == "  Forcing taker sell ~$16.18 (max_slippage=1.0%)"
     assert any(line.startswith("  ✅ Taker fallback filled $16.") for line in lines)
     assert lines[-1] == "  Purge complete"
@@ -91,7 +114,9 @@ def test_unknown_product_is_a_clear_error() -> None:
 
 
 def test_bad_override_names_the_key() -> None:
-    result = runner.invoke(app, [*PURGE, "--set", "portfolio_management.purge_execution.taker_max_slippage_bps=-5"])
+    result = runner.invoke(
+        app, [*PURGE, "--set", "portfolio_management.purge_execution.taker_max_slippage_bps=-5"]
+    )
     assert result.exit_code == 2
     assert "portfolio_management.purge_execution.taker_max_slippage_bps" in result.stderr
 
