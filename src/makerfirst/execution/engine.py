@@ -162,30 +162,19 @@ class ExecutionEngine:
                 skipped,
                 extra={"event": "guard_bypass", "bypass": bypass.name, "product_id": symbol},
             )
-
-        def blocked(verdict: GuardVerdict, base_size: Decimal, price: Decimal | None) -> AttemptReport:
-            log.info(
-                "Blocked by %s guard on %s: %s",
-                verdict.guard.value,
-                symbol,
-                verdict.reason,
-                extra={"event": "guard_blocked", "guard": verdict.guard.value, "product_id": symbol},
-            )
-            return AttemptReport(
-                kind=kind,
-                order_type=order_type,
-                client_order_id=client_order_id,
-                side=side,
-                size=base_size,
-                price=price,
-                ttl_sec=None,
-                outcome=AttemptOutcome.BLOCKED,
-                book=book,
-                started_at=started,
-                ended_at=self._clock.now(),
-                guard=verdict,
-            )
-
+        draft = AttemptReport(
+            kind=kind,
+            order_type=order_type,
+            client_order_id=client_order_id,
+            side=side,
+            size=ZERO,
+            price=None,
+            ttl_sec=None,
+            outcome=AttemptOutcome.BLOCKED,
+            book=book,
+            started_at=started,
+            ended_at=started,
+        )
         try:
             base_size = self._base_size(size, side, book, product)
             if kind is AttemptKind.MAKER:
@@ -194,11 +183,11 @@ class ExecutionEngine:
             else:
                 price = taker_limit_price(book, side, self._taker_slippage_bps(purpose), product)
         except EmptyBookError as empty:
-            return blocked(GuardVerdict(Guard.LIQUIDITY, str(empty)), ZERO, None)
-
+            return self._blocked(draft, GuardVerdict(Guard.LIQUIDITY, str(empty)))
+        draft = replace(draft, size=base_size, price=price)
         verdict = self._check_guards(symbol, side, price, book, bypass)
         if verdict is not None:
-            return blocked(verdict, base_size, price)
+            return self._blocked(draft, verdict)
 
         ttl = (
             adaptive_maker_ttl_sec(purpose, attempt_index, book.spread_bps, self._policy)
@@ -206,23 +195,9 @@ class ExecutionEngine:
             else None
         )
         end_time = started + ttl + self._policy.execution.gtd_grace_sec if ttl is not None else None
+        placed = replace(draft, ttl_sec=ttl)
         command = PlaceOrder(client_order_id, symbol, side, order_type, base_size, price, end_time)
         answer = await self._exchange.place_order(command)
-
-        placed = AttemptReport(
-            kind=kind,
-            order_type=order_type,
-            client_order_id=client_order_id,
-            side=side,
-            size=base_size,
-            price=price,
-            ttl_sec=ttl,
-            outcome=AttemptOutcome.NO_FILL,
-            book=book,
-            started_at=started,
-            ended_at=started,
-        )
-
         if isinstance(answer, OrderRejected):
             if answer.reason is RejectReason.POST_ONLY_WOULD_CROSS:
                 return replace(
@@ -269,6 +244,20 @@ class ExecutionEngine:
         )
 
     # -- internals ----------------------------------------------------------------------------------
+    def _blocked(self, draft: AttemptReport, verdict: GuardVerdict) -> AttemptReport:
+        log.info(
+            "Blocked by %s guard on %s: %s",
+            verdict.guard.value,
+            draft.book.product_id,
+            verdict.reason,
+            extra={
+                "event": "guard_blocked",
+                "guard": verdict.guard.value,
+                "product_id": draft.book.product_id,
+            },
+        )
+        return replace(draft, guard=verdict, ended_at=self._clock.now())
+
     def _default_cushion(self, purpose: Purpose) -> int:
         if purpose is Purpose.PURGE:
             return self._policy.portfolio_management.purge_execution.cushion_ticks
