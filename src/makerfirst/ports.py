@@ -42,4 +42,13 @@ class ExchangePort(Protocol):
 
     async def list_fills(self, order_id: str) -> list[Fill]: ...
 
-    async def list_open_orders(self, product_id: str | None = None) -> list[OrderReport]: ...
+    async def list_open_orders(self, product_id: str | None = None) -> list[OrderReport]:
+        """Orders not yet terminal (PENDING, OPEN, QUEUED, CANCEL_QUEUED)."""
+        ...
+
+    async def find_order_by_client_id(self, client_order_id: str) -> OrderReport | None:
+        """Our order with this client id, or None if the exchange never created it.
+
+        The recovery path after a create whose answer was lost: look before resending.
+        """
+        ...

@@ -177,3 +177,12 @@ def test_request_latency_lets_the_market_move_before_the_order_arrives(clock: Vi
     assert book.best_bid == D("0.0145")
     answer = run(ex.place_order(gtd("c1", "0.014510", "100", 2_000.0)))
     assert isinstance(answer, OrderRejected) and answer.reason is RejectReason.POST_ONLY_WOULD_CROSS
+
+
+def test_orders_can_be_found_by_client_id(clock: VirtualClock) -> None:
+    ex = exchange_with(clock, [])
+    answer = run(ex.place_order(gtd("mine", "0.014510", "100", 2_000.0)))
+    assert isinstance(answer, OrderAccepted)
+    found = run(ex.find_order_by_client_id("mine"))
+    assert found is not None and found.order_id == answer.order_id
+    assert run(ex.find_order_by_client_id("never-sent")) is None

@@ -213,6 +213,11 @@ class SimulatedExchange:
             if not o.status.is_terminal and product_id in (None, o.command.product_id)
         ]
 
+    async def find_order_by_client_id(self, client_order_id: str) -> OrderReport | None:
+        await self._request()
+        order_id = self._by_client.get(client_order_id)
+        return None if order_id is None else self._orders[order_id].report()
+
     # -- views without a request (audit, tests, the simulation's own reports) -------------------
     def book_now(self, product_id: str, depth: int = 50) -> OrderBook:
         venue = self._venue(product_id)
