@@ -1,0 +1,1 @@
+"""Replay: real L2 captures as one normalized event stream, backtests and their metrics."""
