@@ -9,13 +9,16 @@ from makerfirst.adapters.products_file import Catalogue
 from makerfirst.adapters.sim.exchange import SimulatedExchange, SimulatorSettings
 from makerfirst.adapters.sim.market import SyntheticMarket
 from makerfirst.adapters.sim.presets import PRESETS
-from makerfirst.clock import VirtualClock
+from makerfirst.clock import Clock, VirtualClock
 from makerfirst.domain.errors import MakerfirstError, ProductNotFoundError
 from makerfirst.domain.intents import SellIntent
 from makerfirst.execution.engine import ExecutionEngine
 from makerfirst.execution.ids import ClientOrderIds
 from makerfirst.execution.sell_loop import SellLoop, SellReport
+from makerfirst.persistence.store import SqlStore
 from makerfirst.policy import Policy
+from makerfirst.ports import ExchangePort, Store
+from makerfirst.runner.loop import Runner
 
 WARM_UP_SEC = 5.0  # let the synthetic market trade a little before the intent arrives
 
@@ -63,3 +66,36 @@ def build_simulation(
 
 async def run_simulated_sell(simulation: Simulation, intent: SellIntent) -> SellReport:
     return await simulation.sell_loop.run(intent)
+
+
+DEFAULT_PAPER_BALANCES = {"PENGU": Decimal("1116"), "ZK": Decimal("400"), "USD": Decimal("100")}
+
+
+def build_paper_exchange(
+    *,
+    catalogue: Catalogue,
+    clock: Clock,
+    market: str,
+    seed: int,
+    balances: dict[str, Decimal],
+) -> SimulatedExchange:
+    """Paper trading: the in-process simulator behind the same port, every product driven by the
+    ``market`` preset from its reference price."""
+    params = PRESETS.get(market)
+    if params is None:
+        raise MakerfirstError(f"unknown market {market!r}; choose one of: {', '.join(PRESETS)}")
+    products = list(catalogue.products.values())
+    exchange = SimulatedExchange(clock, products, balances, SimulatorSettings(seed=seed))
+    for product in products:
+        price = catalogue.reference_prices.get(product.product_id)
+        if price is not None:
+            exchange.attach_market(product.product_id, SyntheticMarket(product, params, price, clock.now(), seed))
+    return exchange
+
+
+def build_runner(exchange: ExchangePort, clock: Clock, policy: Policy, store: Store, seed: int | None) -> Runner:
+    return Runner(exchange, clock, policy, store, ClientOrderIds(seed))
+
+
+def open_store(url: str) -> SqlStore:
+    return SqlStore(url)

@@ -9,6 +9,7 @@ from decimal import Decimal
 from typing import Protocol
 
 from makerfirst.domain.book import OrderBook
+from makerfirst.domain.intents import Purpose
 from makerfirst.domain.orders import (
     CancelResult,
     FeeRates,
@@ -19,6 +20,7 @@ from makerfirst.domain.orders import (
     PlaceOrder,
 )
 from makerfirst.domain.product import Product
+from makerfirst.domain.records import CycleRecord, PurgeRun, StoredOrder
 
 
 class ExchangePort(Protocol):
@@ -52,3 +54,49 @@ class ExchangePort(Protocol):
         The recovery path after a create whose answer was lost: look before resending.
         """
         ...
+
+
+class OrderJournal(Protocol):
+    """Where the engine writes down every order, the intent first: before the request is sent."""
+
+    def record_intent(
+        self, command: PlaceOrder, purpose: Purpose, now: float, run_id: int | None
+    ) -> None: ...
+
+    def record_accepted(self, client_order_id: str, order_id: str) -> None: ...
+
+    def record_not_created(self, client_order_id: str, reason: str) -> None: ...
+
+    def record_report(self, report: OrderReport) -> None: ...
+
+    def record_fills(self, fills: list[Fill]) -> None:
+        """Idempotent per trade id: a fill seen twice is stored once."""
+        ...
+
+
+class Store(OrderJournal, Protocol):
+    """The bot's memory: the order journal, purge runs and cycles."""
+
+    def open_orders(self) -> list[StoredOrder]: ...
+
+    def order(self, client_order_id: str) -> StoredOrder | None: ...
+
+    def orders_for_run(self, run_id: int) -> list[StoredOrder]: ...
+
+    def adopt(self, report: OrderReport, purpose: Purpose, now: float) -> None:
+        """Record an order found on the exchange that we had no row for."""
+        ...
+
+    def start_run(
+        self, product_id: str, purpose: Purpose, size: Decimal, cushion_ticks: int, now: float
+    ) -> PurgeRun: ...
+
+    def active_run(self, product_id: str) -> PurgeRun | None: ...
+
+    def save_run(self, run: PurgeRun) -> None: ...
+
+    def runs(self) -> list[PurgeRun]: ...
+
+    def record_cycle(self, cycle: CycleRecord) -> None: ...
+
+    def cycles(self) -> list[CycleRecord]: ...

@@ -38,6 +38,7 @@ class Outcome(StrEnum):
     GUARD_BLOCKED = "guard_blocked"  # a normal sell was refused by a guard
     ORDER_FAILED = "order_failed"  # the exchange refused the order for a reason a retry cannot fix
     NOTHING_TO_SELL = "nothing_to_sell"
+    ORDER_STATE_UNKNOWN = "order_state_unknown"  # an order's fate is unknown: reconcile, then resume
 
 
 @dataclass(frozen=True, slots=True)

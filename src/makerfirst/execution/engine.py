@@ -45,7 +45,7 @@ from makerfirst.domain.orders import (
 from makerfirst.domain.product import Product
 from makerfirst.execution.ids import ClientOrderIds
 from makerfirst.policy import Policy
-from makerfirst.ports import ExchangePort
+from makerfirst.ports import ExchangePort, OrderJournal
 
 log = logging.getLogger("makerfirst.execution")
 
@@ -99,6 +99,25 @@ class AttemptReport:
         return sum((f.size for f in self.fills if f.liquidity is Liquidity.MAKER), start=ZERO)
 
 
+class NullJournal:
+    """A journal that forgets: one-off simulations that persist nothing."""
+
+    def record_intent(self, command: PlaceOrder, purpose: Purpose, now: float, run_id: int | None) -> None:
+        return None
+
+    def record_accepted(self, client_order_id: str, order_id: str) -> None:
+        return None
+
+    def record_not_created(self, client_order_id: str, reason: str) -> None:
+        return None
+
+    def record_report(self, report: OrderReport) -> None:
+        return None
+
+    def record_fills(self, fills: list[Fill]) -> None:
+        return None
+
+
 class ExecutionEngine:
     def __init__(
         self,
@@ -107,6 +126,7 @@ class ExecutionEngine:
         policy: Policy,
         ids: ClientOrderIds | None = None,
         cooldown: FailedOrderCooldown | None = None,
+        journal: OrderJournal | None = None,
     ) -> None:
         self._exchange = exchange
         self._clock = clock
@@ -114,6 +134,7 @@ class ExecutionEngine:
         self._ids = ids or ClientOrderIds()
         self._cooldown = cooldown or FailedOrderCooldown(policy.guards.failed_order_cooldown_sec)
         self._products: dict[str, Product] = {}
+        self._journal: OrderJournal = journal or NullJournal()
 
     @property
     def policy(self) -> Policy:
@@ -136,6 +157,7 @@ class ExecutionEngine:
         bypass: GuardBypass = GuardBypass.NONE,
         attempt_index: int = 0,
         cushion_ticks: int | None = None,
+        run_id: int | None = None,
     ) -> AttemptReport:
         """Place one order for ``size`` of ``symbol`` and see it to a terminal status.
 
@@ -143,6 +165,10 @@ class ExecutionEngine:
         purpose's configured cushion), resting for the adaptive TTL of ``attempt_index``.
         ``force_order_type=OrderType.LIMIT_IOC``: one taker order capped at the purpose's
         slippage (purge: ``taker_max_slippage_bps``; normal: the slippage budget).
+
+        The order is journaled before it is sent (``run_id`` links it to a purge run). If the
+        answer to the create is lost, ``OrderStateUnknownError`` propagates and the intent stays
+        on record for reconciliation: nothing is resent blind.
         """
         product = await self.product(symbol)
         book = await self._exchange.get_order_book(symbol)
@@ -197,8 +223,10 @@ class ExecutionEngine:
         end_time = started + ttl + self._policy.execution.gtd_grace_sec if ttl is not None else None
         placed = replace(draft, ttl_sec=ttl)
         command = PlaceOrder(client_order_id, symbol, side, order_type, base_size, price, end_time)
+        self._journal.record_intent(command, purpose, self._clock.now(), run_id)
         answer = await self._exchange.place_order(command)
         if isinstance(answer, OrderRejected):
+            self._journal.record_not_created(client_order_id, answer.reason.value)
             if answer.reason is RejectReason.POST_ONLY_WOULD_CROSS:
                 return replace(
                     placed,
@@ -221,6 +249,7 @@ class ExecutionEngine:
                 ended_at=self._clock.now(),
             )
 
+        self._journal.record_accepted(client_order_id, answer.order_id)
         if ttl is None:
             final = await self._confirm_terminal(answer.order_id, deadline=None)
         else:
@@ -231,6 +260,8 @@ class ExecutionEngine:
         if final.status is OrderStatus.FAILED:
             self._cooldown.record_failure(symbol, self._clock.now())
         fills = tuple(await self._exchange.list_fills(answer.order_id)) if final.filled_size > ZERO else ()
+        self._journal.record_report(final)
+        self._journal.record_fills(list(fills))
         return replace(
             placed,
             outcome=_outcome(final),

@@ -13,11 +13,14 @@ from decimal import Decimal
 from makerfirst.algorithms import twap
 from makerfirst.algorithms.guards import GuardBypass
 from makerfirst.clock import Clock
+from makerfirst.domain.errors import OrderStateUnknownError
 from makerfirst.domain.intents import Purpose, SellIntent, SizeBase
 from makerfirst.domain.money import BPS, ZERO, plain, usd
 from makerfirst.domain.orders import OrderType, Side
+from makerfirst.domain.product import Product
+from makerfirst.domain.records import OrderState, PurgeRun, RunStatus
 from makerfirst.execution.engine import AttemptOutcome, AttemptReport, ExecutionEngine
-from makerfirst.ports import ExchangePort
+from makerfirst.ports import ExchangePort, Store
 
 log = logging.getLogger("makerfirst.twap")
 
@@ -50,10 +53,13 @@ class SellReport:
 
 
 class SellLoop:
-    def __init__(self, engine: ExecutionEngine, exchange: ExchangePort, clock: Clock) -> None:
+    def __init__(
+        self, engine: ExecutionEngine, exchange: ExchangePort, clock: Clock, store: Store | None = None
+    ) -> None:
         self._engine = engine
         self._exchange = exchange
         self._clock = clock
+        self._store = store
 
     async def run(self, intent: SellIntent) -> SellReport:
         policy = self._engine.policy
@@ -62,55 +68,76 @@ class SellLoop:
         started = self._clock.now()
         arrival = await self._exchange.get_order_book(intent.product_id)
         wanted = intent.size.amount if isinstance(intent.size, SizeBase) else intent.size.amount / arrival.mid
-        held = (await self._exchange.get_balances()).get(product.base_currency, ZERO)
-        if wanted > held:
-            log.warning(
-                "Asked to sell %s %s but only %s is available; selling what is held",
-                plain(product.size_floor(wanted)),
+        run = self._store.active_run(product.product_id) if self._store else None
+        if run is not None:
+            state = self._resume(run, product, rules, arrival.best_bid)
+            size = state.remaining
+            log.info(
+                "Resuming purge run %d for %s: %s %s left",
+                run.run_id,
+                product.product_id,
+                plain(size),
                 product.base_currency,
-                plain(product.size_floor(held)),
-                extra={"event": "size_clamped", "product_id": product.product_id},
+                extra={"event": "twap_resume", "product_id": product.product_id, "run_id": run.run_id},
             )
-        size = product.size_floor(min(wanted, held))
-        is_purge = intent.purpose is Purpose.PURGE
-        log.info(
-            "TWAP %s start: %s %s (~%s)",
-            "purge" if is_purge else "sell",
-            plain(size),
-            product.base_currency,
-            usd(size * arrival.mid),
-            extra={"event": "twap_start", "product_id": product.product_id, "size": str(size)},
-        )
-        state = twap.start(size, rules)
-        if size <= ZERO:  # nothing held, or less than one lot: no order can sell it
-            state = replace(
-                state, finished=twap.Outcome.DUST if held > ZERO else twap.Outcome.NOTHING_TO_SELL
+        else:
+            size, state = await self._fresh_state(intent, product, rules, wanted)
+            if self._store is not None:
+                run = self._store.start_run(
+                    product.product_id, intent.purpose, size, state.cushion_ticks, started
+                )
+            log.info(
+                "TWAP %s start: %s %s (~%s)",
+                "purge" if intent.purpose is Purpose.PURGE else "sell",
+                plain(size),
+                product.base_currency,
+                usd(size * arrival.mid),
+                extra={"event": "twap_start", "product_id": product.product_id, "size": str(size)},
             )
         attempts: list[AttemptReport] = []
-        while True:
-            book = await self._exchange.get_order_book(intent.product_id)
-            decision = twap.decide(state, product, book, rules)
-            if isinstance(decision, twap.Finish):
-                outcome = decision.outcome
-                self._log_finish(decision, rules, product.product_id, product.base_currency, state.remaining)
-                break
-            if isinstance(decision, twap.PlaceMakerSlice):
-                attempt = await self._engine.execute(
-                    symbol=product.product_id,
-                    side=Side.SELL,
-                    size=SizeBase(decision.size),
-                    purpose=intent.purpose,
-                    attempt_index=decision.attempt_index,
-                    cushion_ticks=decision.cushion_ticks,
-                )
-                attempts.append(attempt)
-                state = self._fold_maker(state, attempt, rules, len(attempts), product.base_currency)
-            else:
-                attempt = await self._take(decision, rules, intent.purpose, product.product_id)
-                attempts.append(attempt)
-                state = twap.after_taker(state, attempt.filled_size, product, book.best_bid)
-                self._log_taker(attempt, product.base_currency)
+        try:
+            while True:
+                self._save(run, state, None)
+                book = await self._exchange.get_order_book(intent.product_id)
+                decision = twap.decide(state, product, book, rules)
+                if isinstance(decision, twap.Finish):
+                    outcome = decision.outcome
+                    self._save(run, state, outcome)
+                    self._log_finish(
+                        decision, rules, product.product_id, product.base_currency, state.remaining
+                    )
+                    break
+                if isinstance(decision, twap.PlaceMakerSlice):
+                    attempt = await self._engine.execute(
+                        symbol=product.product_id,
+                        side=Side.SELL,
+                        size=SizeBase(decision.size),
+                        purpose=intent.purpose,
+                        attempt_index=decision.attempt_index,
+                        cushion_ticks=decision.cushion_ticks,
+                        run_id=run.run_id if run else None,
+                    )
+                    attempts.append(attempt)
+                    state = self._fold_maker(state, attempt, rules, len(attempts), product.base_currency)
+                else:
+                    # The run is marked "taker sent" before the IOC goes out: after a crash at any
+                    # point from here on, a restart can never send a second one.
+                    self._save(run, replace(state, taker_sent=True), None)
+                    attempt = await self._take(decision, rules, intent.purpose, product.product_id, run)
+                    attempts.append(attempt)
+                    state = twap.after_taker(state, attempt.filled_size, product, book.best_bid)
+                    self._log_taker(attempt, product.base_currency)
 
+        except OrderStateUnknownError as unknown:
+            # An order's fate is unknown (its create or cancel answer was lost). Stop here and
+            # leave the run active: reconciliation resolves the order before anything else.
+            outcome = twap.Outcome.ORDER_STATE_UNKNOWN
+            log.error(
+                "%s: %s; stopping until reconciled",
+                product.product_id,
+                unknown,
+                extra={"event": "order_state_unknown", "product_id": product.product_id},
+            )
         final_book = await self._exchange.get_order_book(intent.product_id)
         fees = await self._exchange.get_fee_rates()
         filled = sum((a.filled_size for a in attempts), start=ZERO)
@@ -143,8 +170,75 @@ class SellLoop:
             attempts=tuple(attempts),
         )
 
+    async def _fresh_state(
+        self, intent: SellIntent, product: Product, rules: twap.LoopRules, wanted: Decimal
+    ) -> tuple[Decimal, twap.LoopState]:
+        """A new loop over what is held, never more."""
+        held = (await self._exchange.get_balances()).get(product.base_currency, ZERO)
+        if wanted > held:
+            log.warning(
+                "Asked to sell %s %s but only %s is available; selling what is held",
+                plain(product.size_floor(wanted)),
+                product.base_currency,
+                plain(product.size_floor(held)),
+                extra={"event": "size_clamped", "product_id": product.product_id},
+            )
+        size = product.size_floor(min(wanted, held))
+        state = twap.start(size, rules)
+        if size <= ZERO:  # nothing held, or less than one lot: no order can sell it
+            state = replace(
+                state, finished=twap.Outcome.DUST if held > ZERO else twap.Outcome.NOTHING_TO_SELL
+            )
+        return size, state
+
+    def _resume(self, run: PurgeRun, product: Product, rules: twap.LoopRules, bid: Decimal) -> twap.LoopState:
+        """Rebuild a run's loop state from its journaled orders (reconciled before this call):
+        what they filled is sold, and a taker that was ever sent ends the run, whatever it did."""
+        assert self._store is not None
+        orders = self._store.orders_for_run(run.run_id)
+        filled = sum((o.filled_size for o in orders), start=ZERO)
+        state = twap.LoopState(
+            remaining=run.requested_size - filled,
+            cushion_ticks=run.cushion_ticks,
+            maker_attempts=run.maker_attempts,
+            consecutive_no_fill=run.consecutive_no_fill,
+        )
+        takers = [
+            o for o in orders if o.order_type is OrderType.LIMIT_IOC and o.state is not OrderState.NOT_CREATED
+        ]
+        if run.taker_sent and not takers:
+            # Marked before sending, and the exchange never created it: the crash came first.
+            # Still one IOC at most per run: end it, a later cycle starts a fresh run if needed.
+            return replace(state, taker_sent=True, finished=twap.Outcome.TAKER_FAILED)
+        if takers:
+            taker_filled = sum((o.filled_size for o in takers), start=ZERO)
+            before = replace(state, remaining=state.remaining + taker_filled)
+            return twap.after_taker(before, taker_filled, product, bid)
+        return state
+
+    def _save(self, run: PurgeRun | None, state: twap.LoopState, outcome: twap.Outcome | None) -> None:
+        if run is None or self._store is None:
+            return
+        self._store.save_run(
+            replace(
+                run,
+                status=RunStatus.DONE if outcome is not None else RunStatus.ACTIVE,
+                remaining=state.remaining,
+                cushion_ticks=state.cushion_ticks,
+                maker_attempts=state.maker_attempts,
+                consecutive_no_fill=state.consecutive_no_fill,
+                taker_sent=state.taker_sent,
+                outcome=outcome.value if outcome is not None else None,
+            )
+        )
+
     async def _take(
-        self, decision: twap.PlaceTakerFallback, rules: twap.LoopRules, purpose: Purpose, product_id: str
+        self,
+        decision: twap.PlaceTakerFallback,
+        rules: twap.LoopRules,
+        purpose: Purpose,
+        product_id: str,
+        run: PurgeRun | None,
     ) -> AttemptReport:
         remaining, threshold = usd(decision.remaining_value_usd), usd(rules.taker_threshold_usd)
         log.warning(
@@ -168,6 +262,7 @@ class SellLoop:
             purpose=purpose,
             force_order_type=OrderType.LIMIT_IOC,
             bypass=GuardBypass.TAKER_FALLBACK,
+            run_id=run.run_id if run else None,
         )
 
     def _fold_maker(

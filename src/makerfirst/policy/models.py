@@ -29,6 +29,7 @@ from pydantic import (
     ConfigDict,
     Field,
     Strict,
+    StringConstraints,
     ValidationInfo,
     field_validator,
     model_validator,
@@ -135,7 +136,7 @@ class ExecutionPolicy(_Section):
         description="Seconds; maker orders are GTD at TTL + grace, so a crash never leaves one resting.",
     )
     order_poll_interval_sec: ExactDecimal = Field(
-        Decimal("1.0"),
+        Decimal("2.5"),
         gt=0,
         le=60,
         description="Seconds; how often a resting order is checked before its TTL.",
@@ -243,6 +244,9 @@ class PurgeExecutionPolicy(_Section):
 class PortfolioManagementPolicy(_Section):
     """Portfolio management: how positions are wound down."""
 
+    quote_currency: Annotated[str, StringConstraints(pattern=r"^[A-Z0-9]{2,10}$")] = Field(
+        "USD", description="The currency holdings are sold into (product ids are ASSET-QUOTE)."
+    )
     purge_execution: PurgeExecutionPolicy = Field(
         default_factory=PurgeExecutionPolicy, description="Purge mode (T3 illiquid junk)."
     )
@@ -257,4 +261,7 @@ class Policy(_Section):
     guards: GuardsPolicy = Field(default_factory=GuardsPolicy, description="Guards in front of every order.")
     portfolio_management: PortfolioManagementPolicy = Field(
         default_factory=PortfolioManagementPolicy, description="Portfolio management, including purge mode."
+    )
+    purge: tuple[Annotated[str, StringConstraints(pattern=r"^[A-Z0-9]{2,10}$")], ...] = Field(
+        (), description="Assets to sell out of completely with the purge loop, e.g. [PENGU, ZK]."
     )

@@ -1,0 +1,1 @@
+"""Persistence: SQLAlchemy tables and the store that maps them to domain records."""

@@ -1,0 +1,274 @@
+"""The SQL store: SQLite by default, PostgreSQL by URL. Rows are mapped to domain records here."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from sqlalchemy import create_engine, select
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from makerfirst.domain.intents import Purpose
+from makerfirst.domain.orders import Fill, Liquidity, OrderReport, OrderStatus, OrderType, PlaceOrder, Side
+from makerfirst.domain.records import CycleRecord, OrderState, PurgeRun, RunStatus, StoredOrder
+from makerfirst.persistence.schema import Base, CycleRow, FillRow, OrderRow, PurgeRunRow
+
+
+class SqlStore:
+    """Implements :class:`makerfirst.ports.Store`. Every write commits at once: a SIGKILL right
+    after a call returns loses nothing that call recorded."""
+
+    def __init__(self, url: str) -> None:
+        self._engine: Engine = create_engine(url, future=True)
+        Base.metadata.create_all(self._engine)
+        self._session = sessionmaker(self._engine, expire_on_commit=False)
+
+    def close(self) -> None:
+        self._engine.dispose()
+
+    # -- the order journal ------------------------------------------------------------------------
+    def record_intent(self, command: PlaceOrder, purpose: Purpose, now: float, run_id: int | None) -> None:
+        with self._session.begin() as s:
+            s.add(
+                OrderRow(
+                    client_order_id=command.client_order_id,
+                    product_id=command.product_id,
+                    side=command.side.value,
+                    order_type=command.order_type.value,
+                    purpose=purpose.value,
+                    size=command.size,
+                    limit_price=command.limit_price,
+                    end_time=command.end_time,
+                    state=OrderState.INTENT.value,
+                    filled_size=Decimal(0),
+                    filled_value=Decimal(0),
+                    total_fees=Decimal(0),
+                    run_id=run_id,
+                    created_at=now,
+                )
+            )
+
+    def record_accepted(self, client_order_id: str, order_id: str) -> None:
+        with self._session.begin() as s:
+            row = self._row(s, client_order_id)
+            row.order_id, row.state = order_id, OrderState.ACCEPTED.value
+
+    def record_not_created(self, client_order_id: str, reason: str) -> None:
+        with self._session.begin() as s:
+            row = self._row(s, client_order_id)
+            row.state, row.reject_reason = OrderState.NOT_CREATED.value, reason
+
+    def record_report(self, report: OrderReport) -> None:
+        with self._session.begin() as s:
+            row = self._row(s, report.client_order_id)
+            row.order_id = report.order_id
+            row.state = OrderState.ACCEPTED.value
+            row.status = report.status.value
+            row.filled_size = report.filled_size
+            row.filled_value = report.filled_value
+            row.total_fees = report.total_fees
+
+    def record_fills(self, fills: list[Fill]) -> None:
+        with self._session.begin() as s:
+            for f in fills:
+                known = s.scalar(
+                    select(FillRow.id).where(FillRow.trade_id == f.trade_id, FillRow.order_id == f.order_id)
+                )
+                if known is None:
+                    s.add(
+                        FillRow(
+                            trade_id=f.trade_id,
+                            order_id=f.order_id,
+                            product_id=f.product_id,
+                            side=f.side.value,
+                            price=f.price,
+                            size=f.size,
+                            fee=f.fee,
+                            liquidity=f.liquidity.value,
+                            time=f.time,
+                        )
+                    )
+
+    # -- reading orders --------------------------------------------------------------------------
+    def open_orders(self) -> list[StoredOrder]:
+        with self._session() as s:
+            rows = s.scalars(select(OrderRow).where(OrderRow.state != OrderState.NOT_CREATED.value)).all()
+            return [o for o in map(_order, rows) if o.is_open]
+
+    def order(self, client_order_id: str) -> StoredOrder | None:
+        with self._session() as s:
+            row = s.scalar(select(OrderRow).where(OrderRow.client_order_id == client_order_id))
+            return None if row is None else _order(row)
+
+    def orders_for_run(self, run_id: int) -> list[StoredOrder]:
+        with self._session() as s:
+            rows = s.scalars(select(OrderRow).where(OrderRow.run_id == run_id).order_by(OrderRow.id)).all()
+            return [_order(r) for r in rows]
+
+    def all_orders(self) -> list[StoredOrder]:
+        with self._session() as s:
+            return [_order(r) for r in s.scalars(select(OrderRow).order_by(OrderRow.id)).all()]
+
+    def all_fills(self) -> list[Fill]:
+        with self._session() as s:
+            rows = s.scalars(select(FillRow).order_by(FillRow.id)).all()
+            return [
+                Fill(
+                    r.trade_id,
+                    r.order_id,
+                    r.product_id,
+                    Side(r.side),
+                    r.price,
+                    r.size,
+                    r.fee,
+                    Liquidity(r.liquidity),
+                    r.time,
+                )
+                for r in rows
+            ]
+
+    def adopt(self, report: OrderReport, purpose: Purpose, now: float) -> None:
+        with self._session.begin() as s:
+            s.add(
+                OrderRow(
+                    client_order_id=report.client_order_id,
+                    order_id=report.order_id,
+                    product_id=report.product_id,
+                    side=report.side.value,
+                    order_type=report.order_type.value,
+                    purpose=purpose.value,
+                    size=report.size,
+                    limit_price=report.limit_price,
+                    end_time=report.end_time,
+                    state=OrderState.ACCEPTED.value,
+                    status=report.status.value,
+                    filled_size=report.filled_size,
+                    filled_value=report.filled_value,
+                    total_fees=report.total_fees,
+                    created_at=now,
+                )
+            )
+
+    # -- runs and cycles -------------------------------------------------------------------------
+    def start_run(
+        self, product_id: str, purpose: Purpose, size: Decimal, cushion_ticks: int, now: float
+    ) -> PurgeRun:
+        with self._session.begin() as s:
+            row = PurgeRunRow(
+                product_id=product_id,
+                purpose=purpose.value,
+                requested_size=size,
+                status=RunStatus.ACTIVE.value,
+                started_at=now,
+                remaining=size,
+                cushion_ticks=cushion_ticks,
+                maker_attempts=0,
+                consecutive_no_fill=0,
+                taker_sent=False,
+            )
+            s.add(row)
+            s.flush()
+            return _run(row)
+
+    def active_run(self, product_id: str) -> PurgeRun | None:
+        with self._session() as s:
+            row = s.scalar(
+                select(PurgeRunRow)
+                .where(PurgeRunRow.product_id == product_id, PurgeRunRow.status == RunStatus.ACTIVE.value)
+                .order_by(PurgeRunRow.id.desc())
+            )
+            return None if row is None else _run(row)
+
+    def save_run(self, run: PurgeRun) -> None:
+        with self._session.begin() as s:
+            row = s.get_one(PurgeRunRow, run.run_id)
+            row.status = run.status.value
+            row.remaining = run.remaining
+            row.cushion_ticks = run.cushion_ticks
+            row.maker_attempts = run.maker_attempts
+            row.consecutive_no_fill = run.consecutive_no_fill
+            row.taker_sent = run.taker_sent
+            row.outcome = run.outcome
+
+    def runs(self) -> list[PurgeRun]:
+        with self._session() as s:
+            return [_run(r) for r in s.scalars(select(PurgeRunRow).order_by(PurgeRunRow.id)).all()]
+
+    def record_cycle(self, cycle: CycleRecord) -> None:
+        with self._session.begin() as s:
+            s.add(
+                CycleRow(
+                    index=cycle.index,
+                    started_at=cycle.started_at,
+                    ended_at=cycle.ended_at,
+                    cycle_sec=cycle.cycle_sec,
+                    busy_sec=cycle.busy_sec,
+                    utilization=cycle.utilization,
+                    requests=cycle.requests,
+                    intents=cycle.intents,
+                    reconciled=cycle.reconciled,
+                )
+            )
+
+    def cycles(self) -> list[CycleRecord]:
+        with self._session() as s:
+            rows = s.scalars(select(CycleRow).order_by(CycleRow.id)).all()
+            return [
+                CycleRecord(
+                    r.index,
+                    r.started_at,
+                    r.ended_at,
+                    r.cycle_sec,
+                    r.busy_sec,
+                    r.requests,
+                    r.intents,
+                    r.reconciled,
+                )
+                for r in rows
+            ]
+
+    @staticmethod
+    def _row(s: Session, client_order_id: str) -> OrderRow:
+        row = s.scalar(select(OrderRow).where(OrderRow.client_order_id == client_order_id))
+        if row is None:
+            raise KeyError(f"no order with client id {client_order_id!r} in the journal")
+        return row
+
+
+def _order(r: OrderRow) -> StoredOrder:
+    return StoredOrder(
+        client_order_id=r.client_order_id,
+        product_id=r.product_id,
+        side=Side(r.side),
+        order_type=OrderType(r.order_type),
+        purpose=Purpose(r.purpose),
+        size=r.size,
+        limit_price=r.limit_price,
+        end_time=r.end_time,
+        state=OrderState(r.state),
+        created_at=r.created_at,
+        order_id=r.order_id,
+        status=OrderStatus(r.status) if r.status else None,
+        filled_size=r.filled_size,
+        filled_value=r.filled_value,
+        total_fees=r.total_fees,
+        run_id=r.run_id,
+        reject_reason=r.reject_reason,
+    )
+
+
+def _run(r: PurgeRunRow) -> PurgeRun:
+    return PurgeRun(
+        run_id=r.id,
+        product_id=r.product_id,
+        purpose=Purpose(r.purpose),
+        requested_size=r.requested_size,
+        status=RunStatus(r.status),
+        started_at=r.started_at,
+        remaining=r.remaining,
+        cushion_ticks=r.cushion_ticks,
+        maker_attempts=r.maker_attempts,
+        consecutive_no_fill=r.consecutive_no_fill,
+        taker_sent=r.taker_sent,
+        outcome=r.outcome,
+    )

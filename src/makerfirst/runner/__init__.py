@@ -1,0 +1,1 @@
+"""The runner: the main loop, cycle after cycle, with reconciliation and crash-safe resume."""

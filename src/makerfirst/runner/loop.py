@@ -1,0 +1,118 @@
+"""The main loop. Each cycle: refresh balances, reconcile, derive intents, start their sell loops,
+record the cycle. Sell loops are tasks owned by the runner's TaskGroup and manage their own orders
+(TTL, cancel, confirm) on their own schedule, across cycle boundaries; the cycle never waits on them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from decimal import Decimal
+
+from makerfirst.clock import Clock
+from makerfirst.domain.intents import Purpose, SellIntent, SizeBase
+from makerfirst.domain.money import ZERO
+from makerfirst.domain.records import CycleRecord
+from makerfirst.execution.engine import ExecutionEngine
+from makerfirst.execution.ids import ClientOrderIds
+from makerfirst.execution.reconcile import Reconciler
+from makerfirst.execution.sell_loop import SellLoop, SellReport
+from makerfirst.policy import Policy
+from makerfirst.ports import ExchangePort, Store
+from makerfirst.runner.metered import MeteredExchange
+
+log = logging.getLogger("makerfirst.runner")
+
+
+@dataclass(frozen=True, slots=True)
+class RunSummary:
+    cycles: list[CycleRecord]
+    reports: list[SellReport]
+
+
+class Runner:
+    def __init__(
+        self,
+        exchange: ExchangePort,
+        clock: Clock,
+        policy: Policy,
+        store: Store,
+        ids: ClientOrderIds | None = None,
+    ) -> None:
+        self._clock = clock
+        self._policy = policy
+        self._store = store
+        self._exchange = MeteredExchange(exchange, clock)
+        self._engine = ExecutionEngine(self._exchange, clock, policy, ids, journal=store)
+        self._sell_loop = SellLoop(self._engine, self._exchange, clock, store)
+        self._reconciler = Reconciler(self._exchange, store, clock)
+        self._active: dict[str, asyncio.Task[SellReport]] = {}
+        self._reports: list[SellReport] = []
+
+    async def run(self, cycles: int | None, cycle_sec: float) -> RunSummary:
+        """Run ``cycles`` cycles (forever if None), then wait for the sell loops still in flight."""
+        records: list[CycleRecord] = []
+        async with asyncio.TaskGroup() as tasks:
+            index = 0
+            while cycles is None or index < cycles:
+                records.append(await self._cycle(index, cycle_sec, tasks))
+                index += 1
+        await self._reconciler.reconcile()  # nothing may be left open when the runner returns
+        return RunSummary(records, self._reports)
+
+    async def _cycle(self, index: int, cycle_sec: float, tasks: asyncio.TaskGroup) -> CycleRecord:
+        start = self._clock.now()
+        self._exchange.reset()
+        balances = await self._exchange.get_balances()
+        reconciled = await self._reconciler.reconcile(self._owned_orders())
+        intents = self._intents(balances)
+        for intent in intents:
+            self._active[intent.product_id] = tasks.create_task(self._sell(intent))
+        await self._clock.sleep_until(start + cycle_sec)
+        record = CycleRecord(
+            index=index,
+            started_at=start,
+            ended_at=self._clock.now(),
+            cycle_sec=cycle_sec,
+            busy_sec=self._exchange.busy_sec,
+            requests=self._exchange.requests,
+            intents=len(intents),
+            reconciled=reconciled.changes,
+        )
+        self._store.record_cycle(record)
+        log.info(
+            "Cycle %d: %d requests, busy %.2fs of %.0fs (utilization %.1f%%), %d new intents",
+            index + 1,
+            record.requests,
+            record.busy_sec,
+            cycle_sec,
+            100 * record.utilization,
+            record.intents,
+            extra={"event": "cycle", "utilization": record.utilization},
+        )
+        return record
+
+    def _intents(self, balances: dict[str, Decimal]) -> list[SellIntent]:
+        """Purge every listed holding not already being sold; resume runs a crash left active."""
+        quote = self._policy.portfolio_management.quote_currency
+        wanted: dict[str, SellIntent] = {}
+        for run in self._store.runs():
+            if run.status.value == "active":
+                wanted[run.product_id] = SellIntent(run.product_id, SizeBase(run.requested_size), run.purpose)
+        for asset in self._policy.purge:
+            held = balances.get(asset, ZERO)
+            product_id = f"{asset}-{quote}"
+            if held > ZERO and product_id not in wanted:
+                wanted[product_id] = SellIntent(product_id, SizeBase(held), Purpose.PURGE)
+        return [i for pid, i in wanted.items() if pid not in self._active or self._active[pid].done()]
+
+    def _owned_orders(self) -> set[str]:
+        """Client ids of open orders that a live sell loop in this process is handling."""
+        live = {pid for pid, task in self._active.items() if not task.done()}
+        return {o.client_order_id for o in self._store.open_orders() if o.product_id in live}
+
+    async def _sell(self, intent: SellIntent) -> SellReport:
+        report = await self._sell_loop.run(intent)
+        self._reports.append(report)
+        return report

@@ -1,0 +1,90 @@
+"""An exchange port wrapper that counts requests and the time spent waiting on them."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable
+from decimal import Decimal
+from typing import TypeVar
+
+from makerfirst.clock import Clock
+from makerfirst.domain.book import OrderBook
+from makerfirst.domain.orders import (
+    CancelResult,
+    FeeRates,
+    Fill,
+    OrderAccepted,
+    OrderRejected,
+    OrderReport,
+    PlaceOrder,
+)
+from makerfirst.domain.product import Product
+from makerfirst.ports import ExchangePort
+
+T = TypeVar("T")
+
+
+class MeteredExchange:
+    """Implements :class:`ExchangePort` by delegation. ``requests`` counts calls and ``busy_sec``
+    the time (on the injected clock) during which at least one request was outstanding: the union
+    of their intervals, so concurrent requests are not counted twice. Both accumulate until
+    ``reset``; a cycle's utilization is ``busy_sec`` over its length."""
+
+    def __init__(self, inner: ExchangePort, clock: Clock) -> None:
+        self._inner = inner
+        self._clock = clock
+        self.requests = 0
+        self._busy = 0.0
+        self._in_flight = 0
+        self._busy_since = 0.0
+
+    @property
+    def busy_sec(self) -> float:
+        ongoing = self._clock.now() - self._busy_since if self._in_flight else 0.0
+        return self._busy + ongoing
+
+    def reset(self) -> None:
+        self.requests, self._busy = 0, 0.0
+        if self._in_flight:
+            self._busy_since = self._clock.now()
+
+    async def _timed(self, call: Awaitable[T]) -> T:
+        if self._in_flight == 0:
+            self._busy_since = self._clock.now()
+        self._in_flight += 1
+        self.requests += 1
+        try:
+            return await call
+        finally:
+            self._in_flight -= 1
+            if self._in_flight == 0:
+                self._busy += self._clock.now() - self._busy_since
+
+    async def get_product(self, product_id: str) -> Product:
+        return await self._timed(self._inner.get_product(product_id))
+
+    async def get_order_book(self, product_id: str, depth: int = 50) -> OrderBook:
+        return await self._timed(self._inner.get_order_book(product_id, depth))
+
+    async def get_balances(self) -> dict[str, Decimal]:
+        return await self._timed(self._inner.get_balances())
+
+    async def get_fee_rates(self) -> FeeRates:
+        return await self._timed(self._inner.get_fee_rates())
+
+    async def place_order(self, command: PlaceOrder) -> OrderAccepted | OrderRejected:
+        return await self._timed(self._inner.place_order(command))
+
+    async def cancel_orders(self, order_ids: list[str]) -> list[CancelResult]:
+        return await self._timed(self._inner.cancel_orders(order_ids))
+
+    async def get_order(self, order_id: str) -> OrderReport:
+        return await self._timed(self._inner.get_order(order_id))
+
+    async def list_fills(self, order_id: str) -> list[Fill]:
+        return await self._timed(self._inner.list_fills(order_id))
+
+    async def list_open_orders(self, product_id: str | None = None) -> list[OrderReport]:
+        return await self._timed(self._inner.list_open_orders(product_id))
+
+    async def find_order_by_client_id(self, client_order_id: str) -> OrderReport | None:
+        return await self._timed(self._inner.find_order_by_client_id(client_order_id))
