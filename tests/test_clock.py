@@ -22,7 +22,14 @@ def test_concurrent_sleepers_wake_in_deadline_order_at_their_deadlines() -> None
             tg.create_task(sleeper("fast", 10.0, 4))
 
     asyncio.run(main())
-    assert woke == [("fast", 10.0), ("fast", 20.0), ("slow", 25.0), ("fast", 30.0), ("fast", 40.0), ("slow", 50.0)]
+    assert woke == [
+        ("fast", 10.0),
+        ("fast", 20.0),
+        ("slow", 25.0),
+        ("fast", 30.0),
+        ("fast", 40.0),
+        ("slow", 50.0),
+    ]
 
 
 def test_a_25_second_ttl_takes_no_wall_time() -> None:

@@ -89,11 +89,15 @@ def build_paper_exchange(
     for product in products:
         price = catalogue.reference_prices.get(product.product_id)
         if price is not None:
-            exchange.attach_market(product.product_id, SyntheticMarket(product, params, price, clock.now(), seed))
+            exchange.attach_market(
+                product.product_id, SyntheticMarket(product, params, price, clock.now(), seed)
+            )
     return exchange
 
 
-def build_runner(exchange: ExchangePort, clock: Clock, policy: Policy, store: Store, seed: int | None) -> Runner:
+def build_runner(
+    exchange: ExchangePort, clock: Clock, policy: Policy, store: Store, seed: int | None
+) -> Runner:
     return Runner(exchange, clock, policy, store, ClientOrderIds(seed))
 
 

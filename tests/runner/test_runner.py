@@ -9,7 +9,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from simkit import policy_with
+from sqlalchemy import create_engine, text
 
 from makerfirst.adapters.products_file import load_catalogue
 from makerfirst.adapters.sim.exchange import SimulatedExchange
@@ -18,6 +18,7 @@ from makerfirst.clock import VirtualClock
 from makerfirst.domain.orders import OrderType
 from makerfirst.domain.records import OrderState, RunStatus
 from makerfirst.persistence.store import SqlStore
+from simkit import policy_with
 
 PURGE_BOTH = ("purge=[PENGU, ZK]",)
 HELD = {"PENGU": Decimal(1116), "ZK": Decimal(400), "USD": Decimal(100)}
@@ -30,8 +31,6 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     url = os.environ.get("MAKERFIRST_TEST_PG_URL")
     if not url:
         pytest.skip("MAKERFIRST_TEST_PG_URL is not set (CI sets it)")
-    from sqlalchemy import create_engine, text
-
     engine = create_engine(url)
     with engine.begin() as conn:  # a clean schema per test
         conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
@@ -40,7 +39,9 @@ def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 
 def paper(clock: VirtualClock) -> SimulatedExchange:
-    return build_paper_exchange(catalogue=load_catalogue(), clock=clock, market="dead", seed=1, balances=dict(HELD))
+    return build_paper_exchange(
+        catalogue=load_catalogue(), clock=clock, market="dead", seed=1, balances=dict(HELD)
+    )
 
 
 def run_cycles(exchange: SimulatedExchange, clock: VirtualClock, store: SqlStore, cycles: int) -> None:

@@ -125,6 +125,7 @@ class ExecutionEngine:
         clock: Clock,
         policy: Policy,
         ids: ClientOrderIds | None = None,
+        *,
         cooldown: FailedOrderCooldown | None = None,
         journal: OrderJournal | None = None,
     ) -> None:

@@ -70,7 +70,7 @@ class SellLoop:
         wanted = intent.size.amount if isinstance(intent.size, SizeBase) else intent.size.amount / arrival.mid
         run = self._store.active_run(product.product_id) if self._store else None
         if run is not None:
-            state = self._resume(run, product, rules, arrival.best_bid)
+            state = self._resume(run, product, arrival.best_bid)
             size = state.remaining
             log.info(
                 "Resuming purge run %d for %s: %s %s left",
@@ -81,7 +81,7 @@ class SellLoop:
                 extra={"event": "twap_resume", "product_id": product.product_id, "run_id": run.run_id},
             )
         else:
-            size, state = await self._fresh_state(intent, product, rules, wanted)
+            size, state = await self._fresh_state(product, rules, wanted)
             if self._store is not None:
                 run = self._store.start_run(
                     product.product_id, intent.purpose, size, state.cushion_ticks, started
@@ -171,7 +171,7 @@ class SellLoop:
         )
 
     async def _fresh_state(
-        self, intent: SellIntent, product: Product, rules: twap.LoopRules, wanted: Decimal
+        self, product: Product, rules: twap.LoopRules, wanted: Decimal
     ) -> tuple[Decimal, twap.LoopState]:
         """A new loop over what is held, never more."""
         held = (await self._exchange.get_balances()).get(product.base_currency, ZERO)
@@ -191,7 +191,7 @@ class SellLoop:
             )
         return size, state
 
-    def _resume(self, run: PurgeRun, product: Product, rules: twap.LoopRules, bid: Decimal) -> twap.LoopState:
+    def _resume(self, run: PurgeRun, product: Product, bid: Decimal) -> twap.LoopState:
         """Rebuild a run's loop state from its journaled orders (reconciled before this call):
         what they filled is sold, and a taker that was ever sent ends the run, whatever it did."""
         assert self._store is not None
