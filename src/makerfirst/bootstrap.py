@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
+from pathlib import Path
 
 from makerfirst.adapters.products_file import Catalogue
 from makerfirst.adapters.sim.exchange import SimulatedExchange, SimulatorSettings
@@ -103,3 +104,16 @@ def build_runner(
 
 def open_store(url: str) -> SqlStore:
     return SqlStore(url)
+
+
+def build_ccxt_exchange(
+    exchange_id: str, api_url: str | None, credentials: Path | None, clock: Clock
+) -> ExchangePort:
+    """A ccxt-backed venue (Coinbase Advanced by default). Credentials come from ``credentials``
+    or the environment and stay inside the adapter."""
+    # Imported here: ccxt takes a second to import, and paper runs never need it.
+    from makerfirst.adapters.ccxt_exchange import CcxtExchange, load_credentials  # noqa: PLC0415
+
+    return CcxtExchange(
+        clock=clock, credentials=load_credentials(credentials), exchange_id=exchange_id, api_url=api_url
+    )

@@ -1,6 +1,7 @@
 """The exchange port: the only way execution talks to a venue. Domain types in, domain types out.
 
-Implementations: the in-process simulator (``adapters.sim``) and, later, the ccxt adapter.
+Implementations: the in-process simulator (``adapters.sim``) and the ccxt adapter
+(``adapters.ccxt_exchange``); ``bootstrap`` is the only place that chooses one.
 """
 
 from __future__ import annotations

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import typer
 
+from makerfirst.cli.backtest_cmd import backtest, sweep
 from makerfirst.cli.config_cmd import config_app
+from makerfirst.cli.run_cmd import run
 from makerfirst.cli.simulate import simulate_app
 
 app = typer.Typer(
@@ -15,3 +17,6 @@ app = typer.Typer(
 )
 app.add_typer(config_app, name="config", help="Check a policy file.")
 app.add_typer(simulate_app, name="simulate", help="Run one sell on the simulated exchange.")
+app.command("run", help="Run the bot: cycles of reconcile, purge, record (paper by default).")(run)
+app.command("backtest", help="Replay backtests of execution policies on real or synthetic markets.")(backtest)
+app.command("sweep", help="Sweep policy parameters over episodes (local processes or Ray).")(sweep)

@@ -17,18 +17,29 @@ _FAILED_OUTCOMES = {"residual_exceeds_threshold", "taker_fallback_disabled", "ta
 
 
 class TranscriptFormatter(logging.Formatter):
+    """One line per record. ``tag_products`` prefixes each line with its product, for runs where
+    several products' loops interleave."""
+
+    def __init__(self, tag_products: bool = False) -> None:
+        super().__init__()
+        self._tag_products = tag_products
+
     def format(self, record: logging.LogRecord) -> str:
         event = getattr(record, "event", "")
         prefix = _PREFIX.get(event, "  ")
         if event == "twap_finish" and getattr(record, "outcome", "") in _FAILED_OUTCOMES:
             prefix = "  ❌ "
-        return prefix + record.getMessage()
+        product = getattr(record, "product_id", None)
+        tag = f"[{product}] " if self._tag_products and product else ""
+        return tag + prefix + record.getMessage()
 
 
-def install_transcript(stream: TextIO | None = None, level: int = logging.INFO) -> logging.Handler:
+def install_transcript(
+    stream: TextIO | None = None, level: int = logging.INFO, *, tag_products: bool = False
+) -> logging.Handler:
     """Send makerfirst's log records to ``stream`` (stdout by default) as a transcript."""
     handler = logging.StreamHandler(stream or sys.stdout)
-    handler.setFormatter(TranscriptFormatter())
+    handler.setFormatter(TranscriptFormatter(tag_products))
     handler.setLevel(level)
     root = logging.getLogger("makerfirst")
     root.addHandler(handler)

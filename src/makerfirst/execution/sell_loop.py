@@ -270,7 +270,12 @@ class SellLoop:
     ) -> twap.LoopState:
         price = f"${plain(attempt.price)}" if attempt.price is not None else "-"
         head = f"Slice {number}: post-only @ {price}"
-        event = {"event": "maker_slice", "outcome": attempt.outcome.value, "ttl_sec": attempt.ttl_sec}
+        event = {
+            "event": "maker_slice",
+            "outcome": attempt.outcome.value,
+            "ttl_sec": attempt.ttl_sec,
+            "product_id": attempt.book.product_id,
+        }
         if attempt.outcome is AttemptOutcome.REJECTED_POST_ONLY:
             widened = twap.after_post_only_reject(state, rules)
             log.info(
@@ -305,13 +310,21 @@ class SellLoop:
                 usd(attempt.filled_value),
                 plain(attempt.filled_size),
                 base,
-                extra={"event": "taker_filled", "outcome": attempt.outcome.value},
+                extra={
+                    "event": "taker_filled",
+                    "outcome": attempt.outcome.value,
+                    "product_id": attempt.book.product_id,
+                },
             )
         else:
             log.error(
                 "Taker fallback filled nothing (%s): purge failed, no further attempts",
                 attempt.outcome.value,
-                extra={"event": "taker_failed", "outcome": attempt.outcome.value},
+                extra={
+                    "event": "taker_failed",
+                    "outcome": attempt.outcome.value,
+                    "product_id": attempt.book.product_id,
+                },
             )
 
     @staticmethod

@@ -136,8 +136,15 @@ class SimulatedExchange:
         self._time = clock.now()
 
     # -- wiring ---------------------------------------------------------------------------------
-    def attach_market(self, product_id: str, driver: MarketDriver) -> None:
-        self._venue(product_id).drivers.append(driver)
+    def attach_market(
+        self, product_id: str, driver: MarketDriver, engine: MatchingEngine | None = None
+    ) -> None:
+        """Let ``driver`` move the product's market. ``engine`` replaces the product's book first
+        (a replay brings its own, which knows the displayed size and our virtual queue position)."""
+        venue = self._venue(product_id)
+        if engine is not None:
+            venue.engine = engine
+        venue.drivers.append(driver)
 
     def engine(self, product_id: str) -> MatchingEngine:
         """The product's matching engine (for tests and market seeding)."""

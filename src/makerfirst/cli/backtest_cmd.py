@@ -1,0 +1,325 @@
+"""``makerfirst backtest`` and ``makerfirst sweep``: judge policies on replayed or synthetic markets.
+
+Plain functions with typer options; ``cli/main.py`` registers them (``app.command()(backtest)``).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from makerfirst.domain.errors import MakerfirstError
+from makerfirst.replay.backtest import (
+    DOLLAR_QUOTES,
+    BacktestConfig,
+    BacktestResult,
+    Mode,
+    SimOptions,
+    backtest_json,
+    jobs,
+    plan_backtest,
+    run_backtest,
+)
+from makerfirst.replay.driver import FillModel
+from makerfirst.replay.metrics import PolicyMetrics
+from makerfirst.replay.policies import REFERENCE_POLICIES, parse_policies
+from makerfirst.replay.report import write_report
+from makerfirst.replay.sweep import grid_points, parse_grid, run_sweep
+
+DataOpt = Annotated[
+    str,
+    typer.Option(
+        "--data",
+        help="A capture file (Coinbase ws feed, Binance depth; any format the readers decode)"
+        " or synthetic:<preset> (liquid, thin, dead).",
+    ),
+]
+ProductsOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--products-file", help="Products (ticks, lots, minimums); default: products.txt beside the capture."
+    ),
+]
+FillOpt = Annotated[
+    FillModel,
+    typer.Option(
+        "--fill-model", help="Replay fill model: conservative (judged on), probabilistic, optimistic."
+    ),
+]
+EpisodesOpt = Annotated[int, typer.Option("--episodes", min=1, help="Episodes per product and mode.")]
+SeedOpt = Annotated[int, typer.Option("--seed", help="Seed of the episodes and synthetic markets.")]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object instead of the table.")]
+ModesOpt = Annotated[
+    str, typer.Option("--mode", help="For captures: replay, calibrated, or both (comma-separated).")
+]
+DeadlineOpt = Annotated[
+    float,
+    typer.Option("--deadline", min=1.0, help="Seconds; the deadline on calibrated and synthetic markets."),
+]
+ReplayDeadlineOpt = Annotated[
+    float | None,
+    typer.Option("--replay-deadline", help="Seconds; replay deadline (default: 60% of the evaluation part)."),
+]
+ShareOpt = Annotated[
+    float, typer.Option("--calibration-share", help="Share of a capture (its start) used only to calibrate.")
+]
+ProductOpt = Annotated[
+    str | None,
+    typer.Option("--product", help="Only this product (synthetic: the product traded, PENGU-USD)."),
+]
+QuoteOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--quote-usd",
+        metavar="CUR=RATE",
+        help="Dollars per unit of a quote currency, e.g. EUR=1.2 (USD, USDC, USDT are 1); repeatable.",
+    ),
+]
+EntryOpt = Annotated[
+    float, typer.Option("--entry-latency", min=0.0, help="Seconds; order-entry (request) latency.")
+]
+FeedOpt = Annotated[
+    float, typer.Option("--feed-latency", min=0.0, help="Seconds; how much later the capture saw each event.")
+]
+
+
+def _quote_rates(entries: list[str] | None) -> tuple[tuple[str, Decimal], ...]:
+    rates = dict(DOLLAR_QUOTES)
+    for entry in entries or ():
+        currency, equals, text = entry.partition("=")
+        try:
+            rate = Decimal(text)
+        except InvalidOperation:
+            rate = Decimal(0)
+        if not equals or not currency or not rate.is_finite() or rate <= 0:
+            raise typer.BadParameter(f"--quote-usd expects CUR=RATE with a positive rate, got {entry!r}")
+        rates[currency.strip().upper()] = rate
+    return tuple(rates.items())
+
+
+def _modes(text: str) -> tuple[Mode, ...]:
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    allowed = {Mode.REPLAY.value, Mode.CALIBRATED.value}
+    if not names or any(n not in allowed for n in names):
+        raise typer.BadParameter(f"--mode takes replay and/or calibrated, got {text!r}")
+    return tuple(Mode(n) for n in names)
+
+
+@contextmanager
+def _quiet_engine_logs() -> Iterator[None]:
+    """Thousands of episodes would print the engine's transcript; keep it out of the output."""
+    logger = logging.getLogger("makerfirst")
+    saved = (logger.handlers[:], logger.propagate)
+    logger.handlers = [logging.NullHandler()]
+    logger.propagate = False
+    try:
+        yield
+    finally:
+        logger.handlers, logger.propagate = saved
+
+
+def _progress(console: Console) -> Progress:
+    return Progress(
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    )
+
+
+def _metrics_table(title: str, metrics: tuple[PolicyMetrics, ...]) -> Table:
+    table = Table(title=title)
+    for column in ("mode", "policy", "n", "IS mean", "IS p50", "IS p95", "E", "complete", "maker", "t p50 s"):
+        if column in ("mode", "policy"):
+            table.add_column(column, overflow="fold")  # sweep points have long names
+        else:
+            table.add_column(column, justify="right", no_wrap=True)
+    for m in metrics:
+        table.add_row(
+            m.mode,
+            m.policy,
+            str(m.episodes),
+            f"{m.is_mean_bps:.1f}",
+            f"{m.is_median_bps:.1f}",
+            f"{m.is_p95_bps:.1f}",
+            "-" if m.e is None else f"{m.e:.2f}",
+            f"{m.completion_rate:.1%}",
+            f"{m.maker_share:.1%}",
+            "-" if m.time_to_complete_median_sec is None else f"{m.time_to_complete_median_sec:.1f}",
+        )
+    return table
+
+
+def _fail(error: MakerfirstError) -> typer.Exit:
+    typer.echo(f"error: {error}", err=True)
+    return typer.Exit(2)
+
+
+def backtest(
+    data: DataOpt,
+    products_file: ProductsOpt = None,
+    policies: Annotated[
+        str, typer.Option("--policies", help=f"Comma-separated: {', '.join(REFERENCE_POLICIES)}.")
+    ] = ",".join(REFERENCE_POLICIES),
+    fill_model: FillOpt = FillModel.CONSERVATIVE,
+    episodes: EpisodesOpt = 12,
+    seed: SeedOpt = 1,
+    as_json: JsonOpt = False,
+    report: Annotated[
+        Path | None, typer.Option("--report", help="Write an HTML report (plotly) here.")
+    ] = None,
+    mode: ModesOpt = "replay,calibrated",
+    deadline: DeadlineOpt = 120.0,
+    replay_deadline: ReplayDeadlineOpt = None,
+    calibration_share: ShareOpt = 0.5,
+    product: ProductOpt = None,
+    quote_usd: QuoteOpt = None,
+    entry_latency: EntryOpt = 0.05,
+    feed_latency: FeedOpt = 0.0,
+) -> None:
+    """Judge policies on the same episodes: IS vs arrival mid (fees, forced residual), E, completion, p95.
+
+    A capture is used two ways, reported apart. REPLAY: the capture is the market (fill model as
+    chosen; conservative = a resting sell fills only from trades at or through it, after the queue
+    ahead); episodes arrive in the part after --calibration-share with a deadline that fits in it,
+    so they judge the first maker attempt on real order flow. CALIBRATED: a synthetic market fitted
+    on the first part only runs full-length episodes (--deadline), TTL ladder and taker fallback
+    included. synthetic:<preset> runs preset markets. Unsold size at the deadline is charged as a
+    forced taker sale into the bids. --json adds the readers' book rebuild check.
+    """
+    try:
+        config = BacktestConfig(
+            data=data,
+            products_file=products_file,
+            policies=parse_policies(policies),
+            episodes=episodes,
+            seed=seed,
+            modes=_modes(mode),
+            calibration_share=calibration_share,
+            replay_deadline_sec=replay_deadline,
+            deadline_sec=deadline,
+            product=product,
+            quote_usd=_quote_rates(quote_usd),
+            options=SimOptions(
+                fill_model=fill_model, entry_latency_sec=entry_latency, feed_latency_sec=feed_latency
+            ),
+        )
+        plan = plan_backtest(config)
+    except MakerfirstError as error:
+        raise _fail(error) from None
+    console = Console(stderr=True)
+    with _quiet_engine_logs(), _progress(console) as progress:
+        task = progress.add_task("episodes", total=len(jobs(plan, config.policies)))
+        result: BacktestResult = run_backtest(
+            config, plan=plan, on_result=lambda _: progress.advance(task), traces=report is not None
+        )
+    if report is not None:
+        write_report(result, report)
+    if as_json:
+        typer.echo(json.dumps(backtest_json(result, config), indent=2))
+        return
+    out = Console()
+    if plan.rebuild is not None:
+        rb = plan.rebuild
+        out.print(
+            f"book rebuild check: {rb.messages_compared} compared,"
+            f" {rb.mismatches} mismatches, {rb.crossed} crossed"
+        )
+    for note in plan.skipped:
+        out.print(f"skipped {note}")
+    out.print(_metrics_table(f"{data} · {fill_model.value} fills · seed {seed}", result.metrics))
+    if report is not None:
+        out.print(f"report: {report}")
+
+
+def sweep(
+    data: DataOpt,
+    grid: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--grid",
+            metavar="dotted.key=v1,v2",
+            help="Policy key and values to sweep (repeatable; the Cartesian product is run).",
+        ),
+    ] = None,
+    policy: Annotated[
+        str, typer.Option("--policy", help=f"The policy swept: {', '.join(REFERENCE_POLICIES)}.")
+    ] = "design_note",
+    products_file: ProductsOpt = None,
+    fill_model: FillOpt = FillModel.CONSERVATIVE,
+    episodes: EpisodesOpt = 12,
+    seed: SeedOpt = 1,
+    mode: ModesOpt = "calibrated",
+    deadline: DeadlineOpt = 120.0,
+    product: ProductOpt = None,
+    quote_usd: QuoteOpt = None,
+    workers: Annotated[
+        int | None, typer.Option("--workers", min=1, help="Local worker processes (default: CPU count).")
+    ] = None,
+    ray: Annotated[
+        str | None,
+        typer.Option("--ray", help="Run on Ray: auto (a running cluster, else local) or an address."),
+    ] = None,
+    chunk: Annotated[int, typer.Option("--chunk", min=1, help="Episodes per task.")] = 8,
+    as_json: JsonOpt = False,
+) -> None:
+    """Sweep one policy's parameters over a grid; every point runs the same episodes (paired).
+
+    Episodes and markets are those of `makerfirst backtest` (default: calibrated markets only, full
+    deadlines). Tasks run on local processes, or on Ray with --ray.
+    """
+    try:
+        base = parse_policies(policy)[0]
+        points = grid_points(base, parse_grid(grid or []))
+        config = BacktestConfig(
+            data=data,
+            products_file=products_file,
+            policies=(),
+            episodes=episodes,
+            seed=seed,
+            modes=_modes(mode),
+            deadline_sec=deadline,
+            product=product,
+            quote_usd=_quote_rates(quote_usd),
+            options=SimOptions(fill_model=fill_model),
+        )
+        plan_backtest(config)  # fail fast, before any worker starts
+    except MakerfirstError as error:
+        raise _fail(error) from None
+    console = Console(stderr=True)
+    try:
+        with _quiet_engine_logs(), _progress(console) as progress:
+            task = progress.add_task(f"{len(points)} points", total=None)
+
+            def done(finished: int, total: int) -> None:
+                progress.update(task, completed=finished, total=total)
+
+            result = run_sweep(
+                config, points, workers=workers, ray_address=ray, chunk=chunk, on_task_done=done
+            )
+    except MakerfirstError as error:
+        raise _fail(error) from None
+    ranked = tuple(sorted(result.metrics, key=lambda m: (m.mode, m.is_mean_bps)))
+    if as_json:
+        payload = {
+            "data": data,
+            "policy": base.name,
+            "backend": result.backend,
+            "points": [{"name": p.name, "overrides": list(p.overrides)} for p in result.points],
+            "metrics": [m.as_json() for m in ranked],
+        }
+        typer.echo(json.dumps(payload, indent=2))
+        return
+    Console().print(_metrics_table(f"sweep of {base.name} on {data} ({result.backend})", ranked))

@@ -1,0 +1,171 @@
+"""``makerfirst run``: the main loop, on paper (the default) or against a Coinbase-compatible API."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import sys
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from makerfirst import bootstrap
+from makerfirst.adapters.products_file import load_catalogue
+from makerfirst.cli.transcript import install_transcript
+from makerfirst.clock import Clock, SystemClock, VirtualClock
+from makerfirst.domain.errors import MakerfirstError
+from makerfirst.domain.money import plain
+from makerfirst.persistence.store import SqlStore
+from makerfirst.policy import load_policy
+from makerfirst.ports import ExchangePort
+from makerfirst.runner.loop import RunSummary
+
+
+def parse_balances(items: list[str] | None) -> dict[str, Decimal]:
+    """``--balance PENGU=1116`` → {"PENGU": Decimal("1116")}."""
+    balances: dict[str, Decimal] = {}
+    for item in items or []:
+        currency, sep, amount = item.partition("=")
+        try:
+            value = Decimal(amount)
+        except InvalidOperation:
+            value = Decimal(-1)
+        if not sep or not currency.strip() or not value.is_finite() or value < 0:
+            raise typer.BadParameter(
+                f"--balance expects CURRENCY=AMOUNT with a non-negative amount, got {item!r}"
+            )
+        balances[currency.strip().upper()] = value
+    return balances
+
+
+def run(
+    cycles: Annotated[
+        int | None, typer.Option("--cycles", min=1, help="Run this many cycles, then stop.")
+    ] = None,
+    loop: Annotated[bool, typer.Option("--loop", help="Run until interrupted.")] = False,
+    cycle_sec: Annotated[float, typer.Option("--cycle-sec", min=1, help="Cycle length in seconds.")] = 60.0,
+    paper: Annotated[
+        bool, typer.Option("--paper", help="The in-process simulated exchange (the default).")
+    ] = False,
+    fast: Annotated[
+        bool, typer.Option("--fast", help="Paper only: run on a virtual clock (no waiting).")
+    ] = False,
+    exchange: Annotated[
+        str | None, typer.Option("--exchange", help="A ccxt exchange id, e.g. coinbase (instead of paper).")
+    ] = None,
+    api_url: Annotated[
+        str | None,
+        typer.Option("--api-url", help="Base URL of a Coinbase-compatible API (e.g. a sim-server)."),
+    ] = None,
+    credentials: Annotated[
+        Path | None,
+        typer.Option("--credentials", help="CDP key file; else COINBASE_API_KEY_NAME/_PRIVATE_KEY."),
+    ] = None,
+    live: Annotated[bool, typer.Option("--live", help="Required to trade on the real exchange.")] = False,
+    db: Annotated[
+        str, typer.Option("--db", help="SQLAlchemy URL of the state database.")
+    ] = "sqlite:///makerfirst.db",
+    policy: Annotated[Path | None, typer.Option("--policy", help="Policy YAML (default: shipped).")] = None,
+    overrides: Annotated[list[str] | None, typer.Option("--set", help="Override a policy key.")] = None,
+    market: Annotated[str, typer.Option("--market", help="Paper: market preset.")] = "dead",
+    seed: Annotated[int, typer.Option("--seed", help="Paper: seed.")] = 1,
+    balance: Annotated[
+        list[str] | None, typer.Option("--balance", help="Paper: CUR=AMOUNT, repeatable.")
+    ] = None,
+    products_file: Annotated[
+        Path | None, typer.Option("--products-file", help="Paper: product specs.")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print a JSON summary at the end.")] = False,
+) -> None:
+    """Run the bot: each cycle refreshes balances, reconciles, purges the policy's `purge:` list."""
+    if (cycles is None) == (not loop):
+        raise typer.BadParameter("give exactly one of --cycles N or --loop")
+    if paper and exchange:
+        raise typer.BadParameter("--paper and --exchange exclude each other")
+    _configure_logging(as_json)
+    try:
+        chosen_policy = load_policy(policy, overrides or [])
+        store = bootstrap.open_store(db)
+        clock: Clock
+        venue: ExchangePort
+        if exchange is None:
+            clock = VirtualClock() if fast else SystemClock()
+            venue = bootstrap.build_paper_exchange(
+                catalogue=load_catalogue(products_file),
+                clock=clock,
+                market=market,
+                seed=seed,
+                balances=parse_balances(balance) or dict(bootstrap.DEFAULT_PAPER_BALANCES),
+            )
+        else:
+            if fast:
+                raise typer.BadParameter("--fast runs the paper exchange only")
+            if api_url is None and not live:
+                raise MakerfirstError(
+                    f"trading on the real {exchange} needs --live; for a local sim-server pass --api-url"
+                )
+            clock = SystemClock()
+            venue = bootstrap.build_ccxt_exchange(exchange, api_url, credentials, clock)
+        runner = bootstrap.build_runner(
+            venue, clock, chosen_policy, store, seed if exchange is None else None
+        )
+        summary = asyncio.run(_run_and_close(runner.run(cycles, cycle_sec), venue))
+    except MakerfirstError as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(2) from None
+    except KeyboardInterrupt:
+        typer.echo(
+            "interrupted: open orders are GTD and expire on their own; the next start reconciles", err=True
+        )
+        raise typer.Exit(130) from None
+    if as_json:
+        typer.echo(json.dumps(_summary_json(summary, store), indent=2))
+
+
+async def _run_and_close(work: Any, venue: ExchangePort) -> RunSummary:
+    try:
+        result: RunSummary = await work
+        return result
+    finally:
+        close = getattr(venue, "close", None)
+        if close is not None:
+            await close()
+
+
+def _configure_logging(as_json: bool) -> None:
+    install_transcript(sys.stderr if as_json else sys.stdout, tag_products=True)
+    logging.getLogger("makerfirst").setLevel(logging.INFO)
+
+
+def _summary_json(summary: RunSummary, store: SqlStore) -> dict[str, Any]:
+    return {
+        "cycles": [
+            {
+                "index": c.index,
+                "utilization": round(c.utilization, 6),
+                "busy_sec": round(c.busy_sec, 6),
+                "requests": c.requests,
+                "intents": c.intents,
+            }
+            for c in summary.cycles
+        ],
+        "runs": [
+            {
+                "run_id": r.run_id,
+                "product": r.product_id,
+                "purpose": r.purpose.value,
+                "requested_size": plain(r.requested_size),
+                "remaining": plain(r.remaining),
+                "status": r.status.value,
+                "outcome": r.outcome,
+                "taker_sent": r.taker_sent,
+            }
+            for r in store.runs()
+        ],
+        "open_orders": len(store.open_orders()),
+        "orders": len(store.all_orders()),
+        "fills": len(store.all_fills()),
+    }

@@ -1,0 +1,551 @@
+"""Backtests: every policy on the same episodes, through the same engine, on replayed or synthetic markets.
+
+**Where episodes run.** ``--data`` is a capture file (any format the readers decode) or
+``synthetic:<preset>``. A capture is short (the Coinbase sample: 31 s, less than one purge), so a
+capture is used twice, and each use is reported separately (``mode``):
+
+* ``replay``: the capture itself is the market, with the chosen fill model. Episodes arrive in the
+  evaluation part of the capture (after the calibration share) with a short deadline that fits in
+  it (default: 60 % of that part); policies run unchanged and are cut off at the deadline, so
+  these episodes judge the first maker attempt on real order flow. Sizes are the usual USD buckets,
+  small next to these books' touch (the validity bound of a replay whose orders cannot move it).
+* ``calibrated``: a ``SyntheticMarket`` whose parameters are fitted on the calibration part only
+  (``calibrate.py``), run for the full deadline (default 120 s), so the whole TTL ladder and the
+  taker fallback are exercised on a market shaped like the capture's.
+
+``synthetic:<preset>`` runs ``synthetic`` episodes on a preset market (``liquid``, ``thin``, ``dead``).
+
+**One episode** (``run_episode``): a fresh simulated exchange positioned at the arrival, an
+account holding ample base (the episode's size, not the balance, bounds the sell), the policy
+run as a task that is cancelled at the deadline; then every open order is cancelled and confirmed
+terminal (fills that race the cancel count), and whatever is unsold is charged as a forced taker
+sale into the bids at that moment (``metrics.py``). Every policy sees the same episode: the same
+replayed tape, or the same synthetic market seed.
+
+Products quoted in something other than a dollar need a rate (``quote_usd``) so a "$25" episode
+and the policy's USD thresholds mean the same everywhere; products without one are skipped and listed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+from enum import StrEnum
+from pathlib import Path
+
+from makerfirst.adapters.products_file import Catalogue, load_catalogue
+from makerfirst.adapters.sim.driver import NEVER
+from makerfirst.adapters.sim.exchange import COINBASE_INTRO_FEES, SimulatedExchange, SimulatorSettings
+from makerfirst.adapters.sim.market import MarketParams, SyntheticMarket
+from makerfirst.adapters.sim.matching import Match, MatchingEngine
+from makerfirst.adapters.sim.presets import PRESETS
+from makerfirst.clock import Clock, VirtualClock
+from makerfirst.domain.errors import MakerfirstError
+from makerfirst.domain.money import ZERO
+from makerfirst.domain.orders import FeeRates, Liquidity, Side
+from makerfirst.domain.product import Product
+from makerfirst.replay.book_check import BookCheck, rebuild_check
+from makerfirst.replay.calibrate import Calibration, calibrate
+from makerfirst.replay.driver import FillModel, ProductTape, ReplayBook, ReplayExchange, product_tape
+from makerfirst.replay.episodes import DEFAULT_SIZES_USD, Episode, Window, make_episodes, split_window
+from makerfirst.replay.events import ProductScale
+from makerfirst.replay.metrics import (
+    EpisodeResult,
+    PolicyMetrics,
+    forced_sale_net,
+    market_sell_bps,
+    perfect_maker_bps,
+    shortfall_bps,
+    summarize,
+)
+from makerfirst.replay.policies import REFERENCE_POLICIES, PolicySpec, resolve_policy, run_policy
+from makerfirst.replay.readers import read_capture
+
+SYNTHETIC_PREFIX = "synthetic:"
+SYNTHETIC_PRODUCT = "PENGU-USD"
+SYNTHETIC_START = 1_700_000_000.0
+WARM_UP_SEC = 5.0  # a synthetic market lays out its book and trades a little before the first arrival
+AMPLE_BASE = Decimal(10) ** 12
+DOLLAR_QUOTES = (("USD", Decimal(1)), ("USDC", Decimal(1)), ("USDT", Decimal(1)))
+_QUOTE_SUFFIXES = ("FDUSD", "USDT", "USDC", "BUSD", "TUSD", "USD", "EUR", "GBP", "BTC", "ETH", "BNB")
+
+
+class Mode(StrEnum):
+    REPLAY = "replay"
+    CALIBRATED = "calibrated"
+    SYNTHETIC = "synthetic"
+
+
+@dataclass(frozen=True, slots=True)
+class SimOptions:
+    """The simulated venue: fees, latencies (seconds) and the replay's fill model."""
+
+    fill_model: FillModel = FillModel.CONSERVATIVE
+    entry_latency_sec: float = 0.05
+    feed_latency_sec: float = 0.0
+    cancel_queue_sec: float = 0.02
+    fees: FeeRates = COINBASE_INTRO_FEES
+
+    def settings(self, seed: int) -> SimulatorSettings:
+        return SimulatorSettings(
+            fees=self.fees,
+            request_latency_sec=self.entry_latency_sec,
+            cancel_queue_sec=self.cancel_queue_sec,
+            seed=seed,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class BacktestConfig:
+    """What to run. ``episodes`` is per product and mode; deadlines in seconds."""
+
+    data: str
+    products_file: Path | None = None
+    policies: tuple[PolicySpec, ...] = tuple(REFERENCE_POLICIES.values())
+    episodes: int = 12
+    seed: int = 1
+    modes: tuple[Mode, ...] = (Mode.REPLAY, Mode.CALIBRATED)
+    calibration_share: float = 0.5
+    replay_deadline_sec: float | None = None
+    deadline_sec: float = 120.0
+    sizes_usd: tuple[Decimal, ...] = DEFAULT_SIZES_USD
+    product: str | None = None
+    quote_usd: tuple[tuple[str, Decimal], ...] = DOLLAR_QUOTES
+    options: SimOptions = field(default_factory=SimOptions)
+    cache_dir: Path | None = None
+
+    @property
+    def is_synthetic(self) -> bool:
+        return self.data.startswith(SYNTHETIC_PREFIX)
+
+
+@dataclass(frozen=True, slots=True)
+class ReplayVenue:
+    product: Product
+    tape: ProductTape
+    usd_per_quote: Decimal
+
+
+@dataclass(frozen=True, slots=True)
+class SyntheticVenue:
+    product: Product
+    params: MarketParams
+    start_price: Decimal
+    usd_per_quote: Decimal
+
+
+Venue = ReplayVenue | SyntheticVenue
+
+
+@dataclass(frozen=True, slots=True)
+class BacktestPlan:
+    """The markets and episodes of a backtest (independent of the policies)."""
+
+    data: str
+    venues: dict[tuple[Mode, str], Venue]
+    episodes: tuple[tuple[Mode, Episode], ...]
+    rebuild: BookCheck | None
+    calibrations: tuple[Calibration, ...]
+    skipped: tuple[str, ...]
+    fill_model: FillModel
+
+
+@dataclass(frozen=True, slots=True)
+class EpisodeTrace:
+    """What one policy did in one episode, for charts: book and our quotes over time, and fills."""
+
+    policy: str
+    mode: str
+    episode_id: int
+    product_id: str
+    arrival: float
+    deadline: float
+    times: tuple[float, ...]
+    best_bids: tuple[float | None, ...]
+    best_asks: tuple[float | None, ...]
+    quotes: tuple[tuple[float, float], ...]  # (time, price) of our resting orders, sampled
+    fills: tuple[tuple[float, float, float, str], ...]  # (time, price, size, liquidity)
+
+
+@dataclass(frozen=True, slots=True)
+class BacktestResult:
+    plan: BacktestPlan
+    results: tuple[EpisodeResult, ...]
+    metrics: tuple[PolicyMetrics, ...]
+    traces: tuple[EpisodeTrace, ...]
+
+
+# -- planning ---------------------------------------------------------------------------------------
+def split_symbol(product_id: str) -> tuple[str, str]:
+    """(base, quote) of ``BASE-QUOTE`` or of an exchange symbol such as ``BTCUSDT``."""
+    if "-" in product_id:
+        base, _, quote = product_id.partition("-")
+        return base, quote
+    for quote in _QUOTE_SUFFIXES:
+        if product_id.endswith(quote) and len(product_id) > len(quote):
+            return product_id[: -len(quote)], quote
+    return product_id, "USD"
+
+
+def _product(scale: ProductScale, catalogue: Catalogue | None) -> Product:
+    known = catalogue.products.get(scale.product_id) if catalogue else None
+    if known is not None:
+        if (known.price_increment, known.base_increment) != (scale.tick, scale.lot):
+            raise MakerfirstError(
+                f"{scale.product_id}: the products file's tick/lot"
+                f" {known.price_increment}/{known.base_increment}"
+                f" differ from the capture's {scale.tick}/{scale.lot}"
+            )
+        return known
+    base, quote = split_symbol(scale.product_id)
+    return Product(scale.product_id, base, quote, scale.tick, scale.lot, scale.lot, ZERO)
+
+
+def plan_backtest(config: BacktestConfig) -> BacktestPlan:
+    """Load the data, calibrate where asked, and draw the episodes."""
+    if config.is_synthetic:
+        return _plan_synthetic(config)
+    return _plan_capture(config)
+
+
+def _plan_synthetic(config: BacktestConfig) -> BacktestPlan:
+    preset = config.data[len(SYNTHETIC_PREFIX) :]
+    params = PRESETS.get(preset)
+    if params is None:
+        raise MakerfirstError(f"unknown synthetic market {preset!r}; choose one of: {', '.join(PRESETS)}")
+    catalogue = load_catalogue(config.products_file)
+    product_id = config.product or SYNTHETIC_PRODUCT
+    product = catalogue.products.get(product_id)
+    price = catalogue.reference_prices.get(product_id)
+    if product is None or price is None:
+        raise MakerfirstError(f"{product_id} is not in the products file with a reference price")
+    rate = dict(config.quote_usd).get(product.quote_currency)
+    if rate is None:
+        raise MakerfirstError(f"{product_id} is quoted in {product.quote_currency}: pass --quote-usd")
+    window = Window(WARM_UP_SEC, WARM_UP_SEC + 10.0 + config.deadline_sec)
+    episodes = make_episodes(
+        [product_id], per_product=config.episodes, window=window, deadline_sec=config.deadline_sec,
+        seed=config.seed, sizes_usd=config.sizes_usd,
+    )  # fmt: skip
+    venue = SyntheticVenue(product, params, price, rate)
+    return BacktestPlan(
+        data=config.data,
+        venues={(Mode.SYNTHETIC, product_id): venue},
+        episodes=tuple((Mode.SYNTHETIC, e) for e in episodes),
+        rebuild=None,
+        calibrations=(),
+        skipped=(),
+        fill_model=config.options.fill_model,
+    )
+
+
+def _plan_capture(config: BacktestConfig) -> BacktestPlan:
+    path = Path(config.data)
+    if not path.is_file():
+        raise MakerfirstError(f"no capture at {path} (or use --data synthetic:<preset>)")
+    stream = read_capture(path, products=config.products_file, cache_dir=config.cache_dir)
+    check = rebuild_check(stream)
+    beside = path.parent / "products.txt"
+    products_path = config.products_file or (beside if beside.is_file() else None)
+    catalogue = load_catalogue(products_path) if products_path is not None else None
+    rates = dict(config.quote_usd)
+    venues: dict[tuple[Mode, str], Venue] = {}
+    episodes: list[tuple[Mode, Episode]] = []
+    calibrations: list[Calibration] = []
+    skipped: list[str] = []
+    for scale in stream.products:
+        if config.product is not None and scale.product_id != config.product:
+            continue
+        product = _product(scale, catalogue)
+        rate = rates.get(product.quote_currency)
+        if rate is None:
+            skipped.append(
+                f"{product.product_id}: quoted in {product.quote_currency}, no USD rate"
+                f" (pass --quote-usd {product.quote_currency}=<dollars per {product.quote_currency}>)"
+            )
+            continue
+        tape = product_tape(stream, scale.product_id)
+        if len(tape) < 2:
+            skipped.append(f"{product.product_id}: too few events")
+            continue
+        calibration_window, evaluation = split_window(Window(tape.start, tape.end), config.calibration_share)
+        seed = config.seed + len(episodes)
+        if Mode.REPLAY in config.modes:
+            deadline = config.replay_deadline_sec or round(0.6 * evaluation.length, 1)
+            venues[Mode.REPLAY, product.product_id] = ReplayVenue(product, tape, rate)
+            drawn = make_episodes(
+                [product.product_id], per_product=config.episodes, window=evaluation, deadline_sec=deadline,
+                seed=seed, sizes_usd=config.sizes_usd, first_id=len(episodes),
+            )  # fmt: skip
+            episodes += [(Mode.REPLAY, e) for e in drawn]
+        if Mode.CALIBRATED in config.modes:
+            fitted = calibrate(tape, calibration_window)
+            calibrations.append(fitted)
+            venues[Mode.CALIBRATED, product.product_id] = SyntheticVenue(
+                product, fitted.params, fitted.start_price, rate
+            )
+            window = Window(WARM_UP_SEC, WARM_UP_SEC + 10.0 + config.deadline_sec)
+            drawn = make_episodes(
+                [product.product_id], per_product=config.episodes, window=window,
+                deadline_sec=config.deadline_sec, seed=seed + 7919, sizes_usd=config.sizes_usd,
+                first_id=len(episodes),
+            )  # fmt: skip
+            episodes += [(Mode.CALIBRATED, e) for e in drawn]
+    if not venues:
+        raise MakerfirstError(
+            "no product of the capture can be backtested: " + "; ".join(skipped or ["empty"])
+        )
+    return BacktestPlan(
+        data=config.data,
+        venues=venues,
+        episodes=tuple(episodes),
+        rebuild=check,
+        calibrations=tuple(calibrations),
+        skipped=tuple(skipped),
+        fill_model=config.options.fill_model,
+    )
+
+
+# -- one episode ------------------------------------------------------------------------------------
+class BookSampler:
+    """A driver that changes nothing: every ``period_sec`` it records the best bid/ask and our
+    resting sells (ticks), for the report's charts."""
+
+    def __init__(self, start: float, period_sec: float, stop: float) -> None:
+        self._next = start
+        self._period = period_sec
+        self._stop = stop
+        self.rows: list[tuple[float, int | None, int | None, tuple[int, ...]]] = []
+
+    def next_time(self) -> float:
+        return self._next if self._next <= self._stop else NEVER
+
+    def step(self, engine: MatchingEngine) -> list[Match]:
+        if isinstance(engine, ReplayBook):
+            ours = tuple(o.price for o in engine.our_resting() if o.side is Side.SELL)
+        else:
+            ours = tuple(
+                price
+                for price, _ in engine.levels(Side.SELL, 10)
+                for order in engine.orders_at(Side.SELL, price)
+                if order.ours
+            )
+        self.rows.append((self._next, engine.best_bid(), engine.best_ask(), ours))
+        self._next += self._period
+        return []
+
+
+def _open_venue(
+    venue: Venue, episode: Episode, options: SimOptions
+) -> tuple[VirtualClock, SimulatedExchange]:
+    product = venue.product
+    balances = {product.base_currency: AMPLE_BASE, product.quote_currency: ZERO}
+    settings = options.settings(episode.seed)
+    if isinstance(venue, ReplayVenue):
+        clock = VirtualClock(start=episode.arrival)
+        exchange: SimulatedExchange = ReplayExchange(
+            clock,
+            product,
+            venue.tape,
+            balances,
+            fill_model=options.fill_model,
+            settings=settings,
+            feed_latency_sec=options.feed_latency_sec,
+        )
+    else:
+        clock = VirtualClock(start=SYNTHETIC_START)
+        exchange = SimulatedExchange(clock, [product], balances, settings)
+        market = SyntheticMarket(product, venue.params, venue.start_price, clock.now(), episode.seed)
+        exchange.attach_market(product.product_id, market)
+        clock.advance_to(SYNTHETIC_START + episode.arrival)
+    exchange.advance()
+    return clock, exchange
+
+
+async def _until(work: Awaitable[str], clock: Clock, deadline: float) -> str:
+    """Run ``work`` as a task and cancel it at ``deadline`` on ``clock``; "deadline" if it was cut off."""
+    task = asyncio.ensure_future(work)
+
+    async def stop_at_deadline() -> None:
+        await clock.sleep_until(deadline)
+        task.cancel()
+
+    guard = asyncio.ensure_future(stop_at_deadline())
+    try:
+        await asyncio.wait({task})
+    finally:
+        guard.cancel()
+        await asyncio.gather(guard, return_exceptions=True)
+    return "deadline" if task.cancelled() else task.result()
+
+
+async def _wind_down(exchange: SimulatedExchange, clock: VirtualClock, product_id: str) -> None:
+    """Cancel what is still open and let the venue run until every order is terminal."""
+    open_ids = [o.order_id for o in exchange.all_orders() if not o.status.is_terminal]
+    if open_ids:
+        await exchange.cancel_orders(open_ids)
+    settle = exchange.settings.cancel_queue_sec + exchange.settings.request_latency_sec
+    for _ in range(100):
+        if all(o.status.is_terminal for o in exchange.all_orders() if o.product_id == product_id):
+            return
+        await clock.sleep_until(clock.now() + max(settle, 0.01))
+        exchange.advance()
+    raise MakerfirstError(
+        f"{product_id}: orders still open after the episode's wind-down"
+    )  # pragma: no cover
+
+
+async def _run_episode(
+    venue: Venue, spec: PolicySpec, episode: Episode, options: SimOptions, *, mode: Mode, trace: bool
+) -> tuple[EpisodeResult, EpisodeTrace | None]:
+    clock, exchange = _open_venue(venue, episode, options)
+    product = venue.product
+    pid = product.product_id
+    arrival = clock.now()
+    deadline = arrival + episode.deadline_sec
+    sampler = None
+    if trace:
+        sampler = BookSampler(arrival, max(0.05, episode.deadline_sec / 400), deadline + 1.0)
+        exchange.attach_market(pid, sampler)
+    book = exchange.book_now(pid)
+    mid = book.mid
+    size = max(product.size_floor(episode.size_usd / venue.usd_per_quote / mid), product.min_order_size(mid))
+    policy = resolve_policy(spec.overrides, venue.usd_per_quote)
+    loop_outcome = await _until(
+        run_policy(spec, policy, exchange, clock, product_id=pid, size=size, seed=episode.seed),
+        clock,
+        deadline,
+    )
+    await _wind_down(exchange, clock, pid)
+    fills = [f for f in exchange.all_fills() if f.product_id == pid]
+    filled = sum((f.size for f in fills), start=ZERO)
+    residual = size - filled
+    end_book = exchange.book_now(pid)
+    completed = residual <= ZERO or not product.is_orderable(residual, end_book.best_bid)
+    if not completed and clock.now() < deadline:
+        # The loop gave up early: what it left is sold at the deadline, like anyone's residual.
+        await clock.sleep_until(deadline)
+        exchange.advance()
+        end_book = exchange.book_now(pid)
+    residual_net = forced_sale_net(end_book, max(residual, ZERO), options.fees.taker)
+    value = sum((f.price * f.size for f in fills), start=ZERO)
+    paid = sum((f.fee for f in fills), start=ZERO)
+    last_fill = max((f.time for f in fills), default=None)
+    result = EpisodeResult(
+        episode_id=episode.episode_id,
+        mode=mode.value,
+        policy=spec.name,
+        product_id=pid,
+        size=size,
+        arrival_mid=mid,
+        filled_size=filled,
+        filled_value=value,
+        fees=paid,
+        maker_size=sum((f.size for f in fills if f.liquidity is Liquidity.MAKER), start=ZERO),
+        residual_size=max(residual, ZERO),
+        residual_net=residual_net,
+        completed=completed,
+        time_to_complete_sec=(last_fill - arrival) if completed and last_fill is not None else None,
+        is_bps=shortfall_bps(size, mid, value, paid, residual_net),
+        market_sell_bps=market_sell_bps(book, size, options.fees.taker),
+        perfect_maker_bps=perfect_maker_bps(book, options.fees.maker),
+        loop_outcome=loop_outcome,
+        orders=len(exchange.all_orders()),
+    )
+    if sampler is None:
+        return result, None
+    tick = float(product.price_increment)
+    rows = sampler.rows
+    return result, EpisodeTrace(
+        policy=spec.name,
+        mode=mode.value,
+        episode_id=episode.episode_id,
+        product_id=pid,
+        arrival=arrival,
+        deadline=deadline,
+        times=tuple(r[0] - arrival for r in rows),
+        best_bids=tuple(None if r[1] is None else r[1] * tick for r in rows),
+        best_asks=tuple(None if r[2] is None else r[2] * tick for r in rows),
+        quotes=tuple((r[0] - arrival, p * tick) for r in rows for p in r[3]),
+        fills=tuple((f.time - arrival, float(f.price), float(f.size), f.liquidity.value) for f in fills),
+    )
+
+
+def run_episode(
+    venue: Venue, spec: PolicySpec, episode: Episode, options: SimOptions, mode: Mode, *, trace: bool = False
+) -> tuple[EpisodeResult, EpisodeTrace | None]:
+    """Run ``spec`` on ``episode`` in ``venue`` (a fresh exchange and event loop)."""
+    return asyncio.run(_run_episode(venue, spec, episode, options, mode=mode, trace=trace))
+
+
+# -- whole backtests --------------------------------------------------------------------------------
+def jobs(plan: BacktestPlan, policies: Sequence[PolicySpec]) -> list[tuple[Mode, Episode, PolicySpec]]:
+    """Every (mode, episode, policy) of a plan, episode-major so partial runs stay paired."""
+    return [(mode, episode, spec) for mode, episode in plan.episodes for spec in policies]
+
+
+def summarize_results(results: Iterable[EpisodeResult], policies: Sequence[str]) -> tuple[PolicyMetrics, ...]:
+    """One ``PolicyMetrics`` per (mode, policy), modes in plan order, policies in ``policies`` order."""
+    grouped: dict[tuple[str, str], list[EpisodeResult]] = {}
+    for r in results:
+        grouped.setdefault((r.mode, r.policy), []).append(r)
+    modes = list(dict.fromkeys(mode for mode, _ in grouped))
+    return tuple(summarize(grouped[m, p]) for m in modes for p in policies if (m, p) in grouped)
+
+
+def run_backtest(
+    config: BacktestConfig,
+    *,
+    plan: BacktestPlan | None = None,
+    on_result: Callable[[EpisodeResult], None] | None = None,
+    traces: bool = False,
+) -> BacktestResult:
+    """Run every policy of ``config`` on every episode of its plan, in this process.
+
+    ``traces``: keep a chart trace of the first episode of each (mode, policy).
+    """
+    plan = plan or plan_backtest(config)
+    results: list[EpisodeResult] = []
+    kept: list[EpisodeTrace] = []
+    traced: set[tuple[Mode, str]] = set()
+    for mode, episode, spec in jobs(plan, config.policies):
+        want_trace = traces and (mode, spec.name) not in traced
+        venue = plan.venues[mode, episode.product_id]
+        result, trace = run_episode(venue, spec, episode, config.options, mode, trace=want_trace)
+        results.append(result)
+        if trace is not None:
+            traced.add((mode, spec.name))
+            kept.append(trace)
+        if on_result is not None:
+            on_result(result)
+    metrics = summarize_results(results, [p.name for p in config.policies])
+    return BacktestResult(plan, tuple(results), metrics, tuple(kept))
+
+
+def backtest_json(result: BacktestResult, config: BacktestConfig) -> dict[str, object]:
+    """The ``--json`` shape: configuration, the rebuild check, calibrations and every policy's metrics."""
+    plan = result.plan
+    rebuild = (
+        None
+        if plan.rebuild is None
+        else {
+            "messages_compared": plan.rebuild.messages_compared,
+            "mismatches": plan.rebuild.mismatches,
+            "crossed": plan.rebuild.crossed,
+            "first_problem": plan.rebuild.first_problem,
+        }
+    )
+    return {
+        "data": plan.data,
+        "fill_model": plan.fill_model.value,
+        "seed": config.seed,
+        "episodes": len(plan.episodes),
+        "products": sorted({pid for _, pid in plan.venues}),
+        "skipped": list(plan.skipped),
+        "rebuild_check": rebuild,
+        "calibration": [c.as_json() for c in plan.calibrations],
+        "policies": {p.name: {"kind": p.kind.value, "overrides": list(p.overrides)} for p in config.policies},
+        "metrics": [m.as_json() for m in result.metrics],
+    }

@@ -1,0 +1,192 @@
+"""Reference policies, all run through the same engine (``ExecutionEngine`` and ``SellLoop``).
+
+A :class:`PolicySpec` is a loop kind plus ``--set``-style overrides of the shipped policy, so a
+policy is data: picklable for sweeps, printable in reports. The references (PRODUCT.md):
+
+* ``market_sell``: one limit IOC for everything at a wide cap (10 %, the policy's maximum): the
+  immediate market sell, through the engine, so it pays the entry latency like everyone else.
+* ``fixed_ttl``: the old loop the design note fixed: post-only slices with a fixed 6 s TTL, no
+  taker fallback, retried until the deadline (it never gives up on its own before then).
+* ``design_note``: the shipped ``policy.yaml`` as it is: 25 s / 20 s purge TTLs, two attempts,
+  then one limit IOC capped at 1 % for remainders under $50.
+* ``freqtrade``: a Freqtrade-like exit: a limit order at the current best ask with an unfilled
+  timeout (30 s), re-placed at the new ask after each timeout, and after two timeouts an
+  emergency market exit (IOC at the wide cap). It reads its timeout from
+  ``purge_execution.maker_first_ttl_sec``, its timeout count from ``max_consecutive_no_fill`` and
+  its exit cap from ``taker_max_slippage_bps``, so a sweep can vary them the same way.
+
+Every policy sells with ``Purpose.PURGE``. Policies are never told the deadline: the episode
+runner cancels them when it comes (``backtest.run_episode``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from decimal import Decimal
+from enum import StrEnum
+from functools import lru_cache
+
+from makerfirst.algorithms.guards import GuardBypass
+from makerfirst.clock import Clock
+from makerfirst.domain.errors import MakerfirstError
+from makerfirst.domain.intents import Purpose, SellIntent, SizeBase
+from makerfirst.domain.money import ZERO, plain
+from makerfirst.domain.orders import OrderType, Side
+from makerfirst.execution.engine import AttemptOutcome, ExecutionEngine
+from makerfirst.execution.ids import ClientOrderIds
+from makerfirst.execution.sell_loop import SellLoop
+from makerfirst.policy import Policy, load_policy
+from makerfirst.ports import ExchangePort
+
+_PURGE = "portfolio_management.purge_execution"
+WIDE_CAP_BPS = 1000  # the policy's largest allowed taker slippage: as close to a market order as we go
+
+
+class PolicyKind(StrEnum):
+    MARKET_SELL = "market_sell"  # one IOC for everything
+    TWAP = "twap"  # the engine's SellLoop (design note, or the old fixed-TTL loop by overrides)
+    LIMIT_THEN_MARKET = "limit_then_market"  # Freqtrade-like
+
+
+@dataclass(frozen=True, slots=True)
+class PolicySpec:
+    """A named policy: the loop ``kind`` and the overrides applied to the shipped policy."""
+
+    name: str
+    kind: PolicyKind
+    overrides: tuple[str, ...] = ()
+
+    def with_overrides(self, extra: tuple[str, ...], name: str | None = None) -> PolicySpec:
+        return replace(self, name=name or self.name, overrides=self.overrides + extra)
+
+
+REFERENCE_POLICIES: dict[str, PolicySpec] = {
+    spec.name: spec
+    for spec in (
+        PolicySpec(
+            "market_sell", PolicyKind.MARKET_SELL, (f"{_PURGE}.taker_max_slippage_bps={WIDE_CAP_BPS}",)
+        ),
+        PolicySpec(
+            "fixed_ttl",
+            PolicyKind.TWAP,
+            (
+                f"{_PURGE}.maker_ttl_sec=6",
+                f"{_PURGE}.maker_first_ttl_sec=6",
+                f"{_PURGE}.maker_retry_ttl_sec=6",
+                f"{_PURGE}.allow_taker_fallback=false",
+                f"{_PURGE}.max_consecutive_no_fill=100",
+                f"{_PURGE}.max_slices=1000",
+            ),
+        ),
+        PolicySpec("design_note", PolicyKind.TWAP),
+        PolicySpec(
+            "freqtrade",
+            PolicyKind.LIMIT_THEN_MARKET,
+            (
+                f"{_PURGE}.maker_first_ttl_sec=30",
+                f"{_PURGE}.max_consecutive_no_fill=2",
+                f"{_PURGE}.taker_max_slippage_bps={WIDE_CAP_BPS}",
+            ),
+        ),
+    )
+}
+
+
+def parse_policies(names: str) -> tuple[PolicySpec, ...]:
+    """``"a,b,c"`` → the reference policies of those names, in that order."""
+    chosen = [n.strip() for n in names.split(",") if n.strip()]
+    unknown = [n for n in chosen if n not in REFERENCE_POLICIES]
+    if unknown or not chosen:
+        raise MakerfirstError(
+            f"unknown policies {', '.join(unknown) or '(none given)'};"
+            f" choose from {', '.join(REFERENCE_POLICIES)}"
+        )
+    return tuple(REFERENCE_POLICIES[n] for n in chosen)
+
+
+@lru_cache(maxsize=256)
+def resolve_policy(overrides: tuple[str, ...], usd_per_quote: Decimal = Decimal(1)) -> Policy:
+    """The shipped policy with ``overrides``, its USD amounts restated in the product's quote currency.
+
+    The engine compares its ``*_usd`` keys with quote notionals; for a product quoted in BTC or EUR
+    they are divided by ``usd_per_quote`` so the same policy means the same dollars everywhere.
+    """
+    policy = load_policy(None, list(overrides))
+    if usd_per_quote == 1:
+        return policy
+    purge = policy.portfolio_management.purge_execution
+    scaled = {
+        f"{_PURGE}.taker_fallback_threshold_usd": purge.taker_fallback_threshold_usd,
+        "execution.max_slice_usd": policy.execution.max_slice_usd,
+        "guards.min_depth_usd": policy.guards.min_depth_usd,
+    }
+    restated = [f"{key}={plain(value / usd_per_quote)}" for key, value in scaled.items()]
+    return load_policy(None, [*overrides, *restated])
+
+
+async def run_policy(
+    spec: PolicySpec,
+    policy: Policy,
+    exchange: ExchangePort,
+    clock: Clock,
+    *,
+    product_id: str,
+    size: Decimal,
+    seed: int = 0,
+) -> str:
+    """Sell ``size`` (base) of ``product_id`` with ``spec``'s loop; return how the loop ended."""
+    engine = ExecutionEngine(exchange, clock, policy, ids=ClientOrderIds(seed))
+    if spec.kind is PolicyKind.MARKET_SELL:
+        attempt = await engine.execute(
+            symbol=product_id,
+            side=Side.SELL,
+            size=SizeBase(size),
+            purpose=Purpose.PURGE,
+            force_order_type=OrderType.LIMIT_IOC,
+            bypass=GuardBypass.TAKER_FALLBACK,
+        )
+        return attempt.outcome.value
+    if spec.kind is PolicyKind.TWAP:
+        report = await SellLoop(engine, exchange, clock).run(
+            SellIntent(product_id, SizeBase(size), Purpose.PURGE)
+        )
+        return report.outcome.value
+    return await _limit_then_market(engine, exchange, policy, product_id, size)
+
+
+async def _limit_then_market(
+    engine: ExecutionEngine, exchange: ExchangePort, policy: Policy, product_id: str, size: Decimal
+) -> str:
+    """Freqtrade's exit: limit at the ask, re-placed after each unfilled timeout, then a market exit."""
+    purge = policy.portfolio_management.purge_execution
+    product = await engine.product(product_id)
+    remaining, timeouts = size, 0
+    while remaining > ZERO:
+        book = await exchange.get_order_book(product_id)
+        if not product.is_orderable(remaining, book.best_bid):
+            return "dust"
+        if timeouts >= purge.max_consecutive_no_fill:
+            exit_attempt = await engine.execute(
+                symbol=product_id,
+                side=Side.SELL,
+                size=SizeBase(remaining),
+                purpose=Purpose.PURGE,
+                force_order_type=OrderType.LIMIT_IOC,
+                bypass=GuardBypass.TAKER_FALLBACK,
+            )
+            remaining -= exit_attempt.filled_size
+            return "complete" if remaining <= ZERO else "market_exit_partial"
+        # The engine prices a maker sell at best bid + cushion: a cushion of the spread is the ask.
+        spread_ticks = max(1, int((book.best_ask - book.best_bid) / product.price_increment))
+        attempt = await engine.execute(
+            symbol=product_id,
+            side=Side.SELL,
+            size=SizeBase(remaining),
+            purpose=Purpose.PURGE,
+            attempt_index=0,  # every re-placement gets the full timeout (maker_first_ttl_sec)
+            cushion_ticks=spread_ticks,
+        )
+        remaining -= attempt.filled_size
+        if attempt.outcome is not AttemptOutcome.FILLED:
+            timeouts += 1  # an unfilled (or refused) order counts as a timeout: the loop is bounded
+    return "complete"

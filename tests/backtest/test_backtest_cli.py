@@ -1,0 +1,126 @@
+"""``makerfirst backtest`` / ``sweep`` through a Typer app of their own (cli/main.py registers them)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import typer
+from typer.testing import CliRunner
+
+from makerfirst.cli.backtest_cmd import backtest, sweep
+
+CAPTURE = Path(__file__).resolve().parents[3] / "shared/data/coinbase-thin-2021-04-17"
+METRIC_KEYS = {
+    "policy",
+    "mode",
+    "episodes",
+    "is_mean_bps",
+    "is_median_bps",
+    "is_p95_bps",
+    "e",
+    "completion_rate",
+    "maker_share",
+    "time_to_complete_median_sec",
+    "time_to_complete_p90_sec",
+    "market_sell_mean_bps",
+    "perfect_maker_mean_bps",
+    "orders_mean",
+}
+POLICIES = ["market_sell", "fixed_ttl", "design_note", "freqtrade"]
+
+app = typer.Typer()
+app.command("backtest")(backtest)
+app.command("sweep")(sweep)
+
+
+@pytest.fixture(autouse=True)
+def _reader_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MAKERFIRST_CACHE_DIR", str(tmp_path / "cache"))
+
+
+def run(*args: str) -> dict[str, object]:
+    outcome = CliRunner().invoke(app, list(args))
+    assert outcome.exit_code == 0, outcome.output
+    data = json.loads(outcome.stdout)
+    assert isinstance(data, dict)
+    return data
+
+
+@pytest.mark.skipif(not CAPTURE.is_dir(), reason="shared capture not present")
+def test_the_acceptance_command_reports_every_policy_and_a_clean_rebuild(tmp_path: Path) -> None:
+    report = tmp_path / "report.html"
+    data = run(
+        "backtest",
+        "--data", str(CAPTURE / "ws-feed.txt"),
+        "--products-file", str(CAPTURE / "products.txt"),
+        "--episodes", "2",
+        "--json",
+        "--report", str(report),
+    )  # fmt: skip
+    assert data["rebuild_check"] == {
+        "messages_compared": 69,
+        "mismatches": 0,
+        "crossed": 0,
+        "first_problem": None,
+    }
+    assert data["fill_model"] == "conservative" and data["products"] == ["SKL-USD"]
+    metrics = data["metrics"]
+    assert isinstance(metrics, list)
+    assert [(m["mode"], m["policy"]) for m in metrics] == [
+        (mode, p) for mode in ("replay", "calibrated") for p in POLICIES
+    ]
+    assert all(set(m) == METRIC_KEYS and m["episodes"] == 2 for m in metrics)
+    assert report.read_text(encoding="utf-8").count("plotly") > 10
+
+
+@pytest.mark.skipif(not CAPTURE.is_dir(), reason="shared capture not present")
+def test_other_quote_currencies_join_with_a_dollar_rate() -> None:
+    data = run(
+        "backtest",
+        "--data", str(CAPTURE / "ws-feed.txt"),
+        "--episodes", "1",
+        "--mode", "replay",
+        "--policies", "market_sell",
+        "--quote-usd", "EUR=1.2", "--quote-usd", "GBP=1.38", "--quote-usd", "BTC=61000",
+        "--json",
+    )  # fmt: skip
+    assert data["skipped"] == [] and len(data["products"]) == 6  # type: ignore[arg-type]
+
+
+def test_synthetic_markets_and_the_table() -> None:
+    data = run(
+        "backtest", "--data", "synthetic:dead", "--episodes", "2", "--policies", "design_note", "--json"
+    )
+    assert data["rebuild_check"] is None and data["calibration"] == []
+    wide = CliRunner(env={"COLUMNS": "160"})
+    table = wide.invoke(
+        app, ["backtest", "--data", "synthetic:dead", "--episodes", "1", "--policies", "market_sell"]
+    )
+    assert table.exit_code == 0 and "market_sell" in table.stdout
+
+
+def test_bad_input_is_an_error_with_the_fix() -> None:
+    outcome = CliRunner().invoke(app, ["backtest", "--data", "synthetic:nope", "--json"])
+    assert outcome.exit_code == 2 and "choose one of" in outcome.output
+    outcome = CliRunner().invoke(app, ["backtest", "--data", "synthetic:dead", "--policies", "twap9"])
+    assert outcome.exit_code == 2 and "unknown policies twap9" in outcome.output
+
+
+def test_sweep_json() -> None:
+    data = run(
+        "sweep",
+        "--data", "synthetic:dead",
+        "--grid", "portfolio_management.purge_execution.max_consecutive_no_fill=1,2",
+        "--episodes", "2",
+        "--deadline", "60",
+        "--workers", "1",
+        "--json",
+    )  # fmt: skip
+    assert data["backend"] == "inline" and len(data["points"]) == 2  # type: ignore[arg-type]
+    metrics = data["metrics"]
+    assert isinstance(metrics, list) and {m["policy"] for m in metrics} == {
+        "design_note[max_consecutive_no_fill=1]",
+        "design_note[max_consecutive_no_fill=2]",
+    }
