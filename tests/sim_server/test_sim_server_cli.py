@@ -33,7 +33,7 @@ B = "/api/v3/brokerage"
 
 
 def start(*args: str) -> tuple[subprocess.Popen[str], str]:
-    proc = subprocess.Popen(  # noqa: S603 - this interpreter on a fixed script
+    proc = subprocess.Popen(
         [sys.executable, "-c", SCRIPT, "sim-server", "--port", "0", *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,

@@ -7,6 +7,7 @@ import typer
 from makerfirst.cli.backtest_cmd import backtest, sweep
 from makerfirst.cli.config_cmd import config_app
 from makerfirst.cli.run_cmd import run
+from makerfirst.cli.sim_server_cmd import sim_server
 from makerfirst.cli.simulate import simulate_app
 
 app = typer.Typer(
@@ -20,3 +21,4 @@ app.add_typer(simulate_app, name="simulate", help="Run one sell on the simulated
 app.command("run", help="Run the bot: cycles of reconcile, purge, record (paper by default).")(run)
 app.command("backtest", help="Replay backtests of execution policies on real or synthetic markets.")(backtest)
 app.command("sweep", help="Sweep policy parameters over episodes (local processes or Ray).")(sweep)
+app.command("sim-server", help="Serve a Coinbase-compatible API over the simulated exchange.")(sim_server)
