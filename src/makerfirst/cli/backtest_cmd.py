@@ -143,7 +143,8 @@ def _metrics_table(title: str, metrics: tuple[PolicyMetrics, ...]) -> Table:
     table = Table(title=title)
     for column in ("mode", "policy", "n", "IS mean", "IS p50", "IS p95", "E", "complete", "maker", "t p50 s"):
         if column in ("mode", "policy"):
-            table.add_column(column, overflow="fold")  # sweep points have long names
+            # Sweep points have long names: fold them, but never below a readable width.
+            table.add_column(column, overflow="fold", min_width=10)
         else:
             table.add_column(column, justify="right", no_wrap=True)
     for m in metrics:
@@ -230,7 +231,7 @@ def backtest(
     if as_json:
         typer.echo(json.dumps(backtest_json(result, config), indent=2))
         return
-    out = Console()
+    out = Console(width=max(Console().width, 120))  # a pipe is 80 wide: the table needs more
     if plan.rebuild is not None:
         rb = plan.rebuild
         out.print(
@@ -322,4 +323,6 @@ def sweep(
         }
         typer.echo(json.dumps(payload, indent=2))
         return
-    Console().print(_metrics_table(f"sweep of {base.name} on {data} ({result.backend})", ranked))
+    Console(width=max(Console().width, 120)).print(
+        _metrics_table(f"sweep of {base.name} on {data} ({result.backend})", ranked)
+    )
