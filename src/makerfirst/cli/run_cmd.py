@@ -148,6 +148,7 @@ def _summary_json(summary: RunSummary, store: SqlStore) -> dict[str, Any]:
                 "utilization": round(c.utilization, 6),
                 "busy_sec": round(c.busy_sec, 6),
                 "requests": c.requests,
+                "io_sec": round(c.io_sec, 6),
                 "intents": c.intents,
             }
             for c in summary.cycles

@@ -80,12 +80,14 @@ class CycleRecord:
     started_at: float
     ended_at: float
     cycle_sec: float
-    busy_sec: float
-    requests: int
+    busy_sec: float  # the cycle's own work: refresh, reconcile, decide, dispatch
+    requests: int  # every request in the cycle's window, sell loops' included
+    io_sec: float  # time in the window with at least one request in flight, sell loops' included
     intents: int
     reconciled: int
 
     @property
     def utilization(self) -> float:
-        """Busy time over cycle length: 1.0 means the cycle had no slack at all."""
+        """The cycle's own work over its length: 1.0 means no slack at all. The sell loops run
+        beside it and are measured by ``requests`` and ``io_sec``."""
         return self.busy_sec / self.cycle_sec if self.cycle_sec > 0 else 0.0

@@ -98,5 +98,6 @@ class CycleRow(Base):
     busy_sec: Mapped[float] = mapped_column(Float)
     utilization: Mapped[float] = mapped_column(Float)
     requests: Mapped[int] = mapped_column(Integer)
+    io_sec: Mapped[float] = mapped_column(Float)
     intents: Mapped[int] = mapped_column(Integer)
     reconciled: Mapped[int] = mapped_column(Integer)

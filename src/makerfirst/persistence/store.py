@@ -205,6 +205,7 @@ class SqlStore:
                     busy_sec=cycle.busy_sec,
                     utilization=cycle.utilization,
                     requests=cycle.requests,
+                    io_sec=cycle.io_sec,
                     intents=cycle.intents,
                     reconciled=cycle.reconciled,
                 )
@@ -215,14 +216,15 @@ class SqlStore:
             rows = s.scalars(select(CycleRow).order_by(CycleRow.id)).all()
             return [
                 CycleRecord(
-                    r.index,
-                    r.started_at,
-                    r.ended_at,
-                    r.cycle_sec,
-                    r.busy_sec,
-                    r.requests,
-                    r.intents,
-                    r.reconciled,
+                    index=r.index,
+                    started_at=r.started_at,
+                    ended_at=r.ended_at,
+                    cycle_sec=r.cycle_sec,
+                    busy_sec=r.busy_sec,
+                    requests=r.requests,
+                    io_sec=r.io_sec,
+                    intents=r.intents,
+                    reconciled=r.reconciled,
                 )
                 for r in rows
             ]

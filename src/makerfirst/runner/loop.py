@@ -69,25 +69,29 @@ class Runner:
         intents = self._intents(balances)
         for intent in intents:
             self._active[intent.product_id] = tasks.create_task(self._sell(intent))
+        busy = self._clock.now() - start
         await self._clock.sleep_until(start + cycle_sec)
         record = CycleRecord(
             index=index,
             started_at=start,
             ended_at=self._clock.now(),
             cycle_sec=cycle_sec,
-            busy_sec=self._exchange.busy_sec,
+            busy_sec=busy,
             requests=self._exchange.requests,
+            io_sec=self._exchange.busy_sec,
             intents=len(intents),
             reconciled=reconciled.changes,
         )
         self._store.record_cycle(record)
         log.info(
-            "Cycle %d: %d requests, busy %.2fs of %.0fs (utilization %.1f%%), %d new intents",
+            "Cycle %d: busy %.2fs of %.0fs (utilization %.1f%%),"
+            " %d requests (%.2fs in flight), %d new intents",
             index + 1,
-            record.requests,
             record.busy_sec,
             cycle_sec,
             100 * record.utilization,
+            record.requests,
+            record.io_sec,
             record.intents,
             extra={"event": "cycle", "utilization": record.utilization},
         )
