@@ -35,6 +35,10 @@ class ExchangePort(Protocol):
 
     async def get_fee_rates(self) -> FeeRates: ...
 
+    async def get_volume_24h(self, product_id: str) -> Decimal:
+        """Traded volume over the last 24 h, in the product's quote currency."""
+        ...
+
     async def place_order(self, command: PlaceOrder) -> OrderAccepted | OrderRejected: ...
 
     async def cancel_orders(self, order_ids: list[str]) -> list[CancelResult]:

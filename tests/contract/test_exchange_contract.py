@@ -263,3 +263,9 @@ async def test_unknown_order_id_is_not_found(venue: Venue) -> None:
 
 def test_the_suite_trades_the_balances_it_declares() -> None:
     assert Decimal(BALANCES["PENGU"]) > 200_000  # two bid levels of the dead book fit in it
+
+
+async def test_volume_24h_is_reported_in_quote(venue: Venue) -> None:
+    # The dead market's sellers trade ~0.033 times a second: some dollars a day, never nothing.
+    volume = await venue.exchange.get_volume_24h(PRODUCT_ID)
+    assert volume > 0

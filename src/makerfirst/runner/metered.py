@@ -71,6 +71,9 @@ class MeteredExchange:
     async def get_fee_rates(self) -> FeeRates:
         return await self._timed(self._inner.get_fee_rates())
 
+    async def get_volume_24h(self, product_id: str) -> Decimal:
+        return await self._timed(self._inner.get_volume_24h(product_id))
+
     async def place_order(self, command: PlaceOrder) -> OrderAccepted | OrderRejected:
         return await self._timed(self._inner.place_order(command))
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import random
 from collections.abc import Awaitable, Callable
 from decimal import Decimal, InvalidOperation
@@ -52,6 +53,7 @@ from makerfirst.adapters.ccxt_exchange.parsing import (
     reject_reason_of,
     rfc3339_of_epoch,
     unified_fill,
+    volume_24h_quote_of,
 )
 from makerfirst.adapters.ccxt_exchange.resilience import RetryPolicy, SlidingWindowLimiter
 from makerfirst.clock import Clock
@@ -87,6 +89,9 @@ T = TypeVar("T")
 # ccxt features every venue must have for the port; the capability row decides the rest.
 REQUIRED_FEATURES = ("createOrder", "cancelOrder", "fetchOrder", "fetchOrderBook", "fetchBalance")
 _Send = Callable[[], Awaitable[OrderAccepted | OrderRejected]]
+
+
+VOLUME_REFRESH_SEC = 300.0  # how stale a product's 24 h volume may be
 
 
 class CcxtExchange:
@@ -126,6 +131,7 @@ class CcxtExchange:
         self._markets_lock = asyncio.Lock()
         # Where we placed each client id and order: venues that list or fetch per symbol look there.
         self._placed_on: dict[str, str] = {}
+        self._volumes_at = -math.inf
         self._order_symbols: dict[str, str] = {}
 
     def __repr__(self) -> str:
@@ -170,6 +176,15 @@ class CcxtExchange:
         return fee_rates_of(raw, self._caps.dialect)
 
     # -- orders -----------------------------------------------------------------------------------------
+    async def get_volume_24h(self, product_id: str) -> Decimal:
+        # The product list carries every product's 24 h volume: one request refreshes them all,
+        # at most every VOLUME_REFRESH_SEC (volume moves slowly; tiers have hysteresis anyway).
+        now = self._clock.now()
+        if now - self._volumes_at >= VOLUME_REFRESH_SEC:
+            await self._ensure_markets(reload=True)
+            self._volumes_at = now
+        return volume_24h_quote_of(await self._market(product_id))
+
     async def place_order(self, command: PlaceOrder) -> OrderAccepted | OrderRejected:
         """Create one limit order with the command's client id, size and price exactly.
 

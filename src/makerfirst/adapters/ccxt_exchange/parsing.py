@@ -117,6 +117,18 @@ def product_of_market(market: JsonDict, dialect: PayloadDialect) -> Product:
     )
 
 
+def volume_24h_quote_of(market: JsonDict) -> Decimal:
+    """24 h volume in quote currency from a market's raw product: Coinbase's
+    ``approximate_quote_24h_volume``, else ``volume_24h`` (base units) × ``price``; ccxt's unified
+    ``quoteVolume`` is not on markets, so other venues report 0 here (and tier as illiquid)."""
+    info = market.get("info") or {}
+    quote = decimal_or_zero(info.get("approximate_quote_24h_volume"), field="approximate_quote_24h_volume")
+    if quote > ZERO:
+        return quote
+    base = decimal_or_zero(info.get("volume_24h"), field="volume_24h")
+    return base * decimal_or_zero(info.get("price"), field="price")
+
+
 def order_book_of(product_id: str, raw: JsonDict, depth: int, now: float) -> OrderBook:
     """Bids best-first (descending), asks best-first (ascending), whatever order they came in."""
 

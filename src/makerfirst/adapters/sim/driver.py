@@ -9,7 +9,8 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Protocol
+from decimal import Decimal
+from typing import Protocol, runtime_checkable
 
 from makerfirst.adapters.sim.matching import Match, MatchingEngine
 from makerfirst.domain.orders import Side
@@ -25,6 +26,14 @@ class MarketDriver(Protocol):
     def step(self, engine: MatchingEngine) -> list[Match]:
         """Perform the action due at ``next_time()`` and return the executions it caused."""
         ...
+
+
+@runtime_checkable
+class ReportsVolume(Protocol):
+    """A driver that knows its market's 24 h volume (a synthetic market's long-run rate), where
+    the simulator's own short history would understate it."""
+
+    def volume_24h_quote(self) -> Decimal: ...
 
 
 @dataclass(frozen=True, slots=True)

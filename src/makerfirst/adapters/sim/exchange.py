@@ -14,13 +14,14 @@ from __future__ import annotations
 import heapq
 import random
 import uuid
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import Enum
 from functools import partial
 
-from makerfirst.adapters.sim.driver import NEVER, MarketDriver
+from makerfirst.adapters.sim.driver import NEVER, MarketDriver, ReportsVolume
 from makerfirst.adapters.sim.matching import Match, MatchingEngine
 from makerfirst.clock import Clock
 from makerfirst.domain.book import Level, OrderBook
@@ -130,6 +131,7 @@ class SimulatedExchange:
         self._orders: dict[str, _SimOrder] = {}
         self._by_client: dict[str, str] = {}
         self._fills: list[Fill] = []
+        self._trades: deque[tuple[float, str, Decimal]] = deque()  # (time, product, quote value), 24 h
         self._timers: list[tuple[float, int, _Timer, str]] = []
         self._timer_seq = 0
         self._rng = random.Random(self._settings.seed)
@@ -170,6 +172,10 @@ class SimulatedExchange:
     async def get_fee_rates(self) -> FeeRates:
         await self._request()
         return self._settings.fees
+
+    async def get_volume_24h(self, product_id: str) -> Decimal:
+        await self._request()
+        return self.volume_24h_now(product_id)
 
     async def place_order(self, command: PlaceOrder) -> OrderAccepted | OrderRejected:
         await self._request()
@@ -235,6 +241,17 @@ class SimulatedExchange:
                 Level(venue.price(p), venue.size(n)) for p, n in venue.engine.levels(Side.SELL, depth)
             ),
             timestamp=self._time,
+        )
+
+    def volume_24h_now(self, product_id: str) -> Decimal:
+        """The drivers' own 24 h volume where they know it, else what traded here in the last 24 h."""
+        venue = self._venue(product_id)
+        reported = [d.volume_24h_quote() for d in venue.drivers if isinstance(d, ReportsVolume)]
+        if reported:
+            return sum(reported, start=ZERO)
+        since = self._time - 86_400
+        return sum(
+            (value for when, pid, value in self._trades if pid == product_id and when >= since), start=ZERO
         )
 
     def all_orders(self) -> list[OrderReport]:
@@ -367,6 +384,11 @@ class SimulatedExchange:
 
     def _settle(self, venue: _Venue, matches: list[Match]) -> None:
         for m in matches:
+            self._trades.append(
+                (self._time, venue.product.product_id, venue.price(m.price) * venue.size(m.lots))
+            )
+            while self._trades and self._trades[0][0] < self._time - 86_400:
+                self._trades.popleft()
             if m.maker_is_ours:
                 self._fill(venue, self._orders[m.maker_order_id], m, Liquidity.MAKER)
             if m.taker_is_ours:

@@ -61,6 +61,20 @@ class SyntheticMarket:
     def params(self) -> MarketParams:
         return self._params
 
+    def volume_24h_quote(self) -> Decimal:
+        """The market's expected taker volume over 24 h at today's price, in quote currency:
+        arrival rates × the mean of the capped Pareto size × 86,400 s."""
+        p = self._params
+        scale = p.taker_median_usd / 2 ** (1 / p.taker_tail_alpha)
+        a = p.taker_tail_alpha
+        if a == 1:
+            mean = scale * (1 + math.log(p.taker_max_usd / scale))
+        else:
+            mean = scale * a / (a - 1) * (1 - (scale / p.taker_max_usd) ** (a - 1))
+        mean = min(mean, p.taker_max_usd)
+        daily = (p.taker_buy_per_sec + p.taker_sell_per_sec) * mean * 86_400
+        return Decimal(int(daily))
+
     def next_time(self) -> float:
         return min(self._next_refresh, self._next_buy, self._next_sell)
 

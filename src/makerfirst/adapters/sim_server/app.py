@@ -437,7 +437,7 @@ class SimBackend:
         wanted = set(_many(request, "product_ids"))
         with self.session() as exchange:
             products = [
-                wire.product(p, exchange.book_now(p.product_id, 1))
+                wire.product(p, exchange.book_now(p.product_id, 1), exchange.volume_24h_now(p.product_id))
                 for p in self.products.values()
                 if not wanted or p.product_id in wanted
             ]
@@ -448,7 +448,9 @@ class SimBackend:
     async def get_product(self, request: Request) -> wire.Json:
         product = self._product(request.path_params["product_id"])
         with self.session() as exchange:
-            return wire.product(product, exchange.book_now(product.product_id, 1))
+            return wire.product(
+                product, exchange.book_now(product.product_id, 1), exchange.volume_24h_now(product.product_id)
+            )
 
     async def product_book(self, request: Request) -> wire.Json:
         product = self._product(request.query_params.get("product_id"))

@@ -293,14 +293,16 @@ def _mid(book: OrderBook) -> Decimal | None:
     return book.mid if book.bids and book.asks else None
 
 
-def product(p: Product, book: OrderBook) -> Json:
+def product(p: Product, book: OrderBook, volume_24h_quote: Decimal = Decimal(0)) -> Json:
+    """A product as Coinbase lists it; ``volume_24h`` is in base units, as Coinbase reports it."""
     mid = _mid(book)
+    volume_base = (volume_24h_quote / mid).quantize(p.base_increment) if mid else Decimal(0)
     status = "offline" if p.trading_disabled else "online"
     return {
         "product_id": p.product_id,
         "price": plain(mid) if mid is not None else "",
         "price_percentage_change_24h": "0",
-        "volume_24h": "0",
+        "volume_24h": plain(volume_base),
         "volume_percentage_change_24h": "0",
         "base_increment": plain(p.base_increment),
         "quote_increment": plain(p.price_increment),
@@ -332,7 +334,7 @@ def product(p: Product, book: OrderBook) -> Json:
         "price_increment": plain(p.price_increment),
         "display_name": p.product_id,
         "product_venue": "CBE",
-        "approximate_quote_24h_volume": "0",
+        "approximate_quote_24h_volume": plain(volume_24h_quote),
     }
 
 
