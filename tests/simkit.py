@@ -9,11 +9,11 @@ from makerfirst.adapters.sim.exchange import SimulatedExchange, SimulatorSetting
 from makerfirst.adapters.sim.market import SyntheticMarket
 from makerfirst.adapters.sim.presets import PRESETS
 from makerfirst.clock import VirtualClock
-from makerfirst.domain.intents import Purpose, SellIntent, SizeBase
+from makerfirst.domain.intents import Purpose, TradeIntent, SizeBase
 from makerfirst.domain.product import Product
 from makerfirst.execution.engine import ExecutionEngine
 from makerfirst.execution.ids import ClientOrderIds
-from makerfirst.execution.sell_loop import SellLoop, SellReport
+from makerfirst.execution.twap_loop import TwapLoop, TwapReport
 from makerfirst.policy import Policy, load_policy
 
 PENGU = Product(
@@ -86,8 +86,8 @@ def sell(
     size: str,
     purpose: Purpose = Purpose.PURGE,
     product_id: str = "PENGU-USD",
-) -> SellReport:
+) -> TwapReport:
     """Run one sell loop to its end on the virtual clock."""
     engine = ExecutionEngine(exchange, clock, policy, ClientOrderIds(7))
-    intent = SellIntent(product_id, SizeBase(Decimal(size)), purpose)
-    return asyncio.run(SellLoop(engine, exchange, clock).run(intent))
+    intent = TradeIntent(product_id, SizeBase(Decimal(size)), purpose)
+    return asyncio.run(TwapLoop(engine, exchange, clock).run(intent))

@@ -12,10 +12,10 @@ from makerfirst.adapters.sim.market import SyntheticMarket
 from makerfirst.adapters.sim.presets import PRESETS
 from makerfirst.clock import Clock, VirtualClock
 from makerfirst.domain.errors import MakerfirstError, ProductNotFoundError
-from makerfirst.domain.intents import SellIntent
+from makerfirst.domain.intents import TradeIntent
 from makerfirst.execution.engine import ExecutionEngine
 from makerfirst.execution.ids import ClientOrderIds
-from makerfirst.execution.sell_loop import SellLoop, SellReport
+from makerfirst.execution.twap_loop import TwapLoop, TwapReport
 from makerfirst.persistence.store import SqlStore
 from makerfirst.policy import Policy
 from makerfirst.ports import ExchangePort, Store
@@ -29,7 +29,7 @@ class Simulation:
     clock: VirtualClock
     exchange: SimulatedExchange
     engine: ExecutionEngine
-    sell_loop: SellLoop
+    twap_loop: TwapLoop
 
 
 def build_simulation(
@@ -62,11 +62,11 @@ def build_simulation(
     clock.advance_to(clock.now() + WARM_UP_SEC)
     exchange.advance()
     engine = ExecutionEngine(exchange, clock, policy, ClientOrderIds(seed))
-    return Simulation(clock, exchange, engine, SellLoop(engine, exchange, clock))
+    return Simulation(clock, exchange, engine, TwapLoop(engine, exchange, clock))
 
 
-async def run_simulated_sell(simulation: Simulation, intent: SellIntent) -> SellReport:
-    return await simulation.sell_loop.run(intent)
+async def run_simulated_trade(simulation: Simulation, intent: TradeIntent) -> TwapReport:
+    return await simulation.twap_loop.run(intent)
 
 
 DEFAULT_PAPER_BALANCES = {"PENGU": Decimal("1116"), "ZK": Decimal("400"), "USD": Decimal("100")}

@@ -23,6 +23,7 @@ from enum import StrEnum
 from makerfirst.domain.book import OrderBook
 from makerfirst.domain.intents import Purpose
 from makerfirst.domain.money import ZERO, ceil_to
+from makerfirst.domain.orders import Side
 from makerfirst.domain.product import Product
 from makerfirst.policy import Policy
 
@@ -54,11 +55,14 @@ class LoopRules:
     allow_taker_fallback: bool
     taker_threshold_usd: Decimal
     taker_max_slippage_bps: int
+    side: Side = Side.SELL
 
     @classmethod
-    def for_purpose(cls, purpose: Purpose, policy: Policy) -> LoopRules:
+    def for_purpose(cls, purpose: Purpose, policy: Policy, side: Side = Side.SELL) -> LoopRules:
         normal, purge = policy.execution, policy.portfolio_management.purge_execution
         if purpose is Purpose.PURGE:
+            if side is not Side.SELL:
+                raise ValueError("a purge only sells")
             return cls(
                 purpose=purpose,
                 max_no_fill=purge.max_consecutive_no_fill,
@@ -80,6 +84,7 @@ class LoopRules:
             allow_taker_fallback=False,  # normal trading never takes: the fallback is for purges only
             taker_threshold_usd=ZERO,
             taker_max_slippage_bps=0,
+            side=side,
         )
 
 
@@ -127,7 +132,8 @@ def decide(state: LoopState, product: Product, book: OrderBook, rules: LoopRules
         return Finish(state.finished, value)
     if state.remaining <= ZERO:
         return Finish(Outcome.COMPLETE, ZERO)
-    if not product.is_orderable(state.remaining, book.best_bid):
+    touch = book.best_bid if rules.side is Side.SELL else book.best_ask  # what the notional is worth
+    if not product.is_orderable(state.remaining, touch):
         return Finish(Outcome.DUST, value)
     if state.taker_sent:  # pragma: no cover - after_taker always finishes the loop
         return Finish(Outcome.TAKER_FAILED, value)

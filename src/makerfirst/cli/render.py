@@ -7,7 +7,7 @@ from typing import Any
 
 from makerfirst.domain.money import plain
 from makerfirst.execution.engine import AttemptReport
-from makerfirst.execution.sell_loop import SellReport
+from makerfirst.execution.twap_loop import TwapReport
 
 
 def _money(value: Decimal | None) -> str | None:
@@ -37,7 +37,7 @@ def attempt_json(index: int, attempt: AttemptReport, t0: float) -> dict[str, Any
     }
 
 
-def sell_report_json(report: SellReport, extra: dict[str, Any] | None = None) -> dict[str, Any]:
+def twap_report_json(report: TwapReport, extra: dict[str, Any] | None = None) -> dict[str, Any]:
     attempts = [attempt_json(i, a, report.started_at) for i, a in enumerate(report.attempts, start=1)]
     return {
         "product": report.product_id,

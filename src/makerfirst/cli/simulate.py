@@ -12,11 +12,11 @@ from typing import Annotated
 import typer
 
 from makerfirst.adapters.products_file import load_catalogue
-from makerfirst.bootstrap import build_simulation, run_simulated_sell
-from makerfirst.cli.render import sell_report_json
+from makerfirst.bootstrap import build_simulation, run_simulated_trade
+from makerfirst.cli.render import twap_report_json
 from makerfirst.cli.transcript import install_transcript
 from makerfirst.domain.errors import MakerfirstError
-from makerfirst.domain.intents import Purpose, SellIntent, Size, SizeBase, SizeUsd
+from makerfirst.domain.intents import Purpose, Size, SizeBase, SizeUsd, TradeIntent
 from makerfirst.policy import load_policy
 
 simulate_app = typer.Typer(name="simulate", help="Run one sell on the simulated exchange (virtual clock).")
@@ -85,9 +85,9 @@ def _run(
         typer.echo(f"error: {error}", err=True)
         raise typer.Exit(2) from None
     install_transcript(sys.stderr if as_json else sys.stdout)
-    report = asyncio.run(run_simulated_sell(simulation, SellIntent(product, size, purpose)))
+    report = asyncio.run(run_simulated_trade(simulation, TradeIntent(product, size, purpose)))
     if as_json:
-        typer.echo(json.dumps(sell_report_json(report, {"market": market, "seed": seed}), indent=2))
+        typer.echo(json.dumps(twap_report_json(report, {"market": market, "seed": seed}), indent=2))
 
 
 @simulate_app.command("purge")

@@ -60,6 +60,17 @@ class OrderBook:
             start=ZERO,
         )
 
+    def buy_cost(self, size: Decimal) -> tuple[Decimal, Decimal]:
+        """(size that the asks supply, quote it costs) when ``size`` walks the ask side."""
+        left, value = size, ZERO
+        for level in self.asks:
+            take = min(left, level.size)
+            value += take * level.price
+            left -= take
+            if left <= ZERO:
+                break
+        return size - left, value
+
     def sell_proceeds(self, size: Decimal) -> tuple[Decimal, Decimal]:
         """(size that the bids absorb, quote it brings) when ``size`` walks the bid side."""
         left, value = size, ZERO

@@ -1,10 +1,12 @@
-"""Intents: what to sell and why. The purpose, never a client-id prefix, decides behaviour."""
+"""Intents: what to trade and why. The purpose, never a client-id prefix, decides behaviour."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
+
+from makerfirst.domain.orders import Side
 
 
 class Purpose(StrEnum):
@@ -30,7 +32,10 @@ Size = SizeBase | SizeUsd
 
 
 @dataclass(frozen=True, slots=True)
-class SellIntent:
+class TradeIntent:
+    """What to trade and why. Purges only ever sell; rebalancing sells and buys."""
+
     product_id: str
     size: Size
     purpose: Purpose
+    side: Side = Side.SELL

@@ -1,4 +1,4 @@
-"""Reference policies, all run through the same engine (``ExecutionEngine`` and ``SellLoop``).
+"""Reference policies, all run through the same engine (``ExecutionEngine`` and ``TwapLoop``).
 
 A :class:`PolicySpec` is a loop kind plus ``--set``-style overrides of the shipped policy, so a
 policy is data: picklable for sweeps, printable in reports. The references (PRODUCT.md):
@@ -29,12 +29,12 @@ from functools import lru_cache
 from makerfirst.algorithms.guards import GuardBypass
 from makerfirst.clock import Clock
 from makerfirst.domain.errors import MakerfirstError
-from makerfirst.domain.intents import Purpose, SellIntent, SizeBase
+from makerfirst.domain.intents import Purpose, SizeBase, TradeIntent
 from makerfirst.domain.money import ZERO, plain
 from makerfirst.domain.orders import OrderType, Side
 from makerfirst.execution.engine import AttemptOutcome, ExecutionEngine
 from makerfirst.execution.ids import ClientOrderIds
-from makerfirst.execution.sell_loop import SellLoop
+from makerfirst.execution.twap_loop import TwapLoop
 from makerfirst.policy import Policy, load_policy
 from makerfirst.ports import ExchangePort
 
@@ -44,7 +44,7 @@ WIDE_CAP_BPS = 1000  # the policy's largest allowed taker slippage: as close to 
 
 class PolicyKind(StrEnum):
     MARKET_SELL = "market_sell"  # one IOC for everything
-    TWAP = "twap"  # the engine's SellLoop (design note, or the old fixed-TTL loop by overrides)
+    TWAP = "twap"  # the engine's TwapLoop (design note, or the old fixed-TTL loop by overrides)
     LIMIT_THEN_MARKET = "limit_then_market"  # Freqtrade-like
 
 
@@ -147,8 +147,8 @@ async def run_policy(
         )
         return attempt.outcome.value
     if spec.kind is PolicyKind.TWAP:
-        report = await SellLoop(engine, exchange, clock).run(
-            SellIntent(product_id, SizeBase(size), Purpose.PURGE)
+        report = await TwapLoop(engine, exchange, clock).run(
+            TradeIntent(product_id, SizeBase(size), Purpose.PURGE)
         )
         return report.outcome.value
     return await _limit_then_market(engine, exchange, policy, product_id, size)

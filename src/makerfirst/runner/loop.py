@@ -11,13 +11,13 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from makerfirst.clock import Clock
-from makerfirst.domain.intents import Purpose, SellIntent, SizeBase
+from makerfirst.domain.intents import Purpose, SizeBase, TradeIntent
 from makerfirst.domain.money import ZERO
 from makerfirst.domain.records import CycleRecord
 from makerfirst.execution.engine import ExecutionEngine
 from makerfirst.execution.ids import ClientOrderIds
 from makerfirst.execution.reconcile import Reconciler
-from makerfirst.execution.sell_loop import SellLoop, SellReport
+from makerfirst.execution.twap_loop import TwapLoop, TwapReport
 from makerfirst.policy import Policy
 from makerfirst.ports import ExchangePort, Store
 from makerfirst.runner.metered import MeteredExchange
@@ -28,7 +28,7 @@ log = logging.getLogger("makerfirst.runner")
 @dataclass(frozen=True, slots=True)
 class RunSummary:
     cycles: list[CycleRecord]
-    reports: list[SellReport]
+    reports: list[TwapReport]
 
 
 class Runner:
@@ -45,10 +45,10 @@ class Runner:
         self._store = store
         self._exchange = MeteredExchange(exchange, clock)
         self._engine = ExecutionEngine(self._exchange, clock, policy, ids, journal=store)
-        self._sell_loop = SellLoop(self._engine, self._exchange, clock, store)
+        self._twap_loop = TwapLoop(self._engine, self._exchange, clock, store)
         self._reconciler = Reconciler(self._exchange, store, clock)
-        self._active: dict[str, asyncio.Task[SellReport]] = {}
-        self._reports: list[SellReport] = []
+        self._active: dict[str, asyncio.Task[TwapReport]] = {}
+        self._reports: list[TwapReport] = []
 
     async def run(self, cycles: int | None, cycle_sec: float) -> RunSummary:
         """Run ``cycles`` cycles (forever if None), then wait for the sell loops still in flight."""
@@ -97,18 +97,20 @@ class Runner:
         )
         return record
 
-    def _intents(self, balances: dict[str, Decimal]) -> list[SellIntent]:
+    def _intents(self, balances: dict[str, Decimal]) -> list[TradeIntent]:
         """Purge every listed holding not already being sold; resume runs a crash left active."""
         quote = self._policy.portfolio_management.quote_currency
-        wanted: dict[str, SellIntent] = {}
+        wanted: dict[str, TradeIntent] = {}
         for run in self._store.runs():
             if run.status.value == "active":
-                wanted[run.product_id] = SellIntent(run.product_id, SizeBase(run.requested_size), run.purpose)
+                wanted[run.product_id] = TradeIntent(
+                    run.product_id, SizeBase(run.requested_size), run.purpose
+                )
         for asset in self._policy.purge:
             held = balances.get(asset, ZERO)
             product_id = f"{asset}-{quote}"
             if held > ZERO and product_id not in wanted:
-                wanted[product_id] = SellIntent(product_id, SizeBase(held), Purpose.PURGE)
+                wanted[product_id] = TradeIntent(product_id, SizeBase(held), Purpose.PURGE)
         return [i for pid, i in wanted.items() if pid not in self._active or self._active[pid].done()]
 
     def _owned_orders(self) -> set[str]:
@@ -116,7 +118,7 @@ class Runner:
         live = {pid for pid, task in self._active.items() if not task.done()}
         return {o.client_order_id for o in self._store.open_orders() if o.product_id in live}
 
-    async def _sell(self, intent: SellIntent) -> SellReport:
-        report = await self._sell_loop.run(intent)
+    async def _sell(self, intent: TradeIntent) -> TwapReport:
+        report = await self._twap_loop.run(intent)
         self._reports.append(report)
         return report

@@ -13,8 +13,9 @@ from decimal import Decimal
 from makerfirst.algorithms import twap
 from makerfirst.algorithms.guards import GuardBypass
 from makerfirst.clock import Clock
+from makerfirst.domain.book import OrderBook
 from makerfirst.domain.errors import OrderStateUnknownError
-from makerfirst.domain.intents import Purpose, SellIntent, SizeBase
+from makerfirst.domain.intents import Purpose, SizeBase, TradeIntent
 from makerfirst.domain.money import BPS, ZERO, plain, usd
 from makerfirst.domain.orders import OrderType, Side
 from makerfirst.domain.product import Product
@@ -26,7 +27,7 @@ log = logging.getLogger("makerfirst.twap")
 
 
 @dataclass(frozen=True, slots=True)
-class SellReport:
+class TwapReport:
     """The result of one sell loop. Sizes in base units; values, fees and prices in quote."""
 
     product_id: str
@@ -52,7 +53,7 @@ class SellReport:
         return self.outcome in (twap.Outcome.COMPLETE, twap.Outcome.DUST)
 
 
-class SellLoop:
+class TwapLoop:
     def __init__(
         self, engine: ExecutionEngine, exchange: ExchangePort, clock: Clock, store: Store | None = None
     ) -> None:
@@ -61,9 +62,9 @@ class SellLoop:
         self._clock = clock
         self._store = store
 
-    async def run(self, intent: SellIntent) -> SellReport:
+    async def run(self, intent: TradeIntent) -> TwapReport:
         policy = self._engine.policy
-        rules = twap.LoopRules.for_purpose(intent.purpose, policy)
+        rules = twap.LoopRules.for_purpose(intent.purpose, policy, intent.side)
         product = await self._engine.product(intent.product_id)
         started = self._clock.now()
         arrival = await self._exchange.get_order_book(intent.product_id)
@@ -81,14 +82,14 @@ class SellLoop:
                 extra={"event": "twap_resume", "product_id": product.product_id, "run_id": run.run_id},
             )
         else:
-            size, state = await self._fresh_state(product, rules, wanted)
+            size, state = await self._fresh_state(product, rules, wanted, arrival)
             if self._store is not None:
                 run = self._store.start_run(
                     product.product_id, intent.purpose, size, state.cushion_ticks, started
                 )
             log.info(
                 "TWAP %s start: %s %s (~%s)",
-                "purge" if intent.purpose is Purpose.PURGE else "sell",
+                "purge" if intent.purpose is Purpose.PURGE else intent.side.value.lower(),
                 plain(size),
                 product.base_currency,
                 usd(size * arrival.mid),
@@ -110,7 +111,7 @@ class SellLoop:
                 if isinstance(decision, twap.PlaceMakerSlice):
                     attempt = await self._engine.execute(
                         symbol=product.product_id,
-                        side=Side.SELL,
+                        side=intent.side,
                         size=SizeBase(decision.size),
                         purpose=intent.purpose,
                         attempt_index=decision.attempt_index,
@@ -143,15 +144,17 @@ class SellLoop:
         filled = sum((a.filled_size for a in attempts), start=ZERO)
         value = sum((a.filled_value for a in attempts), start=ZERO)
         paid = sum((a.fees for a in attempts), start=ZERO)
-        # Anything unsold is charged as if sold now into the bids with the taker fee
-        # (execution-theory.md §4), so a policy cannot look cheap by not selling.
-        _, residual_gross = final_book.sell_proceeds(state.remaining)
-        residual_net = residual_gross * (1 - fees.taker)
+        # Anything not done is charged as if done now against the book with the taker fee
+        # (execution-theory.md §4), so a policy cannot look cheap by not trading.
         benchmark = size * arrival.mid
-        shortfall = (
-            (benchmark - (value - paid) - residual_net) / benchmark * BPS if benchmark > ZERO else ZERO
-        )
-        return SellReport(
+        if intent.side is Side.SELL:
+            _, residual_gross = final_book.sell_proceeds(state.remaining)
+            cost = benchmark - (value - paid) - residual_gross * (1 - fees.taker)
+        else:
+            _, residual_gross = final_book.buy_cost(state.remaining)
+            cost = (value + paid) + residual_gross * (1 + fees.taker) - benchmark
+        shortfall = cost / benchmark * BPS if benchmark > ZERO else ZERO
+        return TwapReport(
             product_id=product.product_id,
             purpose=intent.purpose,
             requested_size=size,
@@ -171,13 +174,21 @@ class SellLoop:
         )
 
     async def _fresh_state(
-        self, product: Product, rules: twap.LoopRules, wanted: Decimal
+        self, product: Product, rules: twap.LoopRules, wanted: Decimal, book: OrderBook
     ) -> tuple[Decimal, twap.LoopState]:
-        """A new loop over what is held, never more."""
-        held = (await self._exchange.get_balances()).get(product.base_currency, ZERO)
+        """A new loop over what is held (a sell) or what the quote balance pays for (a buy,
+        at the ask with the taker fee as the exchange's hold), never more."""
+        balances = await self._exchange.get_balances()
+        if rules.side is Side.SELL:
+            held = balances.get(product.base_currency, ZERO)
+        else:
+            fees = await self._exchange.get_fee_rates()
+            held = balances.get(product.quote_currency, ZERO) / (book.best_ask * (1 + fees.taker))
         if wanted > held:
+            verb = rules.side.value.lower()
             log.warning(
-                "Asked to sell %s %s but only %s is available; selling what is held",
+                "Asked to %s %s %s but only %s is affordable or held; trading that",
+                verb,
                 plain(product.size_floor(wanted)),
                 product.base_currency,
                 plain(product.size_floor(held)),
