@@ -9,7 +9,7 @@ from makerfirst.adapters.sim.exchange import SimulatedExchange, SimulatorSetting
 from makerfirst.adapters.sim.market import SyntheticMarket
 from makerfirst.adapters.sim.presets import PRESETS
 from makerfirst.clock import VirtualClock
-from makerfirst.domain.intents import Purpose, TradeIntent, SizeBase
+from makerfirst.domain.intents import Purpose, SizeBase, TradeIntent
 from makerfirst.domain.product import Product
 from makerfirst.execution.engine import ExecutionEngine
 from makerfirst.execution.ids import ClientOrderIds

@@ -7,6 +7,7 @@ from decimal import Decimal
 
 import pytest
 
+from makerfirst.algorithms.twap import LoopRules
 from makerfirst.clock import VirtualClock
 from makerfirst.domain.intents import Purpose, SizeBase, TradeIntent
 from makerfirst.domain.orders import Liquidity, Side
@@ -43,7 +44,5 @@ def test_a_buy_never_spends_more_quote_than_it_has(clock: VirtualClock) -> None:
 
 
 def test_a_purge_never_buys() -> None:
-    from makerfirst.algorithms.twap import LoopRules
-
     with pytest.raises(ValueError, match="only sells"):
         LoopRules.for_purpose(Purpose.PURGE, policy_with(), Side.BUY)

@@ -139,6 +139,22 @@ class TwapLoop:
                 unknown,
                 extra={"event": "order_state_unknown", "product_id": product.product_id},
             )
+        return await self._report(
+            intent, product.product_id, size, arrival, state.remaining, outcome, started, attempts
+        )
+
+    async def _report(
+        self,
+        intent: TradeIntent,
+        *,
+        product_id: str,
+        size: Decimal,
+        arrival: OrderBook,
+        remaining: Decimal,
+        outcome: twap.Outcome,
+        started: float,
+        attempts: list[AttemptReport],
+    ) -> TwapReport:
         final_book = await self._exchange.get_order_book(intent.product_id)
         fees = await self._exchange.get_fee_rates()
         filled = sum((a.filled_size for a in attempts), start=ZERO)
@@ -148,14 +164,14 @@ class TwapLoop:
         # (execution-theory.md §4), so a policy cannot look cheap by not trading.
         benchmark = size * arrival.mid
         if intent.side is Side.SELL:
-            _, residual_gross = final_book.sell_proceeds(state.remaining)
+            _, residual_gross = final_book.sell_proceeds(remaining)
             cost = benchmark - (value - paid) - residual_gross * (1 - fees.taker)
         else:
-            _, residual_gross = final_book.buy_cost(state.remaining)
+            _, residual_gross = final_book.buy_cost(remaining)
             cost = (value + paid) + residual_gross * (1 + fees.taker) - benchmark
         shortfall = cost / benchmark * BPS if benchmark > ZERO else ZERO
         return TwapReport(
-            product_id=product.product_id,
+            product_id=product_id,
             purpose=intent.purpose,
             requested_size=size,
             arrival_mid=arrival.mid,
@@ -163,8 +179,8 @@ class TwapLoop:
             start_value_usd=benchmark,
             filled_size=filled,
             filled_value_usd=value,
-            remaining_size=state.remaining,
-            remaining_value_usd=state.remaining * final_book.mid,
+            remaining_size=remaining,
+            remaining_value_usd=remaining * final_book.mid,
             fees_usd=paid,
             outcome=outcome,
             implementation_shortfall_bps=shortfall,
