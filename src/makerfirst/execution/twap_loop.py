@@ -140,7 +140,14 @@ class TwapLoop:
                 extra={"event": "order_state_unknown", "product_id": product.product_id},
             )
         return await self._report(
-            intent, product.product_id, size, arrival, state.remaining, outcome, started, attempts
+            intent,
+            product_id=product.product_id,
+            size=size,
+            arrival=arrival,
+            remaining=state.remaining,
+            outcome=outcome,
+            started=started,
+            attempts=attempts,
         )
 
     async def _report(
