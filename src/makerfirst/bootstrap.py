@@ -76,22 +76,23 @@ def build_paper_exchange(
     *,
     catalogue: Catalogue,
     clock: Clock,
-    market: str,
+    market: str | None,
     seed: int,
     balances: dict[str, Decimal],
 ) -> SimulatedExchange:
-    """Paper trading: the in-process simulator behind the same port, every product driven by the
-    ``market`` preset from its reference price."""
-    params = PRESETS.get(market)
-    if params is None:
+    """Paper trading: the in-process simulator behind the same port. Every product with a
+    reference price is driven by ``market``, or by the preset its catalogue entry names
+    (liquid majors, thin or dead junk), or ``thin``."""
+    if market is not None and market not in PRESETS:
         raise MakerfirstError(f"unknown market {market!r}; choose one of: {', '.join(PRESETS)}")
     products = list(catalogue.products.values())
     exchange = SimulatedExchange(clock, products, balances, SimulatorSettings(seed=seed))
     for product in products:
         price = catalogue.reference_prices.get(product.product_id)
+        preset = PRESETS.get(market or catalogue.markets.get(product.product_id, "thin"), PRESETS["thin"])
         if price is not None:
             exchange.attach_market(
-                product.product_id, SyntheticMarket(product, params, price, clock.now(), seed)
+                product.product_id, SyntheticMarket(product, preset, price, clock.now(), seed)
             )
     return exchange
 

@@ -15,7 +15,8 @@ runner = CliRunner()
 
 def test_paper_fast_run_purges_the_listed_holdings_and_reports_utilization(tmp_path: Path) -> None:
     db = f"sqlite:///{tmp_path / 'state.db'}"
-    args = ["run", "--paper", "--fast", "--cycles", "2", "--set", "purge=[PENGU, ZK]", "--db", db, "--json"]
+    args = ["run", "--paper", "--fast", "--cycles", "2", "--market", "dead", "--set", "purge=[PENGU, ZK]"]
+    args += ["--db", db, "--json"]
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
     out = json.loads(result.stdout)

@@ -29,6 +29,7 @@ class ProductsFileError(MakerfirstError):
 class Catalogue:
     products: dict[str, Product]
     reference_prices: dict[str, Decimal]
+    markets: dict[str, str]  # product id → the synthetic market preset that fits it (paper runs)
 
 
 def _decimal(entry: dict[str, Any], *keys: str, where: str) -> Decimal:
@@ -74,15 +75,17 @@ def parse_catalogue(text: str, source: str) -> Catalogue:
     entries = data.get("products") if isinstance(data, dict) else data
     if not isinstance(entries, list):
         raise ProductsFileError(f"{source}: expected a list of products or {{'products': [...]}}")
-    products, prices = {}, {}
+    products, prices, markets = {}, {}, {}
     for entry in entries:
         product = parse_product(entry, source)
         products[product.product_id] = product
+        if entry.get("market"):
+            markets[product.product_id] = str(entry["market"])
         if entry.get("reference_price"):
             prices[product.product_id] = _decimal(
                 entry, "reference_price", where=f"{source}: {product.product_id}"
             )
-    return Catalogue(products, prices)
+    return Catalogue(products, prices, markets)
 
 
 def load_catalogue(path: Path | None = None) -> Catalogue:

@@ -70,7 +70,10 @@ def run(
     ] = "sqlite:///makerfirst.db",
     policy: Annotated[Path | None, typer.Option("--policy", help="Policy YAML (default: shipped).")] = None,
     overrides: Annotated[list[str] | None, typer.Option("--set", help="Override a policy key.")] = None,
-    market: Annotated[str, typer.Option("--market", help="Paper: market preset.")] = "dead",
+    market: Annotated[
+        str | None,
+        typer.Option("--market", help="Paper: one market preset for every product (default: per product)."),
+    ] = None,
     seed: Annotated[int, typer.Option("--seed", help="Paper: seed.")] = 1,
     balance: Annotated[
         list[str] | None, typer.Option("--balance", help="Paper: CUR=AMOUNT, repeatable.")

@@ -91,7 +91,7 @@ def running_server(
     if products is not None:
         by_id = {p.product_id: p for p in products}
         known = {k: v for k, v in catalogue.reference_prices.items() if k in by_id}
-        catalogue = Catalogue(by_id, known)
+        catalogue = Catalogue(by_id, known, {k: v for k, v in catalogue.markets.items() if k in by_id})
     setup = MarketSetup(
         catalogue=catalogue,
         market=market,
