@@ -29,6 +29,7 @@ import importlib.util
 import os
 import tempfile
 import time
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -429,6 +430,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--size-lots", type=int, default=1000, help="our sell's size (lots of 0.000001 BTC)")
     parser.add_argument("--peers", default="hftbacktest,nautilus", help="comma-separated; empty for none")
     args = parser.parse_args(argv)
+    warnings.filterwarnings("ignore", message=".*utcnow is deprecated")  # inside nautilus_trader's run()
     if hasattr(os, "sched_setaffinity"):
         os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})  # one core for every engine
 

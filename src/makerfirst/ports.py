@@ -21,7 +21,7 @@ from makerfirst.domain.orders import (
     PlaceOrder,
 )
 from makerfirst.domain.product import Product
-from makerfirst.domain.records import CycleRecord, PurgeRun, StoredOrder
+from makerfirst.domain.records import CycleRecord, HoldingSnapshot, PurgeRun, StoredOrder
 
 
 class ExchangePort(Protocol):
@@ -105,3 +105,13 @@ class Store(OrderJournal, Protocol):
     def record_cycle(self, cycle: CycleRecord) -> None: ...
 
     def cycles(self) -> list[CycleRecord]: ...
+
+    def record_holdings(self, cycle_index: int, now: float, holdings: list[HoldingSnapshot]) -> None: ...
+
+    def latest_holdings(self) -> list[HoldingSnapshot]: ...
+
+    def save_document(self, name: str, document: str) -> None:
+        """Keep a small named JSON document (the runner's state) across restarts."""
+        ...
+
+    def load_document(self, name: str) -> str | None: ...

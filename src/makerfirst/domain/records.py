@@ -91,3 +91,18 @@ class CycleRecord:
         """The cycle's own work over its length: 1.0 means no slack at all. The sell loops run
         beside it and are measured by ``requests`` and ``io_sec``."""
         return self.busy_sec / self.cycle_sec if self.cycle_sec > 0 else 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class HoldingSnapshot:
+    """One holding as a cycle saw it: what ``makerfirst status`` shows."""
+
+    asset: str
+    size: Decimal
+    price: Decimal | None  # mid in the quote currency; None when there is no market
+    value: Decimal
+    tier: str | None  # T1, T2, T3; None for the quote currency
+    target_weight: Decimal | None
+    weight: Decimal
+    purge_state: str | None  # e.g. "running", "backoff until …", "done: complete"
+    dust_reason: str | None

@@ -87,6 +87,32 @@ class PurgeRunRow(Base):
     outcome: Mapped[str | None] = mapped_column(String(40))
 
 
+class HoldingRow(Base):
+    __tablename__ = "holdings"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    cycle_index: Mapped[int] = mapped_column(Integer, index=True)
+    recorded_at: Mapped[float] = mapped_column(Float, index=True)
+    asset: Mapped[str] = mapped_column(String(16))
+    size: Mapped[Decimal] = mapped_column(Money)
+    price: Mapped[Decimal | None] = mapped_column(Money)
+    value: Mapped[Decimal] = mapped_column(Money)
+    tier: Mapped[str | None] = mapped_column(String(4))
+    target_weight: Mapped[Decimal | None] = mapped_column(Money)
+    weight: Mapped[Decimal] = mapped_column(Money)
+    purge_state: Mapped[str | None] = mapped_column(String(80))
+    dust_reason: Mapped[str | None] = mapped_column(String(40))
+
+
+class StateRow(Base):
+    """Small named documents (JSON) the runner keeps across restarts, e.g. tiers and backoffs."""
+
+    __tablename__ = "runner_state"
+
+    name: Mapped[str] = mapped_column(String(40), primary_key=True)
+    document: Mapped[str] = mapped_column(Text)
+
+
 class CycleRow(Base):
     __tablename__ = "cycles"
 

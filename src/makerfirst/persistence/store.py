@@ -10,8 +10,15 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from makerfirst.domain.intents import Purpose
 from makerfirst.domain.orders import Fill, Liquidity, OrderReport, OrderStatus, OrderType, PlaceOrder, Side
-from makerfirst.domain.records import CycleRecord, OrderState, PurgeRun, RunStatus, StoredOrder
-from makerfirst.persistence.schema import Base, CycleRow, FillRow, OrderRow, PurgeRunRow
+from makerfirst.domain.records import (
+    CycleRecord,
+    HoldingSnapshot,
+    OrderState,
+    PurgeRun,
+    RunStatus,
+    StoredOrder,
+)
+from makerfirst.persistence.schema import Base, CycleRow, FillRow, HoldingRow, OrderRow, PurgeRunRow, StateRow
 
 
 class SqlStore:
@@ -228,6 +235,62 @@ class SqlStore:
                 )
                 for r in rows
             ]
+
+    def record_holdings(self, cycle_index: int, now: float, holdings: list[HoldingSnapshot]) -> None:
+        with self._session.begin() as s:
+            for h in holdings:
+                s.add(
+                    HoldingRow(
+                        cycle_index=cycle_index,
+                        recorded_at=now,
+                        asset=h.asset,
+                        size=h.size,
+                        price=h.price,
+                        value=h.value,
+                        tier=h.tier,
+                        target_weight=h.target_weight,
+                        weight=h.weight,
+                        purge_state=h.purge_state,
+                        dust_reason=h.dust_reason,
+                    )
+                )
+
+    def latest_holdings(self) -> list[HoldingSnapshot]:
+        """The holdings as the last cycle that recorded any saw them."""
+        with self._session() as s:
+            last = s.scalar(select(HoldingRow.recorded_at).order_by(HoldingRow.recorded_at.desc()).limit(1))
+            if last is None:
+                return []
+            rows = s.scalars(
+                select(HoldingRow).where(HoldingRow.recorded_at == last).order_by(HoldingRow.id)
+            ).all()
+            return [
+                HoldingSnapshot(
+                    asset=r.asset,
+                    size=r.size,
+                    price=r.price,
+                    value=r.value,
+                    tier=r.tier,
+                    target_weight=r.target_weight,
+                    weight=r.weight,
+                    purge_state=r.purge_state,
+                    dust_reason=r.dust_reason,
+                )
+                for r in rows
+            ]
+
+    def save_document(self, name: str, document: str) -> None:
+        with self._session.begin() as s:
+            row = s.get(StateRow, name)
+            if row is None:
+                s.add(StateRow(name=name, document=document))
+            else:
+                row.document = document
+
+    def load_document(self, name: str) -> str | None:
+        with self._session() as s:
+            row = s.get(StateRow, name)
+            return None if row is None else row.document
 
     @staticmethod
     def _row(s: Session, client_order_id: str) -> OrderRow:

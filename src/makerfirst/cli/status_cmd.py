@@ -1,0 +1,83 @@
+"""``makerfirst status``: the portfolio as the last cycle recorded it, from the database."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from makerfirst import bootstrap
+from makerfirst.domain.money import plain
+from makerfirst.domain.records import HoldingSnapshot
+
+
+def _pct(weight: Decimal | None) -> str:
+    return "" if weight is None else f"{weight * 100:.1f}%"
+
+
+def holding_json(h: HoldingSnapshot) -> dict[str, Any]:
+    return {
+        "asset": h.asset,
+        "size": plain(h.size),
+        "price": None if h.price is None else plain(h.price),
+        "value_usd": plain(h.value.quantize(Decimal("0.01"))),
+        "tier": h.tier,
+        "target_weight": None if h.target_weight is None else plain(h.target_weight),
+        "weight": plain(h.weight.quantize(Decimal("0.0001"))),
+        "purge_state": h.purge_state,
+        "dust_reason": h.dust_reason,
+    }
+
+
+def status(
+    db: Annotated[
+        str, typer.Option("--db", help="SQLAlchemy URL of the state database.")
+    ] = "sqlite:///makerfirst.db",
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+) -> None:
+    """Holdings with value, tier, target vs actual weight, purge state and dust, plus open orders."""
+    store = bootstrap.open_store(db)
+    holdings = store.latest_holdings()
+    cycles = store.cycles()
+    summary = {
+        "holdings": [holding_json(h) for h in holdings],
+        "open_orders": len(store.open_orders()),
+        "cycles": len(cycles),
+        "last_cycle_utilization": round(cycles[-1].utilization, 6) if cycles else None,
+        "purge_runs": [
+            {
+                "product": r.product_id,
+                "status": r.status.value,
+                "outcome": r.outcome,
+                "remaining": plain(r.remaining),
+            }
+            for r in store.runs()
+        ],
+    }
+    if as_json:
+        typer.echo(json.dumps(summary, indent=2))
+        return
+    if not holdings:
+        typer.echo(f"no cycle recorded in {db} yet: run `makerfirst run` first")
+        return
+    table = Table(title=f"makerfirst status ({len(cycles)} cycles, {summary['open_orders']} open orders)")
+    for column in ("holding", "size", "value", "tier", "target", "actual", "purge", "dust"):
+        table.add_column(
+            column, justify="right" if column in ("size", "value", "target", "actual") else "left"
+        )
+    for h in holdings:
+        table.add_row(
+            h.asset,
+            plain(h.size),
+            f"${h.value:,.2f}",
+            h.tier or "",
+            _pct(h.target_weight),
+            _pct(h.weight),
+            h.purge_state or "",
+            h.dust_reason or "",
+        )
+    Console(width=max(Console().width, 120)).print(table)
