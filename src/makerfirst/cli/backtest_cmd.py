@@ -15,6 +15,7 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -150,7 +151,7 @@ def _metrics_table(title: str, metrics: tuple[PolicyMetrics, ...]) -> Table:
     for m in metrics:
         table.add_row(
             m.mode,
-            m.policy,
+            escape(m.policy),  # sweep point names look like markup: "design_note[ttl=10]"
             str(m.episodes),
             f"{m.is_mean_bps:.1f}",
             f"{m.is_median_bps:.1f}",
