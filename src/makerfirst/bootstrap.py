@@ -69,7 +69,16 @@ async def run_simulated_trade(simulation: Simulation, intent: TradeIntent) -> Tw
     return await simulation.twap_loop.run(intent)
 
 
-DEFAULT_PAPER_BALANCES = {"PENGU": Decimal("1116"), "ZK": Decimal("400"), "USD": Decimal("100")}
+# The paper demo: liquid BTC and ETH off their targets, junk to purge (PENGU on a dead book, ZK on a
+# thin one), and SHIB worth less than the $1 minimum order: dust.
+DEMO_BALANCES = {
+    "BTC": Decimal("0.005"),
+    "ETH": Decimal("0.5"),
+    "USD": Decimal("1000"),
+    "PENGU": Decimal("1116"),
+    "ZK": Decimal("400"),
+    "SHIB": Decimal("50000"),
+}
 
 
 def build_paper_exchange(
@@ -97,10 +106,10 @@ def build_paper_exchange(
     return exchange
 
 
-def build_runner(
-    exchange: ExchangePort, clock: Clock, policy: Policy, store: Store, seed: int | None
-) -> Runner:
-    return Runner(exchange, clock, policy, store, ClientOrderIds(seed))
+def build_runner(exchange: ExchangePort, clock: Clock, policy: Policy, store: Store) -> Runner:
+    """The bot's main loop. Its client order ids are never seeded: one repeated across a restart
+    would be answered by the exchange with the old order (Coinbase's idempotency), not a new one."""
+    return Runner(exchange, clock, policy, store, ClientOrderIds())
 
 
 def open_store(url: str) -> SqlStore:

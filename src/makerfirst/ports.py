@@ -19,6 +19,7 @@ from makerfirst.domain.orders import (
     OrderRejected,
     OrderReport,
     PlaceOrder,
+    Side,
 )
 from makerfirst.domain.product import Product
 from makerfirst.domain.records import CycleRecord, HoldingSnapshot, PurgeRun, StoredOrder
@@ -93,7 +94,14 @@ class Store(OrderJournal, Protocol):
         ...
 
     def start_run(
-        self, product_id: str, purpose: Purpose, size: Decimal, cushion_ticks: int, now: float
+        self,
+        product_id: str,
+        purpose: Purpose,
+        size: Decimal,
+        cushion_ticks: int,
+        now: float,
+        *,
+        side: Side = Side.SELL,
     ) -> PurgeRun: ...
 
     def active_run(self, product_id: str) -> PurgeRun | None: ...

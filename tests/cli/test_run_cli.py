@@ -16,7 +16,17 @@ runner = CliRunner()
 def test_paper_fast_run_purges_the_listed_holdings_and_reports_utilization(tmp_path: Path) -> None:
     db = f"sqlite:///{tmp_path / 'state.db'}"
     args = ["run", "--paper", "--fast", "--cycles", "2", "--market", "dead", "--set", "purge=[PENGU, ZK]"]
-    args += ["--db", db, "--json"]
+    args += [
+        "--policy",
+        "config/policy.yaml",
+        "--balance",
+        "PENGU=1116",
+        "--balance",
+        "ZK=400",
+        "--db",
+        db,
+        "--json",
+    ]
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
     out = json.loads(result.stdout)

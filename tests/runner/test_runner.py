@@ -45,7 +45,7 @@ def paper(clock: VirtualClock) -> SimulatedExchange:
 
 
 def run_cycles(exchange: SimulatedExchange, clock: VirtualClock, store: SqlStore, cycles: int) -> None:
-    runner = build_runner(exchange, clock, policy_with(*PURGE_BOTH), store, seed=1)
+    runner = build_runner(exchange, clock, policy_with(*PURGE_BOTH), store)
     asyncio.run(runner.run(cycles=cycles, cycle_sec=60))
 
 
@@ -90,13 +90,13 @@ def test_a_crash_at_any_step_then_a_restart_sells_once_and_leaves_nothing_open(
     policy = policy_with(*PURGE_BOTH)
 
     async def crash_then_restart() -> None:
-        runner = build_runner(exchange, clock, policy, store, seed=1)
+        runner = build_runner(exchange, clock, policy, store)
         first = asyncio.create_task(runner.run(cycles=3, cycle_sec=60))
         await clock.sleep_until(1_000.0 + crash_at)
         first.cancel()  # the process dies here: nothing after this point of the first run happens
         with pytest.raises(asyncio.CancelledError):
             await first
-        restarted = build_runner(exchange, clock, policy, store, seed=2)
+        restarted = build_runner(exchange, clock, policy, store)
         await restarted.run(cycles=2, cycle_sec=60)
 
     asyncio.run(crash_then_restart())

@@ -9,6 +9,7 @@ from makerfirst.cli.config_cmd import config_app
 from makerfirst.cli.run_cmd import run
 from makerfirst.cli.sim_server_cmd import sim_server
 from makerfirst.cli.simulate import simulate_app
+from makerfirst.cli.status_cmd import status
 
 app = typer.Typer(
     name="makerfirst",
@@ -22,3 +23,6 @@ app.command("run", help="Run the bot: cycles of reconcile, purge, record (paper 
 app.command("backtest", help="Replay backtests of execution policies on real or synthetic markets.")(backtest)
 app.command("sweep", help="Sweep policy parameters over episodes (local processes or Ray).")(sweep)
 app.command("sim-server", help="Serve a Coinbase-compatible API over the simulated exchange.")(sim_server)
+app.command("status", help="The portfolio as the last cycle recorded it (holdings, tiers, purges, dust).")(
+    status
+)

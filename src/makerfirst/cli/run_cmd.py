@@ -14,12 +14,13 @@ import typer
 
 from makerfirst import bootstrap
 from makerfirst.adapters.products_file import load_catalogue
+from makerfirst.cli.status_cmd import holding_json
 from makerfirst.cli.transcript import install_transcript
 from makerfirst.clock import Clock, SystemClock, VirtualClock
 from makerfirst.domain.errors import MakerfirstError
 from makerfirst.domain.money import plain
 from makerfirst.persistence.store import SqlStore
-from makerfirst.policy import load_policy
+from makerfirst.policy import default_policy_path, load_policy
 from makerfirst.ports import ExchangePort
 from makerfirst.runner.loop import RunSummary
 
@@ -90,6 +91,11 @@ def run(
         raise typer.BadParameter("--paper and --exchange exclude each other")
     _configure_logging(as_json)
     try:
+        if policy is None and exchange is None:
+            policy = default_policy_path("demo-policy.yaml")
+            typer.echo(
+                f"paper demo: policy {policy} (targets BTC 40 %, ETH 30 %); --policy for yours", err=True
+            )
         chosen_policy = load_policy(policy, overrides or [])
         store = bootstrap.open_store(db)
         clock: Clock
@@ -101,7 +107,7 @@ def run(
                 clock=clock,
                 market=market,
                 seed=seed,
-                balances=parse_balances(balance) or dict(bootstrap.DEFAULT_PAPER_BALANCES),
+                balances=parse_balances(balance) or dict(bootstrap.DEMO_BALANCES),
             )
         else:
             if fast:
@@ -112,9 +118,7 @@ def run(
                 )
             clock = SystemClock()
             venue = bootstrap.build_ccxt_exchange(exchange, api_url, credentials, clock)
-        runner = bootstrap.build_runner(
-            venue, clock, chosen_policy, store, seed if exchange is None else None
-        )
+        runner = bootstrap.build_runner(venue, clock, chosen_policy, store)
         summary = asyncio.run(_run_and_close(runner.run(cycles, cycle_sec), venue))
     except MakerfirstError as error:
         typer.echo(f"error: {error}", err=True)
@@ -169,6 +173,7 @@ def _summary_json(summary: RunSummary, store: SqlStore) -> dict[str, Any]:
             }
             for r in store.runs()
         ],
+        "holdings": [holding_json(h) for h in store.latest_holdings()],
         "open_orders": len(store.open_orders()),
         "orders": len(store.all_orders()),
         "fills": len(store.all_fills()),

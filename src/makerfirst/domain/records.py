@@ -72,6 +72,7 @@ class PurgeRun:
     consecutive_no_fill: int
     taker_sent: bool
     outcome: str | None = None
+    side: Side = Side.SELL
 
 
 @dataclass(frozen=True, slots=True)

@@ -85,7 +85,7 @@ class TwapLoop:
             size, state = await self._fresh_state(product, rules, wanted, arrival)
             if self._store is not None:
                 run = self._store.start_run(
-                    product.product_id, intent.purpose, size, state.cushion_ticks, started
+                    product.product_id, intent.purpose, size, state.cushion_ticks, started, side=intent.side
                 )
             log.info(
                 "TWAP %s start: %s %s (~%s)",
@@ -367,7 +367,7 @@ class TwapLoop:
     ) -> None:
         outcome, value = decision.outcome, usd(decision.remaining_value_usd)
         extra = {"event": "twap_finish", "outcome": outcome.value, "product_id": product_id}
-        noun = "Purge" if rules.purpose is Purpose.PURGE else "Sell"
+        noun = "Purge" if rules.purpose is Purpose.PURGE else rules.side.value.capitalize()
         if outcome is twap.Outcome.COMPLETE:
             log.info("%s complete", noun, extra=extra)
         elif outcome is twap.Outcome.DUST:

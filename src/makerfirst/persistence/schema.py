@@ -85,6 +85,7 @@ class PurgeRunRow(Base):
     consecutive_no_fill: Mapped[int] = mapped_column(Integer, default=0)
     taker_sent: Mapped[bool] = mapped_column(Boolean, default=False)
     outcome: Mapped[str | None] = mapped_column(String(40))
+    side: Mapped[str] = mapped_column(String(4), default="SELL")
 
 
 class HoldingRow(Base):

@@ -158,7 +158,14 @@ class SqlStore:
 
     # -- runs and cycles -------------------------------------------------------------------------
     def start_run(
-        self, product_id: str, purpose: Purpose, size: Decimal, cushion_ticks: int, now: float
+        self,
+        product_id: str,
+        purpose: Purpose,
+        size: Decimal,
+        cushion_ticks: int,
+        now: float,
+        *,
+        side: Side = Side.SELL,
     ) -> PurgeRun:
         with self._session.begin() as s:
             row = PurgeRunRow(
@@ -172,6 +179,7 @@ class SqlStore:
                 maker_attempts=0,
                 consecutive_no_fill=0,
                 taker_sent=False,
+                side=side.value,
             )
             s.add(row)
             s.flush()
@@ -336,4 +344,5 @@ def _run(r: PurgeRunRow) -> PurgeRun:
         consecutive_no_fill=r.consecutive_no_fill,
         taker_sent=r.taker_sent,
         outcome=r.outcome,
+        side=Side(r.side),
     )

@@ -35,9 +35,10 @@ class PolicyError(MakerfirstError):
         super().__init__("\n".join(self.problems))
 
 
-def default_policy_path() -> Path:
-    """The policy shipped inside the package (a copy of ``config/policy.yaml``), whatever the cwd."""
-    resource = resources.files("makerfirst") / "data" / "policy.yaml"
+def default_policy_path(name: str = "policy.yaml") -> Path:
+    """The policy shipped inside the package (a copy of ``config/policy.yaml``), whatever the cwd;
+    ``name="demo-policy.yaml"`` is the paper demo's."""
+    resource = resources.files("makerfirst") / "data" / name
     if not isinstance(resource, Path):
         # Only a zipped install gets here; the loader reads files by path.
         raise PolicyError([f"the shipped policy is not a file on disk ({resource}); pass a policy path"])

@@ -21,7 +21,7 @@ section that holds it); the loader's error messages derive from the models and n
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import (
     BaseModel,
@@ -241,6 +241,82 @@ class PurgeExecutionPolicy(_Section):
         return _at_least(value, "cushion_ticks", info)
 
 
+Asset = Annotated[str, StringConstraints(pattern=r"^[A-Z0-9]{2,10}$")]
+Weight = Annotated[ExactDecimal, Field(ge=0, le=1)]
+
+
+class TierThresholdsPolicy(_Section):
+    """The thresholds a product must meet, all three, to hold a tier."""
+
+    max_spread_bps: WholeNumber = Field(
+        ..., ge=0, le=10_000, description="Bps of the mid; the widest spread."
+    )
+    min_depth_usd: ExactDecimal = Field(
+        ..., ge=0, description="USD on the thinner side within the depth band."
+    )
+    min_volume_24h_usd: ExactDecimal = Field(..., ge=0, description="USD traded over the last 24 h.")
+
+
+def _t1() -> TierThresholdsPolicy:
+    return TierThresholdsPolicy(
+        max_spread_bps=20, min_depth_usd=Decimal("10000"), min_volume_24h_usd=Decimal("5000000")
+    )
+
+
+def _t2() -> TierThresholdsPolicy:
+    return TierThresholdsPolicy(
+        max_spread_bps=100, min_depth_usd=Decimal("1000"), min_volume_24h_usd=Decimal("250000")
+    )
+
+
+class TiersPolicy(_Section):
+    """Liquidity tiers: T1/T2 are traded normally, T3 is purged. Hysteresis keeps them from flapping."""
+
+    depth_band_bps: WholeNumber = Field(200, ge=1, le=10_000, description="Bps; depth is measured within it.")
+    t1: TierThresholdsPolicy = Field(default_factory=_t1, description="The most liquid tier.")
+    t2: TierThresholdsPolicy = Field(default_factory=_t2, description="Liquid enough to trade normally.")
+    upgrade_margin: Annotated[ExactDecimal, Field(ge=0, le=10)] = Field(
+        Decimal("0.2"), description="A better tier's thresholds must be beaten by this share to count."
+    )
+    upgrade_after_cycles: WholeNumber = Field(
+        3, ge=1, le=1000, description="Cycles in a row before moving up."
+    )
+    downgrade_after_cycles: WholeNumber = Field(
+        5, ge=1, le=1000, description="Cycles in a row before moving down."
+    )
+    overrides: dict[Asset, Literal["T1", "T2", "T3"]] = Field(
+        default_factory=dict, description="Asset → forced tier, e.g. {BTC: T1}."
+    )
+
+
+class DriftBandPolicy(_Section):
+    absolute: Weight = Field(Decimal("0.02"), description="Weight points an asset may drift from its target.")
+    relative: Weight = Field(Decimal("0.25"), description="Or this share of its target, whichever is larger.")
+
+
+class RebalancePolicy(_Section):
+    """Target weights of the liquid part (T1/T2 holdings + quote); the quote takes the rest."""
+
+    target_weights: dict[Asset, Weight] = Field(
+        default_factory=dict, description="Asset → weight; the keys are the universe; sum at most 1."
+    )
+    drift_band: DriftBandPolicy = Field(default_factory=DriftBandPolicy, description="Allowed drift.")
+    fee_reserve_fraction: Weight = Field(Decimal("0.01"), description="Share of the buy budget never spent.")
+
+    @field_validator("target_weights")
+    @classmethod
+    def _weights_sum_to_at_most_one(cls, value: dict[str, Decimal]) -> dict[str, Decimal]:
+        total = sum(value.values(), start=Decimal(0))
+        if total > 1:
+            raise ValueError(f"target weights must add up to at most 1 (they add up to {total})")
+        return value
+
+
+class PurgeBackoffPolicy(_Section):
+    base_delay_sec: WholeNumber = Field(300, ge=1, le=86_400, description="Wait after a first failed purge.")
+    max_delay_sec: WholeNumber = Field(14_400, ge=1, le=604_800, description="The wait doubles up to this.")
+
+
 class PortfolioManagementPolicy(_Section):
     """Portfolio management: how positions are wound down."""
 
@@ -249,6 +325,12 @@ class PortfolioManagementPolicy(_Section):
     )
     purge_execution: PurgeExecutionPolicy = Field(
         default_factory=PurgeExecutionPolicy, description="Purge mode (T3 illiquid junk)."
+    )
+    keep: tuple[Asset, ...] = Field((), description="Assets never purged automatically.")
+    tiers: TiersPolicy = Field(default_factory=TiersPolicy, description="Liquidity tiers.")
+    rebalance: RebalancePolicy = Field(default_factory=RebalancePolicy, description="Targets for T1/T2.")
+    purge_backoff: PurgeBackoffPolicy = Field(
+        default_factory=PurgeBackoffPolicy, description="Backoff after a failed purge."
     )
 
 

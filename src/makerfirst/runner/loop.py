@@ -13,7 +13,7 @@ from decimal import Decimal
 from makerfirst.clock import Clock
 from makerfirst.domain.intents import Purpose, SizeBase, TradeIntent
 from makerfirst.domain.money import ZERO
-from makerfirst.domain.records import CycleRecord
+from makerfirst.domain.records import CycleRecord, RunStatus
 from makerfirst.execution.engine import ExecutionEngine
 from makerfirst.execution.ids import ClientOrderIds
 from makerfirst.execution.reconcile import Reconciler
@@ -21,6 +21,7 @@ from makerfirst.execution.twap_loop import TwapLoop, TwapReport
 from makerfirst.policy import Policy
 from makerfirst.ports import ExchangePort, Store
 from makerfirst.runner.metered import MeteredExchange
+from makerfirst.runner.portfolio_step import PortfolioStep
 
 log = logging.getLogger("makerfirst.runner")
 
@@ -47,12 +48,16 @@ class Runner:
         self._engine = ExecutionEngine(self._exchange, clock, policy, ids, journal=store)
         self._twap_loop = TwapLoop(self._engine, self._exchange, clock, store)
         self._reconciler = Reconciler(self._exchange, store, clock)
+        self._portfolio = PortfolioStep(self._exchange, store, policy)
         self._active: dict[str, asyncio.Task[TwapReport]] = {}
+        self._folded: set[asyncio.Task[TwapReport]] = set()
         self._reports: list[TwapReport] = []
+        self._planned: int | None = None
 
     async def run(self, cycles: int | None, cycle_sec: float) -> RunSummary:
         """Run ``cycles`` cycles (forever if None), then wait for the sell loops still in flight."""
         records: list[CycleRecord] = []
+        self._planned = cycles
         async with asyncio.TaskGroup() as tasks:
             index = 0
             while cycles is None or index < cycles:
@@ -66,7 +71,8 @@ class Runner:
         self._exchange.reset()
         balances = await self._exchange.get_balances()
         reconciled = await self._reconciler.reconcile(self._owned_orders())
-        intents = self._intents(balances)
+        self._fold_finished()
+        intents = await self._intents(index, balances)
         for intent in intents:
             self._active[intent.product_id] = tasks.create_task(self._sell(intent))
         busy = self._clock.now() - start
@@ -84,9 +90,10 @@ class Runner:
         )
         self._store.record_cycle(record)
         log.info(
-            "Cycle %d: busy %.2fs of %.0fs (utilization %.1f%%),"
+            "Cycle %d%s: busy %.2fs of %.0fs (utilization %.1f%%),"
             " %d requests (%.2fs in flight), %d new intents",
             index + 1,
+            f"/{self._planned}" if self._planned else "",
             record.busy_sec,
             cycle_sec,
             100 * record.utilization,
@@ -97,21 +104,38 @@ class Runner:
         )
         return record
 
-    def _intents(self, balances: dict[str, Decimal]) -> list[TradeIntent]:
-        """Purge every listed holding not already being sold; resume runs a crash left active."""
+    async def _intents(self, index: int, balances: dict[str, Decimal]) -> list[TradeIntent]:
+        """Resume the runs a crash left active; then, with targets set, what the portfolio decides
+        (tiers, purges, rebalancing, dust); without, purge the policy's ``purge:`` list."""
         quote = self._policy.portfolio_management.quote_currency
         wanted: dict[str, TradeIntent] = {}
         for run in self._store.runs():
-            if run.status.value == "active":
+            if run.status is RunStatus.ACTIVE:
                 wanted[run.product_id] = TradeIntent(
-                    run.product_id, SizeBase(run.requested_size), run.purpose
+                    run.product_id, SizeBase(run.requested_size), run.purpose, run.side
                 )
-        for asset in self._policy.purge:
-            held = balances.get(asset, ZERO)
-            product_id = f"{asset}-{quote}"
-            if held > ZERO and product_id not in wanted:
-                wanted[product_id] = TradeIntent(product_id, SizeBase(held), Purpose.PURGE)
+        busy = {pid for pid, task in self._active.items() if not task.done()} | set(wanted)
+        if self._portfolio.enabled:
+            now = self._clock.now()
+            running = {pid.split("-", 1)[0] for pid in busy}
+            decision = await self._portfolio.decide(balances, running, now)
+            for intent in self._portfolio.intents(decision):
+                wanted.setdefault(intent.product_id, intent)
+            self._store.record_holdings(index, now, self._portfolio.holdings(decision, running))
+        else:
+            for asset in self._policy.purge:
+                held = balances.get(asset, ZERO)
+                product_id = f"{asset}-{quote}"
+                if held > ZERO and product_id not in wanted:
+                    wanted[product_id] = TradeIntent(product_id, SizeBase(held), Purpose.PURGE)
         return [i for pid, i in wanted.items() if pid not in self._active or self._active[pid].done()]
+
+    def _fold_finished(self) -> None:
+        """Hand every loop that ended since the last cycle back to the portfolio (backoff, dust)."""
+        for task in self._active.values():
+            if task.done() and task not in self._folded and not task.cancelled() and task.exception() is None:
+                self._folded.add(task)
+                self._portfolio.finished(task.result(), self._clock.now())
 
     def _owned_orders(self) -> set[str]:
         """Client ids of open orders that a live sell loop in this process is handling."""

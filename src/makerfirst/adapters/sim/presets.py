@@ -45,11 +45,12 @@ DEAD = MarketParams(
     level_depth_usd=THIN.level_depth_usd,
     depth_growth=THIN.depth_growth,
     taker_buy_per_sec=0.0,  # no taker buys at all: a resting sell never fills
-    # NMR-EUR, the quietest seller in the capture: 1 taker sell in 30.6 s.
+    # NMR-EUR, the quietest seller in the capture: 1 taker sell in 30.6 s, of $22.8 (its median
+    # fill); small sellers, capped at $2,000: some $100k a day, an illiquid (T3) volume.
     taker_sell_per_sec=0.033,
-    taker_median_usd=THIN.taker_median_usd,
+    taker_median_usd=20.0,
     taker_tail_alpha=THIN.taker_tail_alpha,
-    taker_max_usd=THIN.taker_max_usd,
+    taker_max_usd=2_000.0,
     vol_per_sqrt_sec=0.0,  # a mid that does not move cannot walk through a resting sell either
     refresh_per_sec=1.0,
 )
@@ -69,7 +70,7 @@ LIQUID = MarketParams(
     taker_tail_alpha=1.3,
     taker_max_usd=200_000.0,
     vol_per_sqrt_sec=0.000085,
-    refresh_per_sec=10.0,
+    refresh_per_sec=4.0,
 )
 
 PRESETS: dict[str, MarketParams] = {p.name: p for p in (LIQUID, THIN, DEAD)}
