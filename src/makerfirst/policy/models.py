@@ -136,7 +136,7 @@ class ExecutionPolicy(_Section):
         description="Seconds; maker orders are GTD at TTL + grace, so a crash never leaves one resting.",
     )
     order_poll_interval_sec: ExactDecimal = Field(
-        Decimal("2.5"),
+        Decimal("5.0"),
         gt=0,
         le=60,
         description="Seconds; how often a resting order is checked before its TTL.",

@@ -156,11 +156,11 @@ class PortfolioStep:
                 balances[base] = balances.get(base, ZERO) + _unfilled(order)
             elif order_quote == quote:
                 balances[quote] = balances.get(quote, ZERO) + _unfilled(order) * order.limit_price
-        assets = {a for a, size in balances.items() if size > ZERO} | set(
-            self._policy.rebalance.target_weights
-        )
-        assets |= set(self._policy.purge)
-        assets.discard(quote)
+        universe = set(self._policy.rebalance.target_weights)
+        assets = {a for a, size in balances.items() if size > ZERO} | universe | set(self._policy.purge)
+        # A holding being purged right now needs no new measurement (it keeps its tier); the
+        # universe is always measured, since its prices make the weights.
+        assets -= {quote} | (in_flight - universe)
         gate = asyncio.Semaphore(MEASURE_CONCURRENCY)
 
         async def market(asset: str) -> tuple[str, Market | None]:

@@ -103,6 +103,8 @@ class VenueCapabilities:
     private_budget: RequestBudget
     public_budget: RequestBudget
     request_costs: Mapping[str, tuple[int, int]]  # call → (public, private) requests; default (0, 1)
+    # Extra ccxt params for fetch_order_book: Coinbase's private book route has 3x the public budget.
+    order_book_params: Mapping[str, Any]
     api_url_key: str  # the ``urls['api']`` key that points ccxt at a base URL
     ccxt_config: Mapping[str, Any] = field(default_factory=lambda: _frozen({}))
 
@@ -191,7 +193,8 @@ COINBASE = VenueCapabilities(
     private_budget=RequestBudget(30),  # Coinbase: ~30 private requests/s per key
     public_budget=RequestBudget(10),  # and ~10 public requests/s per IP
     # load_markets: public products (spot, then futures) and the private fee summary.
-    request_costs=_frozen({"load_markets": (2, 1), "fetch_order_book": (1, 0)}),
+    request_costs=_frozen({"load_markets": (2, 1), "fetch_order_book": (0, 1)}),
+    order_book_params=_frozen({"usePrivate": True}),  # GET /product_book: 30/s, not the public 10/s
     api_url_key="rest",  # the one REST key: serves v2 and v3, public and private
     ccxt_config=_frozen(
         {
@@ -248,6 +251,7 @@ def generic_capabilities(exchange_id: str) -> VenueCapabilities:
         private_budget=RequestBudget(5),
         public_budget=RequestBudget(5),
         request_costs=_frozen({"load_markets": (1, 0), "fetch_order_book": (1, 0)}),
+        order_book_params=_frozen({}),
         api_url_key="rest",
     )
 

@@ -166,8 +166,8 @@ class CcxtClient:
         except ccxt_async.BaseError:
             return None
 
-    async def fetch_order_book(self, symbol: str, limit: int) -> JsonDict:
-        return cast(JsonDict, await self._isolated(self._ex.fetch_order_book(symbol, limit)))
+    async def fetch_order_book(self, symbol: str, limit: int, params: Mapping[str, Any]) -> JsonDict:
+        return cast(JsonDict, await self._isolated(self._ex.fetch_order_book(symbol, limit, dict(params))))
 
     async def fetch_balance(self) -> JsonDict:
         return cast(JsonDict, await self._isolated(self._ex.fetch_balance()))

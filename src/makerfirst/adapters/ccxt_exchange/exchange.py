@@ -132,6 +132,7 @@ class CcxtExchange:
         # Where we placed each client id and order: venues that list or fetch per symbol look there.
         self._placed_on: dict[str, str] = {}
         self._volumes_at = -math.inf
+        self._volumes_lock = asyncio.Lock()
         self._order_symbols: dict[str, str] = {}
 
     def __repr__(self) -> str:
@@ -160,7 +161,10 @@ class CcxtExchange:
 
     async def get_order_book(self, product_id: str, depth: int = 50) -> OrderBook:
         symbol = str((await self._market(product_id))["symbol"])
-        raw = await self._call("fetch_order_book", lambda: self._client.fetch_order_book(symbol, depth))
+        params = self._caps.order_book_params
+        raw = await self._call(
+            "fetch_order_book", lambda: self._client.fetch_order_book(symbol, depth, params)
+        )
         return order_book_of(product_id, raw, depth, self._clock.now())
 
     async def get_balances(self) -> dict[str, Decimal]:
@@ -179,10 +183,11 @@ class CcxtExchange:
     async def get_volume_24h(self, product_id: str) -> Decimal:
         # The product list carries every product's 24 h volume: one request refreshes them all,
         # at most every VOLUME_REFRESH_SEC (volume moves slowly; tiers have hysteresis anyway).
-        now = self._clock.now()
-        if now - self._volumes_at >= VOLUME_REFRESH_SEC:
-            await self._ensure_markets(reload=True)
-            self._volumes_at = now
+        async with self._volumes_lock:  # concurrent callers share one reload
+            now = self._clock.now()
+            if now - self._volumes_at >= VOLUME_REFRESH_SEC:
+                await self._ensure_markets(reload=True)
+                self._volumes_at = now
         return volume_24h_quote_of(await self._market(product_id))
 
     async def place_order(self, command: PlaceOrder) -> OrderAccepted | OrderRejected:
