@@ -62,22 +62,20 @@ class OrderBook:
 
     def buy_cost(self, size: Decimal) -> tuple[Decimal, Decimal]:
         """(size that the asks supply, quote it costs) when ``size`` walks the ask side."""
-        left, value = size, ZERO
-        for level in self.asks:
-            take = min(left, level.size)
-            value += take * level.price
-            left -= take
-            if left <= ZERO:
-                break
-        return size - left, value
+        return _walk(self.asks, size)
 
     def sell_proceeds(self, size: Decimal) -> tuple[Decimal, Decimal]:
         """(size that the bids absorb, quote it brings) when ``size`` walks the bid side."""
-        left, value = size, ZERO
-        for level in self.bids:
-            take = min(left, level.size)
-            value += take * level.price
-            left -= take
-            if left <= ZERO:
-                break
-        return size - left, value
+        return _walk(self.bids, size)
+
+
+def _walk(levels: tuple[Level, ...], size: Decimal) -> tuple[Decimal, Decimal]:
+    """Take ``size`` from ``levels`` best first: (size taken, its quote value)."""
+    left, value = size, ZERO
+    for level in levels:
+        take = min(left, level.size)
+        value += take * level.price
+        left -= take
+        if left <= ZERO:
+            break
+    return size - left, value
