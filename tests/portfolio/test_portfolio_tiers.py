@@ -85,10 +85,15 @@ def test_a_sample_measures_the_thinner_side_within_the_band() -> None:
         OrderBook("ETH-USD", (Level(D(1), D(1)),), (), 0.0),
     ],
 )
-def test_a_book_with_an_empty_side_is_t3_at_once(book: OrderBook | None) -> None:
+def test_a_book_with_an_empty_side_is_t3_only_after_the_downgrade_streak(book: OrderBook | None) -> None:
     measured = LiquiditySample.from_book("ETH", book, D(10**9), depth_band_bps=200)
     assert not measured.has_book
-    assert next_tier(TierState(Tier.T1), measured, POLICY) == TierState(Tier.T3)
+    assert next_tier(None, measured, POLICY) == TierState(Tier.T3)  # no history: T3 at once
+    state = TierState(Tier.T1)
+    for _ in range(POLICY.downgrade_after_cycles - 1):  # one glitchy read never purges a core asset
+        state = next_tier(state, measured, POLICY)
+        assert state.tier is Tier.T1
+    assert next_tier(state, measured, POLICY) == TierState(Tier.T3)
 
 
 def test_the_first_sample_takes_its_measured_tier_directly() -> None:

@@ -22,8 +22,9 @@ falling (T1 → samples T3, T3, T2 lands on T2), the worst tier seen while risin
 that flap around a threshold therefore never move the tier; a sustained change does, after a
 bounded number of cycles.
 
-Two exceptions bypass the hysteresis: a per-asset override forces its tier, and a sample whose
-book has an empty side is T3 at once (there is no market to measure). The first sample of an
+A per-asset override bypasses the hysteresis and forces its tier. A sample whose book has an
+empty side measures as T3 but goes through the same downgrade streak as any other bad sample:
+one glitchy read of a core asset's book must not start a purge of it. The first sample of an
 asset takes its measured tier directly: there is no history to protect.
 """
 
@@ -164,7 +165,7 @@ def next_tier(previous: TierState | None, sample: LiquiditySample, policy: TierP
     if forced is not None:
         return TierState(forced)
     measured = measured_tier(sample, policy)
-    if previous is None or not sample.has_book:
+    if previous is None:
         return TierState(measured)
     current = previous.tier
     if measured.rank > current.rank:
