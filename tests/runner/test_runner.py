@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 from collections import Counter
 from decimal import Decimal
@@ -15,6 +16,8 @@ from makerfirst.adapters.products_file import load_catalogue
 from makerfirst.adapters.sim.exchange import SimulatedExchange
 from makerfirst.bootstrap import build_paper_exchange, build_runner, open_store
 from makerfirst.clock import VirtualClock
+from makerfirst.domain.book import OrderBook
+from makerfirst.domain.errors import ExchangeError, RateLimitedError
 from makerfirst.domain.orders import OrderType
 from makerfirst.domain.records import OrderState, RunStatus
 from makerfirst.persistence.store import SqlStore
@@ -102,3 +105,45 @@ def test_a_crash_at_any_step_then_a_restart_sells_once_and_leaves_nothing_open(
     asyncio.run(crash_then_restart())
     assert_sold_once_and_nothing_open(exchange, store)
     assert all(o.state is not OrderState.INTENT for o in store.all_orders())
+
+
+class FlakyVenue:
+    """The paper exchange, failing chosen calls the way a venue does past the adapter's retries."""
+
+    def __init__(
+        self, inner: SimulatedExchange, *, balance_failures: set[int], book_failures: set[int]
+    ) -> None:
+        self._inner = inner
+        self._balance_failures, self._book_failures = balance_failures, book_failures
+        self.balance_calls = self.book_calls = 0
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._inner, name)
+
+    async def get_balances(self) -> dict[str, Decimal]:
+        self.balance_calls += 1
+        if self.balance_calls in self._balance_failures:
+            raise RateLimitedError("429 Too Many Requests (still, after retries)")
+        return await self._inner.get_balances()
+
+    async def get_order_book(self, product_id: str, depth: int = 50) -> OrderBook:
+        self.book_calls += 1
+        if self.book_calls in self._book_failures:
+            raise ExchangeError("503 Service Unavailable (still, after retries)")
+        return await self._inner.get_order_book(product_id, depth)
+
+
+def test_venue_failures_skip_a_cycle_or_stop_one_loop_never_the_bot(
+    store_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="makerfirst")
+    clock = VirtualClock(start=1_000.0)
+    inner, store = paper(clock), open_store(store_url)
+    # The first cycle's balances fail; later a book read inside a purge loop fails.
+    venue = FlakyVenue(inner, balance_failures={1}, book_failures={4})
+    runner = build_runner(venue, clock, policy_with(*PURGE_BOTH), store)  # type: ignore[arg-type]
+    summary = asyncio.run(runner.run(cycles=4, cycle_sec=60))
+    events = [getattr(r, "event", "") for r in caplog.records]
+    assert "cycle_skipped" in events and "loop_failed" in events
+    assert summary.cycles[0].intents == 0  # skipped, not crashed
+    assert_sold_once_and_nothing_open(inner, store)  # the stopped loop was resumed and finished

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from makerfirst.clock import Clock
+from makerfirst.domain.errors import ExchangeError
 from makerfirst.domain.intents import Purpose, SizeBase, TradeIntent
 from makerfirst.domain.money import ZERO
 from makerfirst.domain.records import CycleRecord, RunStatus
@@ -49,8 +50,8 @@ class Runner:
         self._twap_loop = TwapLoop(self._engine, self._exchange, clock, store)
         self._reconciler = Reconciler(self._exchange, store, clock)
         self._portfolio = PortfolioStep(self._exchange, store, policy)
-        self._active: dict[str, asyncio.Task[TwapReport]] = {}
-        self._folded: set[asyncio.Task[TwapReport]] = set()
+        self._active: dict[str, asyncio.Task[TwapReport | None]] = {}
+        self._folded: set[asyncio.Task[TwapReport | None]] = set()
         self._reports: list[TwapReport] = []
         self._planned: int | None = None
 
@@ -69,10 +70,22 @@ class Runner:
     async def _cycle(self, index: int, cycle_sec: float, tasks: asyncio.TaskGroup) -> CycleRecord:
         start = self._clock.now()
         self._exchange.reset()
-        balances = await self._exchange.get_balances()
-        reconciled = await self._reconciler.reconcile(self._owned_orders())
-        self._fold_finished()
-        intents = await self._intents(index, balances)
+        intents: list[TradeIntent] = []
+        changes = 0
+        try:
+            balances = await self._exchange.get_balances()
+            changes = (await self._reconciler.reconcile(self._owned_orders())).changes
+            self._fold_finished()
+            intents = await self._intents(index, balances)
+        except ExchangeError as trouble:
+            # The venue failed past the adapter's retries: skip this cycle's decisions, keep the
+            # loops that are running, and try again next cycle (which reconciles first).
+            log.error(
+                "Cycle %d skipped: %s",
+                index + 1,
+                trouble,
+                extra={"event": "cycle_skipped", "error": type(trouble).__name__},
+            )
         for intent in intents:
             self._active[intent.product_id] = tasks.create_task(self._sell(intent))
         busy = self._clock.now() - start
@@ -86,7 +99,7 @@ class Runner:
             requests=self._exchange.requests,
             io_sec=self._exchange.busy_sec,
             intents=len(intents),
-            reconciled=reconciled.changes,
+            reconciled=changes,
         )
         self._store.record_cycle(record)
         log.info(
@@ -133,16 +146,30 @@ class Runner:
     def _fold_finished(self) -> None:
         """Hand every loop that ended since the last cycle back to the portfolio (backoff, dust)."""
         for task in self._active.values():
-            if task.done() and task not in self._folded and not task.cancelled() and task.exception() is None:
+            if task.done() and task not in self._folded:
                 self._folded.add(task)
-                self._portfolio.finished(task.result(), self._clock.now())
+                report = task.result()
+                if report is not None:
+                    self._portfolio.finished(report, self._clock.now())
 
     def _owned_orders(self) -> set[str]:
         """Client ids of open orders that a live sell loop in this process is handling."""
         live = {pid for pid, task in self._active.items() if not task.done()}
         return {o.client_order_id for o in self._store.open_orders() if o.product_id in live}
 
-    async def _sell(self, intent: TradeIntent) -> TwapReport:
-        report = await self._twap_loop.run(intent)
+    async def _sell(self, intent: TradeIntent) -> TwapReport | None:
+        """One trade loop. A venue failure ends this loop, not the bot: its run stays active in
+        the store and the next cycle reconciles and resumes it."""
+        try:
+            report = await self._twap_loop.run(intent)
+        except ExchangeError as trouble:
+            log.error(
+                "%s: loop stopped by %s: %s; the next cycle reconciles and resumes it",
+                intent.product_id,
+                type(trouble).__name__,
+                trouble,
+                extra={"event": "loop_failed", "product_id": intent.product_id},
+            )
+            return None
         self._reports.append(report)
         return report
