@@ -70,9 +70,10 @@ def status(
             column, justify="right" if column in ("size", "value", "target", "actual") else "left"
         )
     for h in holdings:
+        is_quote = h.tier is None and h.price == 1  # cash: cents are enough on screen (JSON stays exact)
         table.add_row(
             h.asset,
-            plain(h.size),
+            f"{h.size:,.2f}" if is_quote else plain(h.size),
             f"${h.value:,.2f}",
             h.tier or "",
             _pct(h.target_weight),
