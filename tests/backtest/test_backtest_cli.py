@@ -124,3 +124,25 @@ def test_sweep_json() -> None:
         "design_note[max_consecutive_no_fill=1]",
         "design_note[max_consecutive_no_fill=2]",
     }
+
+
+def test_a_capture_whose_rebuilt_book_disagrees_with_its_tickers_is_refused(tmp_path: Path) -> None:
+    # A ticker that contradicts the book just before it: the replay would be fiction.
+    feed = tmp_path / "ws-feed.txt"
+    products = tmp_path / "products.txt"
+    products.write_text(
+        '[{"id": "SKL-USD", "base_currency": "SKL", "quote_currency": "USD", "quote_increment": "0.0001",'
+        ' "base_increment": "0.1", "base_min_size": "5", "min_market_funds": "5", "status": "online"}]'
+    )
+    lines = [
+        '1.0: {"type": "ticker", "product_id": "SKL-USD", "best_bid": "0.7", "best_ask": "0.8"}',
+        '2.0: {"type": "snapshot", "product_id": "SKL-USD",'
+        ' "bids": [["0.7900", "100"]], "asks": [["0.7910", "100"]]}',
+        '3.0: {"type": "ticker", "product_id": "SKL-USD", "best_bid": "0.7800", "best_ask": "0.7910"}',
+    ]
+    feed.write_text("\n".join(lines) + "\n")
+    result = CliRunner().invoke(
+        app, ["backtest", "--data", str(feed), "--products-file", str(products), "--json"]
+    )
+    assert result.exit_code != 0
+    assert "disagrees" in result.output

@@ -247,6 +247,13 @@ def _plan_capture(config: BacktestConfig) -> BacktestPlan:
         raise MakerfirstError(f"no capture at {path} (or use --data synthetic:<preset>)")
     stream = read_capture(path, products=config.products_file, cache_dir=config.cache_dir)
     check = rebuild_check(stream)
+    if not check.ok:
+        # A policy replayed on a book that is not the venue's is measured on fiction: refuse.
+        raise MakerfirstError(
+            f"{path}: the rebuilt book disagrees with the capture's own best bid/ask"
+            f" ({check.mismatches} mismatches, {check.crossed} crossed of {check.messages_compared});"
+            f" first: {check.first_problem}"
+        )
     beside = path.parent / "products.txt"
     products_path = config.products_file or (beside if beside.is_file() else None)
     catalogue = load_catalogue(products_path) if products_path is not None else None
