@@ -103,6 +103,11 @@ def main() -> None:
     print(f"utilization p50 {statistics.median(util):.2f}%  p95 {p95(util):.2f}%  (target < 10 %)")
     print(f"requests per cycle p50 {statistics.median(reqs):.0f}  p95 {p95([float(r) for r in reqs]):.0f}")
     print(f"purge orders on the server: {purges}")
+    print(
+        "what bounds it: the cycle reads every measured product's book (and, every 5 min, the product"
+        " list for 24 h volumes) through Coinbase's 30 private requests/s, which the purge loops share;"
+        " at 50 ms a request and 8 at a time, that is ~1-2 s of a 60 s cycle"
+    )
 
 
 if __name__ == "__main__":
