@@ -1,8 +1,5 @@
-"""Exact money helpers: every price and size is a ``Decimal`` built from a string.
-
-A float never becomes money here: :func:`to_decimal` refuses one, so a float cannot
-slip into an order, the database or the wire by accident.
-"""
+"""Exact money helpers: every price and size is a ``Decimal`` built from a string (or integer
+ticks and lots in the matching engine's loop); no float is ever turned into money."""
 
 from __future__ import annotations
 
@@ -10,13 +7,6 @@ from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 
 ZERO = Decimal(0)
 BPS = Decimal(10_000)
-
-
-def to_decimal(value: str | int | Decimal) -> Decimal:
-    """Build a ``Decimal`` from a string, an int or a ``Decimal``; floats are refused."""
-    if isinstance(value, float):  # pragma: no cover - guarded by typing, kept for callers without it
-        raise TypeError(f"money must not be a float: {value!r}; pass a string such as '0.0145'")
-    return value if isinstance(value, Decimal) else Decimal(value)
 
 
 def floor_to(value: Decimal, increment: Decimal) -> Decimal:
@@ -32,11 +22,6 @@ def ceil_to(value: Decimal, increment: Decimal) -> Decimal:
 def is_multiple(value: Decimal, increment: Decimal) -> bool:
     """True when ``value`` lies exactly on the ``increment`` grid."""
     return value % increment == 0
-
-
-def bps_of(part: Decimal, whole: Decimal) -> Decimal:
-    """``part`` as basis points of ``whole``."""
-    return part / whole * BPS
 
 
 def plain(value: Decimal) -> str:
