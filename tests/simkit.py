@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from decimal import Decimal
+from pathlib import Path
 
 from makerfirst.adapters.sim.exchange import SimulatedExchange, SimulatorSettings
 from makerfirst.adapters.sim.market import SyntheticMarket
@@ -15,6 +17,14 @@ from makerfirst.execution.engine import ExecutionEngine
 from makerfirst.execution.ids import ClientOrderIds
 from makerfirst.execution.twap_loop import TwapLoop, TwapReport
 from makerfirst.policy import Policy, load_policy
+
+# The real captures (read-only): $MAKERFIRST_DATA_DIR, else shared/data beside the repository,
+# where CI puts it. Tests that need them skip with this path in the reason when they are absent.
+DATA_DIR = Path(
+    os.environ.get("MAKERFIRST_DATA_DIR") or Path(__file__).resolve().parents[2] / "shared" / "data"
+)
+COINBASE_THIN = DATA_DIR / "coinbase-thin-2021-04-17"
+BINANCE_BTCUSDT = DATA_DIR / "binance-btcusdt-2024-08-08"
 
 PENGU = Product(
     product_id="PENGU-USD",

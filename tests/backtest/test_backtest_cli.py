@@ -10,8 +10,9 @@ import typer
 from typer.testing import CliRunner
 
 from makerfirst.cli.backtest_cmd import backtest, sweep
+from simkit import COINBASE_THIN
 
-CAPTURE = Path(__file__).resolve().parents[3] / "shared/data/coinbase-thin-2021-04-17"
+CAPTURE = COINBASE_THIN
 METRIC_KEYS = {
     "policy",
     "mode",

@@ -24,8 +24,9 @@ from makerfirst.replay.events import (
     ProductScale,
 )
 from makerfirst.replay.readers import read_capture
+from simkit import COINBASE_THIN
 
-CAPTURE = Path(__file__).resolve().parents[3] / "shared/data/coinbase-thin-2021-04-17"
+CAPTURE = COINBASE_THIN
 
 
 def two_level_tape() -> EventStream:

@@ -33,10 +33,11 @@ from makerfirst.replay.events import (
     ProductScale,
 )
 from makerfirst.replay.readers import read_capture
+from simkit import COINBASE_THIN
 
 X = Product("X-USD", "X", "USD", Decimal("0.01"), Decimal(1), Decimal(1), Decimal(0))
 OPEN = [(100.0, CLEAR, 0, 0, 0), (100.0, LEVEL, BID, 99, 500), (100.0, LEVEL, ASK, 101, 100)]
-CAPTURE = Path(__file__).resolve().parents[3] / "shared/data/coinbase-thin-2021-04-17"
+CAPTURE = COINBASE_THIN
 
 Row = tuple[float, int, int, int, int]
 

@@ -5,7 +5,6 @@ Our order is a post-only SELL; ``BUY`` trades are buyers lifting asks. Prices in
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,6 +16,7 @@ from hypothesis import strategies as st
 from makerfirst.replay.events import ASK, BBO, BID, BUY, CLEAR, EVENT_DTYPE, LEVEL, SELL, TRADE
 from makerfirst.replay.fast import Outcome, RestingSellResult, replay_resting_sell
 from makerfirst.replay.readers import read_capture
+from simkit import BINANCE_BTCUSDT
 
 Row = tuple[int, int, int, int, int, int, int]  # ts, product, kind, side, price, size, aux
 
@@ -292,10 +292,7 @@ def test_kernel_matches_the_plain_reference(scenario: tuple[list[Row], int, int,
 
 
 def test_kernel_matches_the_reference_on_the_real_btcusdt_capture(tmp_path: Path) -> None:
-    data = Path(
-        os.environ.get("MAKERFIRST_DATA_DIR") or Path(__file__).resolve().parents[2].parent / "shared/data"
-    )
-    capture = data / "binance-btcusdt-2024-08-08" / "btcusdt_20240808.gz"
+    capture = BINANCE_BTCUSDT / "btcusdt_20240808.gz"
     if not capture.is_file():
         pytest.skip(f"real capture {capture} is absent (set MAKERFIRST_DATA_DIR to the shared data folder)")
     events = read_capture(capture, cache_dir=tmp_path).events

@@ -27,12 +27,10 @@ from makerfirst.replay.readers import (
     detect_format,
     read_capture,
 )
+from simkit import BINANCE_BTCUSDT, COINBASE_THIN
 
-DATA_DIR = Path(
-    os.environ.get("MAKERFIRST_DATA_DIR") or Path(__file__).resolve().parents[2].parent / "shared/data"
-)
-COINBASE = DATA_DIR / "coinbase-thin-2021-04-17" / "ws-feed.txt"
-BINANCE = DATA_DIR / "binance-btcusdt-2024-08-08" / "btcusdt_20240808.gz"
+COINBASE = COINBASE_THIN / "ws-feed.txt"
+BINANCE = BINANCE_BTCUSDT / "btcusdt_20240808.gz"
 
 
 def _need(path: Path) -> Path:

@@ -49,7 +49,7 @@ def test_thin_market_looks_like_the_skl_usd_capture() -> None:
     assert 0.78 * 0.7 <= len(sellers) / 600 <= 0.78 * 1.3
 
 
-def test_a_driver_without_rates_never_fires_takers() -> None:
+def test_the_first_refresh_lays_out_both_sides_of_the_book() -> None:
     driver = SyntheticMarket(PENGU, PRESETS["dead"], Decimal("0.0145"), 0.0, 1)
     assert driver.next_time() == 0.0  # the first refresh lays out the book
     engine = MatchingEngine()
