@@ -18,6 +18,7 @@ import pytest
 
 from makerfirst.replay import cache
 from makerfirst.replay.book_check import RebuiltBook, rebuild_check
+from makerfirst.replay.coinbase_feed import decode_coinbase_feed
 from makerfirst.replay.events import ASK, BBO, BID, BUY, CLEAR, EVENT_DTYPE, LEVEL, SELL, TRADE, EventStream
 from makerfirst.replay.readers import (
     DECODER_VERSIONS,
@@ -82,9 +83,28 @@ def test_coinbase_products_scales_and_row_counts(coinbase: EventStream) -> None:
     assert (skl.tick, skl.lot) == (Decimal("0.0001"), Decimal("0.1"))
     kinds = Counter(coinbase.events["kind"].tolist())
     assert kinds[CLEAR] == 6  # one snapshot per product
-    assert kinds[TRADE] == 75  # 69 match + 6 last_match
+    assert kinds[TRADE] == 69  # every match; the 6 stale last_match reminders are not trades
     assert kinds[BBO] == 75  # 6 stale first tickers + the 69 compared
     assert np.all(np.diff(coinbase.events["ts_ns"]) >= 0)
+
+
+def test_coinbase_last_match_is_not_a_trade(tmp_path: Path) -> None:
+    """The reminder Coinbase sends on subscribe predates the capture: it must not reach the tape."""
+    products = COINBASE_THIN / "products.txt"
+    if not products.exists():
+        pytest.skip(f"real products file {products} is absent")
+    feed = tmp_path / "feed.txt"
+    feed.write_text(
+        '1618677817.0: {"type": "last_match", "product_id": "SKL-USD", "side": "buy", "price": "0.4000",'
+        ' "size": "10.0", "time": "2021-04-17T16:40:00Z"}\n'
+        '1618677818.0: {"type": "match", "product_id": "SKL-USD", "side": "buy", "price": "0.4001",'
+        ' "size": "5.0", "time": "2021-04-17T16:43:38Z"}\n',
+        encoding="utf-8",
+    )
+    stream = decode_coinbase_feed(feed, products)
+    trades = stream.events[stream.events["kind"] == TRADE]
+    assert len(trades) == 1
+    assert int(trades["price"][0]) == 4001
 
 
 def test_coinbase_match_side_is_inverted_to_the_aggressor(coinbase: EventStream) -> None:
@@ -137,8 +157,8 @@ def test_read_capture_serves_what_the_cache_holds(tmp_path: Path) -> None:
     """Proof of a hit: a doctored entry under the same key is what comes back."""
     real = read_capture(_need(COINBASE), cache_dir=tmp_path)
     products = COINBASE.parent / "products.txt"
-    key = cache.cache_key([COINBASE, products], CaptureFormat.COINBASE_FEED.value, 1)
-    assert DECODER_VERSIONS[CaptureFormat.COINBASE_FEED] == 1
+    version = DECODER_VERSIONS[CaptureFormat.COINBASE_FEED]
+    key = cache.cache_key([COINBASE, products], CaptureFormat.COINBASE_FEED.value, version)
     cache.store(key, tmp_path, EventStream(real.products, real.events[:10]))
     assert len(read_capture(COINBASE, cache_dir=tmp_path).events) == 10
 

@@ -4,8 +4,11 @@ Lines starting with ``wss://`` record the connection and subscriptions and are s
 
 * ``snapshot``                → ``CLEAR`` then one ``LEVEL`` row per ``[price, size]``;
 * ``l2update``                → one ``LEVEL`` row per ``[side, price, new_size]`` (size 0 removes);
-* ``match`` / ``last_match``  → ``TRADE``; Coinbase's ``side`` is the *maker's*, so the row carries
+* ``match``                   → ``TRADE``; Coinbase's ``side`` is the *maker's*, so the row carries
   the opposite (the aggressor's) side;
+* ``last_match``              → skipped: Coinbase sends it on subscribe as a reminder of the latest
+  trade, which may be minutes old; read at its receive time it would be a trade that never happened
+  inside the capture (and, for a quiet product, its only "taker");
 * ``ticker``                  → ``BBO`` (``price`` = best bid, ``aux`` = best ask); ``size`` is 0 for
   each product's first ticker (sent on subscription, it predates the snapshot and is stale), else 1.
 
@@ -85,7 +88,7 @@ class _Decoder:
         ts = seconds_text_to_ns(stamp)
         message = json.loads(body)
         kind = message.get("type")
-        if kind not in ("l2update", "match", "last_match", "ticker", "snapshot"):
+        if kind not in ("l2update", "match", "ticker", "snapshot"):
             return
         p = self.product_of(message, line_no)
         tick, lot, rows = self.ticks[p], self.lots[p], self.rows

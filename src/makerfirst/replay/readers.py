@@ -40,7 +40,7 @@ class CaptureFormat(StrEnum):
 
 
 DECODER_VERSIONS: dict[CaptureFormat, int] = {
-    CaptureFormat.COINBASE_FEED: 1,
+    CaptureFormat.COINBASE_FEED: 2,  # 2: last_match is not a trade
     CaptureFormat.BINANCE_DEPTH: 1,
 }
 
