@@ -35,6 +35,7 @@ from makerfirst.replay.driver import FillModel
 from makerfirst.replay.metrics import PolicyMetrics
 from makerfirst.replay.policies import REFERENCE_POLICIES, parse_policies
 from makerfirst.replay.report import write_report
+from makerfirst.replay.stats import Interval
 from makerfirst.replay.sweep import grid_points, parse_grid, run_sweep
 
 DataOpt = Annotated[
@@ -140,9 +141,36 @@ def _progress(console: Console) -> Progress:
     )
 
 
+def _interval(i: Interval | None, fmt: str = "{:.1f}") -> str:
+    if i is None or i.value is None:
+        return "-"
+    if i.low is None or i.high is None:
+        return fmt.format(i.value)
+    return f"{fmt.format(i.value)} ({fmt.format(i.low)}…{fmt.format(i.high)})"
+
+
+def _paired(m: PolicyMetrics) -> str:
+    c = m.vs_reference
+    if c is None:
+        return "-"
+    return f"{_interval(c.diff_mean_bps)} {c.wins}/{c.ties}/{c.losses}"
+
+
+def _markouts(m: PolicyMetrics) -> str:
+    return "/".join("-" if k.bps.value is None else f"{k.bps.value:.1f}" for k in m.markouts)
+
+
 def _metrics_table(title: str, metrics: tuple[PolicyMetrics, ...]) -> Table:
-    table = Table(title=title)
-    for column in ("mode", "policy", "n", "IS mean", "IS p50", "IS p95", "E", "complete", "maker", "t p50 s"):
+    table = Table(
+        title=title,
+        caption="(low…high): 95 % interval; n = episodes, cens = censored (left out of IS);"
+        " ΔIS vs ref: paired mean difference, wins/ties/losses; markout: bps, adverse +",
+    )
+    columns = (
+        "mode", "policy", "n", "cens", "IS mean", "E", "complete", "maker fill", "maker",
+        "ΔIS vs ref", "markout 1/5/30/60 s",
+    )  # fmt: skip
+    for column in columns:
         if column in ("mode", "policy"):
             # Sweep points have long names: fold them, but never below a readable width.
             table.add_column(column, overflow="fold", min_width=10)
@@ -153,15 +181,20 @@ def _metrics_table(title: str, metrics: tuple[PolicyMetrics, ...]) -> Table:
             m.mode,
             escape(m.policy),  # sweep point names look like markup: "design_note[ttl=10]"
             str(m.episodes),
-            f"{m.is_mean_bps:.1f}",
-            f"{m.is_median_bps:.1f}",
-            f"{m.is_p95_bps:.1f}",
-            "-" if m.e is None else f"{m.e:.2f}",
-            f"{m.completion_rate:.1%}",
-            f"{m.maker_share:.1%}",
-            "-" if m.time_to_complete_median_sec is None else f"{m.time_to_complete_median_sec:.1f}",
+            str(m.censored),
+            _interval(m.is_mean_bps),
+            _interval(m.e, "{:.2f}"),
+            _interval(m.completion_rate, "{:.0%}"),
+            _interval(m.maker_fill_within_horizon, "{:.0%}"),
+            _interval(m.maker_share, "{:.0%}"),
+            _paired(m),
+            _markouts(m),
         )
     return table
+
+
+def _rank(cost: Interval) -> float:
+    return float("inf") if cost.value is None else cost.value
 
 
 def _fail(error: MakerfirstError) -> typer.Exit:
@@ -232,7 +265,7 @@ def backtest(
     if as_json:
         typer.echo(json.dumps(backtest_json(result, config), indent=2))
         return
-    out = Console(width=max(Console().width, 120))  # a pipe is 80 wide: the table needs more
+    out = Console(width=max(Console().width, 200))  # a pipe is 80 wide: the table needs more
     if plan.rebuild is not None:
         rb = plan.rebuild
         out.print(
@@ -241,6 +274,8 @@ def backtest(
         )
     for note in plan.skipped:
         out.print(f"skipped {note}")
+    for note in plan.notes:
+        out.print(f"note: {note}")
     out.print(_metrics_table(f"{data} · {fill_model.value} fills · seed {seed}", result.metrics))
     if report is not None:
         out.print(f"report: {report}")
@@ -313,7 +348,7 @@ def sweep(
             )
     except MakerfirstError as error:
         raise _fail(error) from None
-    ranked = tuple(sorted(result.metrics, key=lambda m: (m.mode, m.is_mean_bps)))
+    ranked = tuple(sorted(result.metrics, key=lambda m: (m.mode, _rank(m.is_mean_bps))))
     if as_json:
         payload = {
             "data": data,
