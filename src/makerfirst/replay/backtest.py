@@ -41,7 +41,7 @@ from enum import StrEnum
 from pathlib import Path
 
 from makerfirst.adapters.products_file import Catalogue, load_catalogue
-from makerfirst.adapters.sim.driver import NEVER
+from makerfirst.adapters.sim.driver import NEVER, MarketDriver
 from makerfirst.adapters.sim.exchange import COINBASE_INTRO_FEES, SimulatedExchange, SimulatorSettings
 from makerfirst.adapters.sim.market import MarketParams, SyntheticMarket
 from makerfirst.adapters.sim.matching import Match, MatchingEngine
@@ -154,7 +154,18 @@ class SyntheticVenue:
     usd_per_quote: Decimal
 
 
-Venue = ReplayVenue | SyntheticVenue
+@dataclass(frozen=True, slots=True)
+class DriverVenue:
+    """Any :class:`MarketDriver`: ``make_market(start_time, seed)`` builds one episode's market
+    (a scenario written for a test, a model from elsewhere). It starts at the warm-up like a
+    synthetic market."""
+
+    product: Product
+    make_market: Callable[[float, int], MarketDriver]
+    usd_per_quote: Decimal = Decimal(1)
+
+
+Venue = ReplayVenue | SyntheticVenue | DriverVenue
 
 
 @dataclass(frozen=True, slots=True)
@@ -411,7 +422,11 @@ def _open_venue(
     else:
         clock = VirtualClock(start=SYNTHETIC_START)
         exchange = SimulatedExchange(clock, [product], balances, settings)
-        market = SyntheticMarket(product, venue.params, venue.start_price, clock.now(), episode.seed)
+        market: MarketDriver = (
+            SyntheticMarket(product, venue.params, venue.start_price, clock.now(), episode.seed)
+            if isinstance(venue, SyntheticVenue)
+            else venue.make_market(clock.now(), episode.seed)
+        )
         exchange.attach_market(product.product_id, market)
         clock.advance_to(SYNTHETIC_START + episode.arrival)
     exchange.advance()
@@ -466,7 +481,7 @@ class MidRecorder:
         return self._next if self._next <= self._stop else NEVER
 
     def step(self, engine: MatchingEngine) -> list[Match]:
-        bid, ask = engine.best_bid(), engine.best_ask()
+        bid, ask = _market_touch(engine, Side.BUY), _market_touch(engine, Side.SELL)
         self.times.append(self._next)
         self.mids.append(None if bid is None or ask is None else (bid + ask) / 2)
         self._next += self._period
@@ -476,6 +491,15 @@ class MidRecorder:
         """The last mid recorded at or before ``when``."""
         i = bisect.bisect_right(self.times, when) - 1
         return self.mids[i] if i >= 0 else None
+
+
+def _market_touch(engine: MatchingEngine, side: Side, depth: int = 50) -> int | None:
+    """The best price on ``side`` where someone other than us rests: a markout measures the market,
+    and our own quote (the best ask, at bid + 1 tick) must not move the mid it is measured by."""
+    for price, _ in engine.levels(side, depth):
+        if any(not order.ours for order in engine.orders_at(side, price)):
+            return price
+    return None
 
 
 def _markouts(

@@ -65,6 +65,7 @@ class PolicySpec:
     name: str
     kind: PolicyKind
     overrides: tuple[str, ...] = ()
+    custom: type[SellPolicy] | None = None  # another policy class, run instead of ``kind``'s
 
     def with_overrides(self, extra: tuple[str, ...], name: str | None = None) -> PolicySpec:
         return replace(self, name=name or self.name, overrides=self.overrides + extra)
@@ -148,6 +149,6 @@ async def run_policy(
     """Sell ``size`` (base) of ``product_id`` with ``spec``'s policy (shown ``deadline``); return how
     the loop ended."""
     engine = ExecutionEngine(exchange, clock, policy, ids=ClientOrderIds(seed))
-    loop = TwapLoop(engine, exchange, clock, policy=_POLICY_CLASSES[spec.kind]())
+    loop = TwapLoop(engine, exchange, clock, policy=(spec.custom or _POLICY_CLASSES[spec.kind])())
     report = await loop.run(TradeIntent(product_id, SizeBase(size), Purpose.PURGE), deadline=deadline)
     return report.outcome.value
