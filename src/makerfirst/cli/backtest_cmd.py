@@ -66,11 +66,11 @@ ModesOpt = Annotated[
 ]
 DeadlineOpt = Annotated[
     float,
-    typer.Option("--deadline", min=1.0, help="Seconds; the deadline on calibrated and synthetic markets."),
+    typer.Option("--deadline", min=1.0, help="Seconds; every episode's deadline, shown to the policies."),
 ]
 ReplayDeadlineOpt = Annotated[
     float | None,
-    typer.Option("--replay-deadline", help="Seconds; replay deadline (default: 60% of the evaluation part)."),
+    typer.Option("--replay-deadline", help="Seconds; the replay deadline (default: --deadline)."),
 ]
 ShareOpt = Annotated[
     float, typer.Option("--calibration-share", help="Share of a capture (its start) used only to calibrate.")
@@ -224,15 +224,17 @@ def backtest(
     entry_latency: EntryOpt = 0.05,
     feed_latency: FeedOpt = 0.0,
 ) -> None:
-    """Judge policies on the same episodes: IS vs arrival mid (fees, forced residual), E, completion, p95.
+    """Judge policies on the same episodes: IS vs arrival mid (fees, forced residual), E, completion,
+    maker share, markouts, each with a 95 % interval, and every policy paired against the design note.
 
     A capture is used two ways, reported apart. REPLAY: the capture is the market (fill model as
     chosen; conservative = a resting sell fills only from trades at or through it, after the queue
-    ahead); episodes arrive in the part after --calibration-share with a deadline that fits in it,
-    so they judge the first maker attempt on real order flow. CALIBRATED: a synthetic market fitted
-    on the first part only runs full-length episodes (--deadline), TTL ladder and taker fallback
-    included. synthetic:<preset> runs preset markets. Unsold size at the deadline is charged as a
-    forced taker sale into the bids. --json adds the readers' book rebuild check.
+    ahead); a product's episodes never overlap and are spread over the capture, each running to
+    its deadline or the end of the data; a policy still working when the data ends is censored
+    (counted, left out of IS). CALIBRATED: a synthetic market fitted on the first part only
+    (--calibration-share), each episode on its own seeded market, to the full --deadline.
+    synthetic:<preset> runs preset markets. Unsold size at the deadline is charged as a forced
+    taker sale into the bids. --json adds the readers' book rebuild check.
     """
     try:
         config = BacktestConfig(
