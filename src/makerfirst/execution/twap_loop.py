@@ -210,7 +210,7 @@ class TwapLoop:
                 legs_end is not None
                 and attempt.outcome in _RESTED
                 and filled < size
-                and product.is_orderable(size - filled, attempt.book.best_bid)
+                and product.is_orderable(size - filled, _worth(attempt.book, intent.side))
                 and self._clock.now() < legs_end
             )
             if not again:
@@ -372,3 +372,8 @@ class TwapLoop:
         if attempt.outcome in (AttemptOutcome.REJECTED, AttemptOutcome.FAILED):
             return replace(twap.after_order_failure(state), remaining=state.remaining - filled)
         return twap.after_maker(state, filled)
+
+
+def _worth(book: OrderBook, side: Side) -> Decimal:
+    """The touch a remainder's notional is valued at: the bid for a sell, the ask for a buy."""
+    return book.best_bid if side is Side.SELL else book.best_ask

@@ -63,7 +63,7 @@ from makerfirst.replay.episodes import (
     split_window,
     synthetic_episodes,
 )
-from makerfirst.replay.events import ProductScale
+from makerfirst.replay.events import EventStream, ProductScale
 from makerfirst.replay.metrics import (
     MARKOUT_HORIZONS_SEC,
     REFERENCE_POLICY,
@@ -270,7 +270,8 @@ def _plan_synthetic(config: BacktestConfig) -> BacktestPlan:
     )
 
 
-def _plan_capture(config: BacktestConfig) -> BacktestPlan:
+def _load_capture(config: BacktestConfig) -> tuple[EventStream, BookCheck, Catalogue | None]:
+    """The decoded capture, its book rebuild check (refused if it fails) and its products."""
     path = Path(config.data)
     if not path.is_file():
         raise MakerfirstError(f"no capture at {path} (or use --data synthetic:<preset>)")
@@ -286,7 +287,22 @@ def _plan_capture(config: BacktestConfig) -> BacktestPlan:
     beside = path.parent / "products.txt"
     products_path = config.products_file or (beside if beside.is_file() else None)
     catalogue = load_catalogue(products_path) if products_path is not None else None
+    return stream, check, catalogue
+
+
+def _short_capture_note(deadline: float, short: Sequence[str]) -> str:
+    return (
+        f"replay: the capture is shorter than the policies' {deadline:.0f} s deadline ({', '.join(short)}):"
+        " one episode per product, its horizon the whole capture; an episode whose policy was still"
+        " working when the data ended is censored (left out of IS, E and the paired comparison),"
+        " so read completion and maker fill as shares within the horizon"
+    )
+
+
+def _plan_capture(config: BacktestConfig) -> BacktestPlan:
+    stream, check, catalogue = _load_capture(config)
     rates = dict(config.quote_usd)
+    capture_end = float(stream.events["ts_ns"].max()) / 1e9 if len(stream.events) else 0.0
     venues: dict[tuple[Mode, str], Venue] = {}
     episodes: list[tuple[Mode, Episode]] = []
     calibrations: list[Calibration] = []
@@ -312,7 +328,8 @@ def _plan_capture(config: BacktestConfig) -> BacktestPlan:
         if Mode.REPLAY in config.modes:
             deadline = config.replay_deadline_sec or config.deadline_sec
             venues[Mode.REPLAY, product.product_id] = ReplayVenue(product, tape, rate)
-            whole = Window(tape.first_book_time, tape.end)
+            # The data lasts to the capture's end even where this product's last row came earlier.
+            whole = Window(tape.first_book_time, max(tape.end, capture_end))
             drawn = replay_episodes(
                 product.product_id, wanted=config.episodes, window=whole, deadline_sec=deadline,
                 seed=config.seed, mode=Mode.REPLAY.value, sizes_usd=config.sizes_usd,
@@ -338,15 +355,7 @@ def _plan_capture(config: BacktestConfig) -> BacktestPlan:
             )  # fmt: skip
             episodes += [(Mode.CALIBRATED, e) for e in drawn]
     if short:
-        deadline = config.replay_deadline_sec or config.deadline_sec
-        notes.insert(
-            0,
-            f"replay: the capture is shorter than the policies' {deadline:.0f} s deadline"
-            f" ({', '.join(short)}):"
-            " one episode per product, its horizon the whole capture; an episode whose policy was still"
-            " working when the data ended is censored (left out of IS, E and the paired comparison),"
-            " so read completion and maker fill as shares within the horizon",
-        )
+        notes.insert(0, _short_capture_note(config.replay_deadline_sec or config.deadline_sec, short))
     if not venues:
         raise MakerfirstError(
             "no product of the capture can be backtested: " + "; ".join(skipped or ["empty"])
