@@ -192,9 +192,9 @@ class PolicyMetrics:
     maker_share: Interval
     time_to_complete_median_sec: Interval
     time_to_first_fill_median_sec: Interval
-    market_sell_mean_bps: float
-    perfect_maker_mean_bps: float
-    orders_mean: float
+    market_sell_mean_bps: Interval
+    perfect_maker_mean_bps: Interval
+    orders_mean: Interval
     horizon_median_sec: float | None
     markouts: tuple[MarkoutSummary, ...]
     vs_reference: PairedComparison | None = None
@@ -214,9 +214,9 @@ class PolicyMetrics:
             "maker_share": self.maker_share.as_json(),
             "time_to_complete_median_sec": self.time_to_complete_median_sec.as_json(),
             "time_to_first_fill_median_sec": self.time_to_first_fill_median_sec.as_json(),
-            "market_sell_mean_bps": self.market_sell_mean_bps,
-            "perfect_maker_mean_bps": self.perfect_maker_mean_bps,
-            "orders_mean": self.orders_mean,
+            "market_sell_mean_bps": self.market_sell_mean_bps.as_json(),
+            "perfect_maker_mean_bps": self.perfect_maker_mean_bps.as_json(),
+            "orders_mean": self.orders_mean.as_json(),
             "horizon_median_sec": self.horizon_median_sec,
             "markouts": [m.as_json() for m in self.markouts],
             "vs_reference": None if self.vs_reference is None else self.vs_reference.as_json(),
@@ -296,9 +296,9 @@ def summarize(results: Sequence[EpisodeResult], *, seed: int = 1) -> PolicyMetri
         ),
         time_to_complete_median_sec=bootstrap(len(results), median_of(completed), seed=seed),
         time_to_first_fill_median_sec=bootstrap(len(results), median_of(first_fill), seed=seed),
-        market_sell_mean_bps=round(float(market.mean()), 2) if n else math.nan,
-        perfect_maker_mean_bps=round(float(maker.mean()), 2) if n else math.nan,
-        orders_mean=round(sum(r.orders for r in results) / len(results), 2),
+        market_sell_mean_bps=bootstrap(n, mean_of(market), seed=seed),
+        perfect_maker_mean_bps=bootstrap(n, mean_of(maker), seed=seed),
+        orders_mean=bootstrap(len(results), mean_of(_floats([r.orders for r in results])), seed=seed),
         horizon_median_sec=round(horizons[len(horizons) // 2], 2) if horizons else None,
         markouts=_markouts(results, seed),
     )
