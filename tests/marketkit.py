@@ -50,7 +50,9 @@ class _Scenario:
             if order_id:
                 apply_action(engine, Cancel(order_id))
         self._bid_id, self._ask_id = self._id("mm-bid"), self._id("mm-ask")
-        apply_action(engine, PlaceLimit(self._bid_id, Side.BUY, self.bid, 100_000))
+        ours = engine.best_ask()  # only our sells rest on the ask side now
+        bid = self.bid if ours is None else min(self.bid, ours - 1)  # post-only: never through us
+        apply_action(engine, PlaceLimit(self._bid_id, Side.BUY, bid, 100_000))
         apply_action(engine, PlaceLimit(self._ask_id, Side.SELL, self.ask, 50))
 
     def _wait(self) -> float:
@@ -61,14 +63,17 @@ class _Scenario:
 
 
 class SteadyBuyers(_Scenario):
-    """A static book and buyers who arrive every ~3 s (exponential) and lift 10-60 lots with a
-    market order; the makers top their ask back up to 50 lots after each (behind anyone resting)."""
+    """Buyers who arrive every ~3 s (exponential) and lift 10-60 lots with a market order; after
+    each the makers re-lay their quotes a tick up, down or where they were, the ask topped back up to
+    50 lots (behind anyone resting there)."""
 
     def _wait(self) -> float:
         return self._rng.expovariate(1 / 3.0)
 
     def _act(self, engine: MatchingEngine) -> list[Match]:
         matches = apply_action(engine, MarketOrder(self._id("buyer"), Side.BUY, self._rng.randint(10, 60)))
+        step = self._rng.choice((-1, 0, 1))
+        self.bid, self.ask = self.bid + step, self.ask + step
         self._relay(engine)
         return matches
 

@@ -85,9 +85,10 @@ def test_waiting_at_the_ask_beats_the_design_note_where_buyers_keep_coming() -> 
     diff = paired.diff_mean_bps
     assert diff.n == 12 and diff.high is not None and diff.high < 0  # the interval excludes zero
     assert paired.wins > paired.losses
-    # Markouts are measured on every fill, adverse selection positive: a static book shows none.
+    # Markouts are measured on every fill: the quotes here walk at random whoever trades, so no
+    # adverse selection shows (the interval covers 0).
     five = next(k for k in better.markouts if k.horizon_sec == 5)
-    assert five.fills >= 12 and five.bps.value == 0.0
+    assert five.fills >= 12 and five.bps.covers(0.0)
 
 
 def test_on_a_falling_market_without_buyers_the_design_note_beats_the_fixed_ttl_loop() -> None:

@@ -56,6 +56,6 @@ def test_reference_policies_are_the_shipped_policy_with_overrides() -> None:
         2,
     )
     old = resolve_policy(REFERENCE_POLICIES["fixed_ttl"].overrides).portfolio_management.purge_execution
-    assert (old.maker_first_ttl_sec, old.maker_retry_ttl_sec, old.allow_taker_fallback) == (6, 6, False)
+    assert (old.maker_first_ttl_sec, old.max_slices) == (6, 1000)
     in_euros = resolve_policy((), Decimal(2)).portfolio_management.purge_execution
     assert in_euros.taker_fallback_threshold_usd == Decimal(25)  # $50 at 2 dollars per unit of quote

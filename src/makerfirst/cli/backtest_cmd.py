@@ -58,7 +58,14 @@ FillOpt = Annotated[
         "--fill-model", help="Replay fill model: conservative (judged on), probabilistic, optimistic."
     ),
 ]
-EpisodesOpt = Annotated[int, typer.Option("--episodes", min=1, help="Episodes per product and mode.")]
+EpisodesOpt = Annotated[
+    int,
+    typer.Option(
+        "--episodes",
+        min=1,
+        help="Episodes per product and mode (replay: at most as many as fit unoverlapped).",
+    ),
+]
 SeedOpt = Annotated[int, typer.Option("--seed", help="Seed of the episodes and synthetic markets.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object instead of the table.")]
 ModesOpt = Annotated[

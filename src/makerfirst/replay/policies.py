@@ -80,14 +80,8 @@ REFERENCE_POLICIES: dict[str, PolicySpec] = {
         PolicySpec(
             "fixed_ttl",
             PolicyKind.FIXED_TTL,
-            (
-                f"{_PURGE}.maker_ttl_sec=6",
-                f"{_PURGE}.maker_first_ttl_sec=6",
-                f"{_PURGE}.maker_retry_ttl_sec=6",
-                f"{_PURGE}.allow_taker_fallback=false",
-                f"{_PURGE}.max_consecutive_no_fill=100",
-                f"{_PURGE}.max_slices=1000",
-            ),
+            # Its one TTL, and slices enough to outlast any deadline (it never takes: FixedTtl).
+            (f"{_PURGE}.maker_first_ttl_sec=6", f"{_PURGE}.max_slices=1000"),
         ),
         PolicySpec("design_note", PolicyKind.DESIGN_NOTE),
         PolicySpec(
