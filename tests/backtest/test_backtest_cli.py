@@ -17,18 +17,24 @@ METRIC_KEYS = {
     "policy",
     "mode",
     "episodes",
+    "censored",
     "is_mean_bps",
     "is_median_bps",
     "is_p95_bps",
     "e",
     "completion_rate",
+    "maker_fill_within_horizon",
     "maker_share",
     "time_to_complete_median_sec",
-    "time_to_complete_p90_sec",
+    "time_to_first_fill_median_sec",
     "market_sell_mean_bps",
     "perfect_maker_mean_bps",
     "orders_mean",
+    "horizon_median_sec",
+    "markouts",
+    "vs_reference",
 }
+INTERVAL_KEYS = {"value", "low", "high", "n", "method"}
 POLICIES = ["market_sell", "fixed_ttl", "design_note", "freqtrade"]
 
 app = typer.Typer()
@@ -72,8 +78,20 @@ def test_the_acceptance_command_reports_every_policy_and_a_clean_rebuild(tmp_pat
     assert [(m["mode"], m["policy"]) for m in metrics] == [
         (mode, p) for mode in ("replay", "calibrated") for p in POLICIES
     ]
-    assert all(set(m) == METRIC_KEYS and m["episodes"] == 2 for m in metrics)
-    assert report.read_text(encoding="utf-8").count("plotly") > 10
+    assert all(set(m) == METRIC_KEYS for m in metrics)
+    # The 31 s capture is shorter than the 120 s deadline: one replay episode, said so in the notes.
+    assert [m["episodes"] for m in metrics] == [1] * 4 + [2] * 4
+    notes = data["notes"]
+    assert isinstance(notes, list) and "shorter than the policies' 120 s deadline" in notes[0]
+    for m in metrics:
+        assert set(m["is_mean_bps"]) == INTERVAL_KEYS and set(m["completion_rate"]) == INTERVAL_KEYS
+        assert [k["horizon_sec"] for k in m["markouts"]] == [1, 5, 30, 60]
+        assert isinstance(m["censored"], int)
+        if m["policy"] != "design_note":
+            assert m["vs_reference"]["reference"] == "design_note"
+            assert {"wins", "ties", "losses", "excluded_censored"} <= set(m["vs_reference"])
+    page = report.read_text(encoding="utf-8")
+    assert page.count("plotly") > 10 and "Fill-time curves" in page
 
 
 @pytest.mark.skipif(not CAPTURE.is_dir(), reason="shared capture not present")

@@ -11,7 +11,9 @@ from decimal import Decimal
 import numpy as np
 import pytest
 
+from makerfirst.algorithms.shortfall import implementation_shortfall_bps
 from makerfirst.domain.book import Level, OrderBook
+from makerfirst.domain.orders import Side
 from makerfirst.domain.product import Product
 from makerfirst.replay.backtest import Mode, ReplayVenue, SimOptions, run_episode
 from makerfirst.replay.driver import product_tape
@@ -34,7 +36,6 @@ from makerfirst.replay.metrics import (
     market_sell_bps,
     percentile,
     perfect_maker_bps,
-    shortfall_bps,
     summarize,
 )
 from makerfirst.replay.policies import REFERENCE_POLICIES
@@ -60,15 +61,19 @@ def test_a_part_maker_part_forced_episode_by_hand() -> None:
     fills_value, fees = Decimal(60) * Decimal("1.0025"), Decimal(60) * Decimal("1.0025") * MAKER
     residual_net = forced_sale_net(BOOK, Decimal(40), TAKER)
     assert residual_net == Decimal("39.42120")
-    cost = shortfall_bps(Decimal(100), BOOK.mid, fills_value, fees, residual_net)
+    cost = implementation_shortfall_bps(
+        Side.SELL, Decimal(100), BOOK.mid, filled_value=fills_value, fees=fees, residual_value=residual_net
+    )
     assert cost == Decimal("78.9700")
     e = capture_ratio(Decimal("144.70"), Decimal("35.15"), cost)
     assert e is not None and round(e, 3) == Decimal("0.600")  # the note's "E = 0.6 means IS ≈ 79 bps"
 
 
-def result(cost: str, *, completed: bool = True, maker: str = "1", time: float | None = 5.0) -> EpisodeResult:
+def result(
+    cost: str, *, completed: bool = True, maker: str = "1", time: float | None = 5.0, episode: int = 0
+) -> EpisodeResult:
     return EpisodeResult(
-        episode_id=0,
+        episode_id=episode,
         mode="replay",
         policy="p",
         product_id="X-USD",
@@ -78,10 +83,13 @@ def result(cost: str, *, completed: bool = True, maker: str = "1", time: float |
         filled_value=Decimal(1),
         fees=Decimal(0),
         maker_size=Decimal(maker),
+        maker_value=Decimal(maker),
         residual_size=Decimal(0),
         residual_net=Decimal(0),
         completed=completed,
+        censored=False,
         time_to_complete_sec=time,
+        time_to_first_fill_sec=time if maker != "0" else None,
         is_bps=Decimal(cost),
         market_sell_bps=Decimal("144.70"),
         perfect_maker_bps=Decimal("35.15"),
@@ -94,10 +102,14 @@ def test_summary_statistics() -> None:
     costs = [str(c) for c in range(10, 210, 10)]  # 20 episodes: 10, 20, ..., 200 bps
     results = [result(c) for c in costs[:-1]] + [result(costs[-1], completed=False, maker="0", time=None)]
     m = summarize(results)
-    assert (m.is_mean_bps, m.is_median_bps, m.is_p95_bps) == (105.0, 105.0, 190.0)
-    assert m.completion_rate == 0.95 and m.maker_share == 0.95
-    assert m.e == round((144.70 - 105.0) / (144.70 - 35.15), 3)
+    assert (m.is_mean_bps.value, m.is_median_bps.value, m.is_p95_bps.value) == (105.0, 105.0, 190.0)
+    assert m.completion_rate.value == 0.95 and m.maker_share.value == 0.95
+    assert m.e is not None and m.e.value == round((144.70 - 105.0) / (144.70 - 35.15), 3)
     assert percentile([Decimal(1)], 0.95) == Decimal(1)
+    # Every figure carries its interval and sample size.
+    assert m.is_mean_bps.n == 20 and m.is_mean_bps.covers(105.0)
+    assert m.is_mean_bps.low is not None and m.is_mean_bps.low < 105.0 < m.is_mean_bps.high  # type: ignore[operator]
+    assert m.completion_rate.method == "wilson" and m.completion_rate.covers(0.95)
 
 
 def tape(*extra: tuple[float, int, int, int, int]) -> ReplayVenue:
@@ -110,7 +122,14 @@ def tape(*extra: tuple[float, int, int, int, int]) -> ReplayVenue:
 
 
 EPISODE = Episode(
-    episode_id=3, product_id="X-USD", arrival=100.0, size_usd=Decimal(25), deadline_sec=10.0, seed=1
+    episode_id=3,
+    product_id="X-USD",
+    index=0,
+    arrival=100.0,
+    size_usd=Decimal(25),
+    deadline_sec=10.0,
+    horizon_sec=20.0,
+    seed=1,
 )
 
 

@@ -100,15 +100,26 @@ class LoopState:
 
 @dataclass(frozen=True, slots=True)
 class PlaceMakerSlice:
+    """One maker attempt: post-only ``cushion_ticks`` from the opposite touch (a sell: best bid +
+    cushion; a cushion of the spread is the ask), resting ``ttl_sec`` (None: the purpose's adaptive
+    TTL for ``attempt_index``, priced from the order's own book). ``requote_sec``: within the
+    attempt, cancel and re-price from a fresh book every so many seconds until the TTL is used."""
+
     size: Decimal
     cushion_ticks: int
     attempt_index: int
+    ttl_sec: int | None = None
+    requote_sec: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class PlaceTakerFallback:
+    """One limit IOC for ``size``. ``fallback``: it is the design note's aggressive purge fallback
+    (logged as such); a policy that takes by plan (a market sell, a timed-out exit) says False."""
+
     size: Decimal
     remaining_value_usd: Decimal
+    fallback: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,10 +135,10 @@ def start(size: Decimal, rules: LoopRules) -> LoopState:
     return LoopState(remaining=size, cushion_ticks=rules.cushion_ticks)
 
 
-def decide(state: LoopState, product: Product, book: OrderBook, rules: LoopRules) -> Decision:
-    """The next step of the loop, from its state and a fresh book."""
-    mid = book.mid
-    value = state.remaining * mid
+def settled(state: LoopState, product: Product, book: OrderBook, rules: LoopRules) -> Finish | None:
+    """The end every policy shares: the loop already finished, nothing is left, only dust is left,
+    or the one taker order was sent. None while there is still something to do."""
+    value = state.remaining * book.mid
     if state.finished is not None:
         return Finish(state.finished, value)
     if state.remaining <= ZERO:
@@ -137,6 +148,16 @@ def decide(state: LoopState, product: Product, book: OrderBook, rules: LoopRules
         return Finish(Outcome.DUST, value)
     if state.taker_sent:  # pragma: no cover - after_taker always finishes the loop
         return Finish(Outcome.TAKER_FAILED, value)
+    return None
+
+
+def decide(state: LoopState, product: Product, book: OrderBook, rules: LoopRules) -> Decision:
+    """The design note's next step, from the loop's state and a fresh book."""
+    mid = book.mid
+    value = state.remaining * mid
+    done = settled(state, product, book, rules)
+    if done is not None:
+        return done
     if state.consecutive_no_fill >= rules.max_no_fill or state.maker_attempts >= rules.max_slices:
         return _after_patience(state, value, rules)
     return PlaceMakerSlice(

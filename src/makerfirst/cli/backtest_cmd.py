@@ -35,6 +35,7 @@ from makerfirst.replay.driver import FillModel
 from makerfirst.replay.metrics import PolicyMetrics
 from makerfirst.replay.policies import REFERENCE_POLICIES, parse_policies
 from makerfirst.replay.report import write_report
+from makerfirst.replay.stats import Interval
 from makerfirst.replay.sweep import grid_points, parse_grid, run_sweep
 
 DataOpt = Annotated[
@@ -57,7 +58,14 @@ FillOpt = Annotated[
         "--fill-model", help="Replay fill model: conservative (judged on), probabilistic, optimistic."
     ),
 ]
-EpisodesOpt = Annotated[int, typer.Option("--episodes", min=1, help="Episodes per product and mode.")]
+EpisodesOpt = Annotated[
+    int,
+    typer.Option(
+        "--episodes",
+        min=1,
+        help="Episodes per product and mode (replay: at most as many as fit unoverlapped).",
+    ),
+]
 SeedOpt = Annotated[int, typer.Option("--seed", help="Seed of the episodes and synthetic markets.")]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object instead of the table.")]
 ModesOpt = Annotated[
@@ -65,11 +73,11 @@ ModesOpt = Annotated[
 ]
 DeadlineOpt = Annotated[
     float,
-    typer.Option("--deadline", min=1.0, help="Seconds; the deadline on calibrated and synthetic markets."),
+    typer.Option("--deadline", min=1.0, help="Seconds; every episode's deadline, shown to the policies."),
 ]
 ReplayDeadlineOpt = Annotated[
     float | None,
-    typer.Option("--replay-deadline", help="Seconds; replay deadline (default: 60% of the evaluation part)."),
+    typer.Option("--replay-deadline", help="Seconds; the replay deadline (default: --deadline)."),
 ]
 ShareOpt = Annotated[
     float, typer.Option("--calibration-share", help="Share of a capture (its start) used only to calibrate.")
@@ -140,9 +148,36 @@ def _progress(console: Console) -> Progress:
     )
 
 
+def _interval(i: Interval | None, fmt: str = "{:.1f}") -> str:
+    if i is None or i.value is None:
+        return "-"
+    if i.low is None or i.high is None:
+        return fmt.format(i.value)
+    return f"{fmt.format(i.value)} ({fmt.format(i.low)}…{fmt.format(i.high)})"
+
+
+def _paired(m: PolicyMetrics) -> str:
+    c = m.vs_reference
+    if c is None:
+        return "-"
+    return f"{_interval(c.diff_mean_bps)} {c.wins}/{c.ties}/{c.losses}"
+
+
+def _markouts(m: PolicyMetrics) -> str:
+    return "/".join("-" if k.bps.value is None else f"{k.bps.value:.1f}" for k in m.markouts)
+
+
 def _metrics_table(title: str, metrics: tuple[PolicyMetrics, ...]) -> Table:
-    table = Table(title=title)
-    for column in ("mode", "policy", "n", "IS mean", "IS p50", "IS p95", "E", "complete", "maker", "t p50 s"):
+    table = Table(
+        title=title,
+        caption="(low…high): 95 % interval; n = episodes, cens = censored (left out of IS);"
+        " ΔIS vs ref: paired mean difference, wins/ties/losses; markout: bps, adverse +",
+    )
+    columns = (
+        "mode", "policy", "n", "cens", "IS mean", "E", "complete", "maker fill", "maker",
+        "ΔIS vs ref", "markout 1/5/30/60 s",
+    )  # fmt: skip
+    for column in columns:
         if column in ("mode", "policy"):
             # Sweep points have long names: fold them, but never below a readable width.
             table.add_column(column, overflow="fold", min_width=10)
@@ -153,15 +188,20 @@ def _metrics_table(title: str, metrics: tuple[PolicyMetrics, ...]) -> Table:
             m.mode,
             escape(m.policy),  # sweep point names look like markup: "design_note[ttl=10]"
             str(m.episodes),
-            f"{m.is_mean_bps:.1f}",
-            f"{m.is_median_bps:.1f}",
-            f"{m.is_p95_bps:.1f}",
-            "-" if m.e is None else f"{m.e:.2f}",
-            f"{m.completion_rate:.1%}",
-            f"{m.maker_share:.1%}",
-            "-" if m.time_to_complete_median_sec is None else f"{m.time_to_complete_median_sec:.1f}",
+            str(m.censored),
+            _interval(m.is_mean_bps),
+            _interval(m.e, "{:.2f}"),
+            _interval(m.completion_rate, "{:.0%}"),
+            _interval(m.maker_fill_within_horizon, "{:.0%}"),
+            _interval(m.maker_share, "{:.0%}"),
+            _paired(m),
+            _markouts(m),
         )
     return table
+
+
+def _rank(cost: Interval) -> float:
+    return float("inf") if cost.value is None else cost.value
 
 
 def _fail(error: MakerfirstError) -> typer.Exit:
@@ -191,15 +231,17 @@ def backtest(
     entry_latency: EntryOpt = 0.05,
     feed_latency: FeedOpt = 0.0,
 ) -> None:
-    """Judge policies on the same episodes: IS vs arrival mid (fees, forced residual), E, completion, p95.
+    """Judge policies on the same episodes: IS vs arrival mid (fees, forced residual), E, completion,
+    maker share, markouts, each with a 95 % interval, and every policy paired against the design note.
 
     A capture is used two ways, reported apart. REPLAY: the capture is the market (fill model as
     chosen; conservative = a resting sell fills only from trades at or through it, after the queue
-    ahead); episodes arrive in the part after --calibration-share with a deadline that fits in it,
-    so they judge the first maker attempt on real order flow. CALIBRATED: a synthetic market fitted
-    on the first part only runs full-length episodes (--deadline), TTL ladder and taker fallback
-    included. synthetic:<preset> runs preset markets. Unsold size at the deadline is charged as a
-    forced taker sale into the bids. --json adds the readers' book rebuild check.
+    ahead); a product's episodes never overlap and are spread over the capture, each running to
+    its deadline or the end of the data; a policy still working when the data ends is censored
+    (counted, left out of IS). CALIBRATED: a synthetic market fitted on the first part only
+    (--calibration-share), each episode on its own seeded market, to the full --deadline.
+    synthetic:<preset> runs preset markets. Unsold size at the deadline is charged as a forced
+    taker sale into the bids. --json adds the readers' book rebuild check.
     """
     try:
         config = BacktestConfig(
@@ -232,7 +274,7 @@ def backtest(
     if as_json:
         typer.echo(json.dumps(backtest_json(result, config), indent=2))
         return
-    out = Console(width=max(Console().width, 120))  # a pipe is 80 wide: the table needs more
+    out = Console(width=max(Console().width, 200))  # a pipe is 80 wide: the table needs more
     if plan.rebuild is not None:
         rb = plan.rebuild
         out.print(
@@ -241,6 +283,8 @@ def backtest(
         )
     for note in plan.skipped:
         out.print(f"skipped {note}")
+    for note in plan.notes:
+        out.print(f"note: {note}")
     out.print(_metrics_table(f"{data} · {fill_model.value} fills · seed {seed}", result.metrics))
     if report is not None:
         out.print(f"report: {report}")
@@ -313,7 +357,7 @@ def sweep(
             )
     except MakerfirstError as error:
         raise _fail(error) from None
-    ranked = tuple(sorted(result.metrics, key=lambda m: (m.mode, m.is_mean_bps)))
+    ranked = tuple(sorted(result.metrics, key=lambda m: (m.mode, _rank(m.is_mean_bps))))
     if as_json:
         payload = {
             "data": data,

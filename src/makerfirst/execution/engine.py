@@ -158,12 +158,13 @@ class ExecutionEngine:
         bypass: GuardBypass = GuardBypass.NONE,
         attempt_index: int = 0,
         cushion_ticks: int | None = None,
+        ttl_sec: int | None = None,
         run_id: int | None = None,
     ) -> AttemptReport:
         """Place one order for ``size`` of ``symbol`` and see it to a terminal status.
 
         Maker (the default): post-only GTD at the opposite touch ± ``cushion_ticks`` (default: the
-        purpose's configured cushion), resting for the adaptive TTL of ``attempt_index``.
+        purpose's configured cushion), resting ``ttl_sec`` (default: the adaptive TTL of ``attempt_index``).
         ``force_order_type=OrderType.LIMIT_IOC``: one taker order capped at the purpose's
         slippage (purge: ``taker_max_slippage_bps``; normal: the slippage budget).
 
@@ -217,7 +218,7 @@ class ExecutionEngine:
             return self._blocked(draft, verdict)
 
         ttl = (
-            adaptive_maker_ttl_sec(purpose, attempt_index, book.spread_bps, self._policy)
+            ttl_sec or adaptive_maker_ttl_sec(purpose, attempt_index, book.spread_bps, self._policy)
             if kind is AttemptKind.MAKER
             else None
         )

@@ -1,29 +1,46 @@
 """Runs the TWAP sell loop: the pure decisions of ``algorithms.twap`` carried out by the engine.
 
-Every step is logged with the design note's words, as structured records (``extra["event"]``)
-that tests assert on and the CLI renders as the transcript.
+What to do next is the policy's (``algorithms/sell_policies``); every step is reported as an event
+(``loop_events``), which the default sink logs with the design note's words.
 """
 
 from __future__ import annotations
 
-import logging
+import math
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from decimal import Decimal
 
 from makerfirst.algorithms import twap
 from makerfirst.algorithms.guards import GuardBypass
+from makerfirst.algorithms.sell_policies import DesignNote, PolicyView, SellPolicy
+from makerfirst.algorithms.shortfall import forced_residual_value, implementation_shortfall_bps
 from makerfirst.clock import Clock
 from makerfirst.domain.book import OrderBook
 from makerfirst.domain.errors import OrderStateUnknownError
 from makerfirst.domain.intents import Purpose, SizeBase, TradeIntent
-from makerfirst.domain.money import BPS, ZERO, plain, usd
+from makerfirst.domain.money import ZERO
 from makerfirst.domain.orders import OrderType, Side
 from makerfirst.domain.product import Product
 from makerfirst.domain.records import OrderState, PurgeRun, RunStatus
 from makerfirst.execution.engine import AttemptOutcome, AttemptReport, ExecutionEngine
+from makerfirst.execution.loop_events import (
+    AggressivePurge,
+    LoopEvent,
+    LoopFinished,
+    LoopResumed,
+    LoopStarted,
+    MakerSliceEnded,
+    OrderStateUnknown,
+    SizeClamped,
+    TakerEnded,
+    TakerForced,
+    log_event,
+)
 from makerfirst.ports import ExchangePort, Store
 
-log = logging.getLogger("makerfirst.twap")
+# A maker order that rested for its time (with or without a partial fill): a re-quote may follow.
+_RESTED = (AttemptOutcome.NO_FILL, AttemptOutcome.EXPIRED, AttemptOutcome.PARTIAL)
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,15 +71,29 @@ class TwapReport:
 
 
 class TwapLoop:
+    """Carries out a :class:`SellPolicy`'s decisions (default: the design note's) with the engine,
+    and reports each step as a :mod:`loop_events` event to ``on_event`` (default: the log)."""
+
     def __init__(
-        self, engine: ExecutionEngine, exchange: ExchangePort, clock: Clock, store: Store | None = None
+        self,
+        engine: ExecutionEngine,
+        exchange: ExchangePort,
+        clock: Clock,
+        store: Store | None = None,
+        *,
+        policy: SellPolicy | None = None,
+        on_event: Callable[[LoopEvent], None] = log_event,
     ) -> None:
         self._engine = engine
         self._exchange = exchange
         self._clock = clock
         self._store = store
+        self._policy: SellPolicy = policy or DesignNote()
+        self._emit = on_event
 
-    async def run(self, intent: TradeIntent) -> TwapReport:
+    async def run(self, intent: TradeIntent, *, deadline: float | None = None) -> TwapReport:
+        """Run the loop to its end. ``deadline`` (on this loop's clock) is shown to the policy;
+        the caller enforces it (a backtest cancels the loop then)."""
         policy = self._engine.policy
         rules = twap.LoopRules.for_purpose(intent.purpose, policy, intent.side)
         product = await self._engine.product(intent.product_id)
@@ -70,56 +101,53 @@ class TwapLoop:
         arrival = await self._exchange.get_order_book(intent.product_id)
         wanted = intent.size.amount if isinstance(intent.size, SizeBase) else intent.size.amount / arrival.mid
         run = self._store.active_run(product.product_id) if self._store else None
+        base = product.base_currency
         if run is not None:
             state = self._resume(run, product, arrival.best_bid)
             size = state.remaining
-            log.info(
-                "Resuming purge run %d for %s: %s %s left",
-                run.run_id,
-                product.product_id,
-                plain(size),
-                product.base_currency,
-                extra={"event": "twap_resume", "product_id": product.product_id, "run_id": run.run_id},
-            )
+            self._emit(LoopResumed(product.product_id, run.run_id, size, base))
         else:
             size, state = await self._fresh_state(product, rules, wanted, arrival)
             if self._store is not None:
                 run = self._store.start_run(
                     product.product_id, intent.purpose, size, state.cushion_ticks, started, side=intent.side
                 )
-            log.info(
-                "TWAP %s start: %s %s (~%s)",
-                "purge" if intent.purpose is Purpose.PURGE else intent.side.value.lower(),
-                plain(size),
-                product.base_currency,
-                usd(size * arrival.mid),
-                extra={"event": "twap_start", "product_id": product.product_id, "size": str(size)},
-            )
+            value = size * arrival.mid
+            self._emit(LoopStarted(product.product_id, intent.purpose, intent.side, size, base, value))
         attempts: list[AttemptReport] = []
         try:
             while True:
                 self._save(run, state, None)
                 book = await self._exchange.get_order_book(intent.product_id)
-                decision = twap.decide(state, product, book, rules)
+                view = PolicyView(state, product, book, rules, policy, self._clock.now(), started, deadline)
+                decision = self._policy.decide(view)
                 if isinstance(decision, twap.Finish):
                     outcome = decision.outcome
                     self._save(run, state, outcome)
-                    self._log_finish(
-                        decision, rules, product.product_id, product.base_currency, state.remaining
+                    self._emit(
+                        LoopFinished(
+                            product.product_id,
+                            outcome,
+                            rules.purpose,
+                            rules.side,
+                            state.remaining,
+                            decision.remaining_value_usd,
+                            base,
+                            rules.taker_threshold_usd,
+                            rules.max_no_fill,
+                        )
                     )
                     break
                 if isinstance(decision, twap.PlaceMakerSlice):
-                    attempt = await self._engine.execute(
-                        symbol=product.product_id,
-                        side=intent.side,
-                        size=SizeBase(decision.size),
-                        purpose=intent.purpose,
-                        attempt_index=decision.attempt_index,
-                        cushion_ticks=decision.cushion_ticks,
-                        run_id=run.run_id if run else None,
+                    state = await self._make(
+                        decision,
+                        state,
+                        rules=rules,
+                        intent=intent,
+                        product=product,
+                        run=run,
+                        attempts=attempts,
                     )
-                    attempts.append(attempt)
-                    state = self._fold_maker(state, attempt, rules, len(attempts), product.base_currency)
                 else:
                     # The run is marked "taker sent" before the IOC goes out: after a crash at any
                     # point from here on, a restart can never send a second one.
@@ -127,18 +155,13 @@ class TwapLoop:
                     attempt = await self._take(decision, rules, intent.purpose, product.product_id, run)
                     attempts.append(attempt)
                     state = twap.after_taker(state, attempt.filled_size, product, book.best_bid)
-                    self._log_taker(attempt, product.base_currency)
+                    self._emit(TakerEnded(product.product_id, attempt, base))
 
         except OrderStateUnknownError as unknown:
             # An order's fate is unknown (its create or cancel answer was lost). Stop here and
             # leave the run active: reconciliation resolves the order before anything else.
             outcome = twap.Outcome.ORDER_STATE_UNKNOWN
-            log.error(
-                "%s: %s; stopping until reconciled",
-                product.product_id,
-                unknown,
-                extra={"event": "order_state_unknown", "product_id": product.product_id},
-            )
+            self._emit(OrderStateUnknown(product.product_id, str(unknown)))
         return await self._report(
             intent,
             product_id=product.product_id,
@@ -149,6 +172,58 @@ class TwapLoop:
             started=started,
             attempts=attempts,
         )
+
+    async def _make(
+        self,
+        decision: twap.PlaceMakerSlice,
+        state: twap.LoopState,
+        *,
+        rules: twap.LoopRules,
+        intent: TradeIntent,
+        product: Product,
+        run: PurgeRun | None,
+        attempts: list[AttemptReport],
+    ) -> twap.LoopState:
+        """One maker attempt: one order for its TTL, or with ``requote_sec`` a new order priced
+        from a fresh book every so many seconds until the attempt's TTL is used or it filled."""
+        legs_end = None
+        if decision.ttl_sec is not None and decision.requote_sec is not None:
+            legs_end = self._clock.now() + decision.ttl_sec
+        size, filled, base = decision.size, ZERO, product.base_currency
+        while True:
+            ttl = decision.ttl_sec
+            if legs_end is not None and decision.requote_sec is not None:
+                ttl = max(1, min(decision.requote_sec, math.ceil(legs_end - self._clock.now())))
+            attempt = await self._engine.execute(
+                symbol=product.product_id,
+                side=intent.side,
+                size=SizeBase(size - filled),
+                purpose=intent.purpose,
+                attempt_index=decision.attempt_index,
+                cushion_ticks=decision.cushion_ticks,
+                ttl_sec=ttl,
+                run_id=run.run_id if run else None,
+            )
+            attempts.append(attempt)
+            filled += attempt.filled_size
+            again = (
+                legs_end is not None
+                and attempt.outcome in _RESTED
+                and filled < size
+                and product.is_orderable(size - filled, _worth(attempt.book, intent.side))
+                and self._clock.now() < legs_end
+            )
+            if not again:
+                break
+            cushion = state.cushion_ticks
+            self._emit(MakerSliceEnded(product.product_id, len(attempts), attempt, base, cushion, cushion))
+        folded = self._fold_maker(state, attempt, rules, filled)
+        self._emit(
+            MakerSliceEnded(
+                product.product_id, len(attempts), attempt, base, state.cushion_ticks, folded.cushion_ticks
+            )
+        )
+        return folded
 
     async def _report(
         self,
@@ -167,16 +242,11 @@ class TwapLoop:
         filled = sum((a.filled_size for a in attempts), start=ZERO)
         value = sum((a.filled_value for a in attempts), start=ZERO)
         paid = sum((a.fees for a in attempts), start=ZERO)
-        # Anything not done is charged as if done now against the book with the taker fee
-        # (execution-theory.md §4), so a policy cannot look cheap by not trading.
+        residual = forced_residual_value(final_book, intent.side, remaining, fees.taker)
+        shortfall = implementation_shortfall_bps(
+            intent.side, size, arrival.mid, filled_value=value, fees=paid, residual_value=residual
+        )
         benchmark = size * arrival.mid
-        if intent.side is Side.SELL:
-            _, residual_gross = final_book.sell_proceeds(remaining)
-            cost = benchmark - (value - paid) - residual_gross * (1 - fees.taker)
-        else:
-            _, residual_gross = final_book.buy_cost(remaining)
-            cost = (value + paid) + residual_gross * (1 + fees.taker) - benchmark
-        shortfall = cost / benchmark * BPS if benchmark > ZERO else ZERO
         return TwapReport(
             product_id=product_id,
             purpose=intent.purpose,
@@ -208,14 +278,14 @@ class TwapLoop:
             fees = await self._exchange.get_fee_rates()
             held = balances.get(product.quote_currency, ZERO) / (book.best_ask * (1 + fees.taker))
         if wanted > held:
-            verb = rules.side.value.lower()
-            log.warning(
-                "Asked to %s %s %s but only %s is affordable or held; trading that",
-                verb,
-                plain(product.size_floor(wanted)),
-                product.base_currency,
-                plain(product.size_floor(held)),
-                extra={"event": "size_clamped", "product_id": product.product_id},
+            self._emit(
+                SizeClamped(
+                    product.product_id,
+                    rules.side,
+                    product.size_floor(wanted),
+                    product.size_floor(held),
+                    product.base_currency,
+                )
             )
         size = product.size_floor(min(wanted, held))
         state = twap.start(size, rules)
@@ -274,24 +344,15 @@ class TwapLoop:
         product_id: str,
         run: PurgeRun | None,
     ) -> AttemptReport:
-        remaining, threshold = usd(decision.remaining_value_usd), usd(rules.taker_threshold_usd)
-        log.warning(
-            "TWAP: activating aggressive purge mode for %s (remaining=%s %s %s threshold)",
-            product_id,
-            remaining,
-            "<" if remaining != threshold else "≤",
-            threshold,
-            extra={"event": "aggressive_purge", "product_id": product_id},
-        )
-        log.info(
-            "Forcing taker sell ~%s (max_slippage=%s%%)",
-            usd(decision.remaining_value_usd),
-            f"{Decimal(rules.taker_max_slippage_bps) / 100:.1f}",
-            extra={"event": "taker_forced", "product_id": product_id},
-        )
+        if decision.fallback:
+            self._emit(AggressivePurge(product_id, decision.remaining_value_usd, rules.taker_threshold_usd))
+        cap = self._engine.policy.portfolio_management.purge_execution.taker_max_slippage_bps
+        if purpose is not Purpose.PURGE:
+            cap = self._engine.policy.guards.slippage_budget_bps
+        self._emit(TakerForced(product_id, decision.remaining_value_usd, cap))
         return await self._engine.execute(
             symbol=product_id,
-            side=Side.SELL,
+            side=rules.side,
             size=SizeBase(decision.size),
             purpose=purpose,
             force_order_type=OrderType.LIMIT_IOC,
@@ -299,109 +360,20 @@ class TwapLoop:
             run_id=run.run_id if run else None,
         )
 
+    @staticmethod
     def _fold_maker(
-        self, state: twap.LoopState, attempt: AttemptReport, rules: twap.LoopRules, number: int, base: str
+        state: twap.LoopState, attempt: AttemptReport, rules: twap.LoopRules, filled: Decimal
     ) -> twap.LoopState:
-        price = f"${plain(attempt.price)}" if attempt.price is not None else "-"
-        head = f"Slice {number}: post-only @ {price}"
-        event = {
-            "event": "maker_slice",
-            "outcome": attempt.outcome.value,
-            "ttl_sec": attempt.ttl_sec,
-            "product_id": attempt.book.product_id,
-        }
-        if attempt.outcome is AttemptOutcome.REJECTED_POST_ONLY:
-            widened = twap.after_post_only_reject(state, rules)
-            log.info(
-                "%s → rejected (post-only would cross) → cushion %d→%d ticks",
-                head,
-                state.cushion_ticks,
-                widened.cushion_ticks,
-                extra=event,
-            )
-            return widened
-        if attempt.outcome is AttemptOutcome.BLOCKED:
-            reason = attempt.guard.reason if attempt.guard else "blocked"
-            log.info("Slice %d: blocked by guard (%s)", number, reason, extra=event)
+        """Fold a maker attempt's end (its last order's outcome, all its orders' fills) into the state."""
+        if attempt.outcome is AttemptOutcome.REJECTED_POST_ONLY and filled <= ZERO:
+            return twap.after_post_only_reject(state, rules)
+        if attempt.outcome is AttemptOutcome.BLOCKED and filled <= ZERO:
             return twap.after_guard_block(state, rules)
         if attempt.outcome in (AttemptOutcome.REJECTED, AttemptOutcome.FAILED):
-            log.info("%s → %s (%s)", head, attempt.outcome.value, attempt.reject_reason, extra=event)
-            return twap.after_order_failure(state)
-        end = {
-            AttemptOutcome.FILLED: f"filled {plain(attempt.filled_size)} {base}",
-            AttemptOutcome.PARTIAL: f"partial {plain(attempt.filled_size)} {base} → canceled",
-            AttemptOutcome.EXPIRED: "no fill → expired",
-            AttemptOutcome.NO_FILL: "no fill → canceled",
-        }[attempt.outcome]
-        log.info("%s, TTL=%ss → %s", head, attempt.ttl_sec, end, extra=event)
-        return twap.after_maker(state, attempt.filled_size)
+            return replace(twap.after_order_failure(state), remaining=state.remaining - filled)
+        return twap.after_maker(state, filled)
 
-    @staticmethod
-    def _log_taker(attempt: AttemptReport, base: str) -> None:
-        if attempt.filled_size > ZERO:
-            log.info(
-                "Taker fallback filled %s (%s %s)",
-                usd(attempt.filled_value),
-                plain(attempt.filled_size),
-                base,
-                extra={
-                    "event": "taker_filled",
-                    "outcome": attempt.outcome.value,
-                    "product_id": attempt.book.product_id,
-                },
-            )
-        else:
-            log.error(
-                "Taker fallback filled nothing (%s): purge failed, no further attempts",
-                attempt.outcome.value,
-                extra={
-                    "event": "taker_failed",
-                    "outcome": attempt.outcome.value,
-                    "product_id": attempt.book.product_id,
-                },
-            )
 
-    @staticmethod
-    def _log_finish(
-        decision: twap.Finish, rules: twap.LoopRules, product_id: str, base: str, remaining: Decimal
-    ) -> None:
-        outcome, value = decision.outcome, usd(decision.remaining_value_usd)
-        extra = {"event": "twap_finish", "outcome": outcome.value, "product_id": product_id}
-        noun = "Purge" if rules.purpose is Purpose.PURGE else rules.side.value.capitalize()
-        if outcome is twap.Outcome.COMPLETE:
-            log.info("%s complete", noun, extra=extra)
-        elif outcome is twap.Outcome.DUST:
-            log.warning(
-                "Remainder %s %s (~%s) is dust: below the product minimum; not retried",
-                plain(remaining),
-                base,
-                value,
-                extra=extra,
-            )
-            log.info("%s complete", noun, extra={**extra, "event": "twap_complete_with_dust"})
-        elif outcome is twap.Outcome.RESIDUAL_EXCEEDS_THRESHOLD:
-            log.error(
-                "TWAP: residual ~%s exceeds threshold (%s); %s sell failed",
-                value,
-                usd(rules.taker_threshold_usd),
-                noun.lower(),
-                extra=extra,
-            )
-        elif outcome is twap.Outcome.TAKER_FALLBACK_DISABLED:
-            log.error(
-                "TWAP: taker fallback disabled (allow_taker_fallback: false);"
-                " residual ~%s left; purge sell failed",
-                value,
-                extra=extra,
-            )
-        elif outcome is twap.Outcome.MAX_ATTEMPTS:
-            log.error(
-                "TWAP: no fill after %d maker attempts in a row; residual ~%s left",
-                rules.max_no_fill,
-                value,
-                extra=extra,
-            )
-        elif outcome is twap.Outcome.NOTHING_TO_SELL:
-            log.warning("Nothing to sell", extra=extra)
-        else:
-            log.error("%s ended: %s (residual ~%s)", noun, outcome.value, value, extra=extra)
+def _worth(book: OrderBook, side: Side) -> Decimal:
+    """The touch a remainder's notional is valued at: the bid for a sell, the ask for a buy."""
+    return book.best_bid if side is Side.SELL else book.best_ask

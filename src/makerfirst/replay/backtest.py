@@ -1,26 +1,30 @@
-"""Backtests: every policy on the same episodes, through the same engine, on replayed or synthetic markets.
+"""Backtests: every policy on the same episodes, through the same loop, on replayed or synthetic markets.
 
 **Where episodes run.** ``--data`` is a capture file (any format the readers decode) or
-``synthetic:<preset>``. A capture is short (the Coinbase sample: 31 s, less than one purge), so a
-capture is used twice, and each use is reported separately (``mode``):
+``synthetic:<preset>``. A capture is used twice, and each use is reported separately (``mode``):
 
-* ``replay``: the capture itself is the market, with the chosen fill model. Episodes arrive in the
-  evaluation part of the capture (after the calibration share) with a short deadline that fits in
-  it (default: 60 % of that part); policies run unchanged and are cut off at the deadline, so
-  these episodes judge the first maker attempt on real order flow. Sizes are the usual USD buckets,
-  small next to these books' touch (the validity bound of a replay whose orders cannot move it).
-* ``calibrated``: a ``SyntheticMarket`` whose parameters are fitted on the calibration part only
-  (``calibrate.py``), run for the full deadline (default 120 s), so the whole TTL ladder and the
-  taker fallback are exercised on a market shaped like the capture's.
+* ``replay``: the capture itself is the market, with the chosen fill model. A product's episodes
+  never overlap and are spread over the whole capture (``episodes.replay_episodes``); each runs
+  to its deadline or to the end of the data, whichever comes first (its horizon is the whole
+  remaining capture). An episode whose policy was still working when the data ended is
+  *censored*: counted, and kept out of every IS figure and of the paired comparison, never
+  charged as a completed taker sale. A capture shorter than the deadline says so in the plan's
+  notes, and its figures are the fill and completion shares within the horizon. Sizes are the
+  usual USD buckets, small next to these books' touch (a replayed book cannot react to us).
+* ``calibrated``: a ``SyntheticMarket`` whose parameters are fitted on the capture's first
+  ``calibration_share`` only (``calibrate.py``), each episode on its own seeded market, run to
+  the full deadline, so the whole TTL ladder and the taker fallback are exercised.
 
 ``synthetic:<preset>`` runs ``synthetic`` episodes on a preset market (``liquid``, ``thin``, ``dead``).
 
 **One episode** (``run_episode``): a fresh simulated exchange positioned at the arrival, an
-account holding ample base (the episode's size, not the balance, bounds the sell), the policy
-run as a task that is cancelled at the deadline; then every open order is cancelled and confirmed
-terminal (fills that race the cancel count), and whatever is unsold is charged as a forced taker
-sale into the bids at that moment (``metrics.py``). Every policy sees the same episode: the same
-replayed tape, or the same synthetic market seed.
+account holding ample base (the episode's size, not the balance, bounds the sell), the policy run
+through ``TwapLoop`` and shown the deadline, as a task that is cancelled at the deadline or the
+end of the data; then every open order is cancelled and confirmed terminal (fills that race the
+cancel count), and whatever is unsold is charged as a forced taker sale into the bids at the
+deadline (``metrics.py``). The market keeps running up to 60 s after our last fill (within the
+data) for the markouts. Every policy sees the same episode: the same replayed tape, or the same
+synthetic market seed.
 
 Products quoted in something other than a dollar need a rate (``quote_usd``) so a "$25" episode
 and the policy's USD thresholds mean the same everywhere; products without one are skipped and listed.
@@ -29,35 +33,47 @@ and the policy's USD thresholds mean the same everywhere; products without one a
 from __future__ import annotations
 
 import asyncio
+import bisect
 from collections.abc import Awaitable, Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
 
 from makerfirst.adapters.products_file import Catalogue, load_catalogue
-from makerfirst.adapters.sim.driver import NEVER
+from makerfirst.adapters.sim.driver import NEVER, MarketDriver
 from makerfirst.adapters.sim.exchange import COINBASE_INTRO_FEES, SimulatedExchange, SimulatorSettings
 from makerfirst.adapters.sim.market import MarketParams, SyntheticMarket
 from makerfirst.adapters.sim.matching import Match, MatchingEngine
 from makerfirst.adapters.sim.presets import PRESETS
+from makerfirst.algorithms.shortfall import implementation_shortfall_bps
 from makerfirst.clock import Clock, VirtualClock
 from makerfirst.domain.errors import MakerfirstError
 from makerfirst.domain.money import ZERO
-from makerfirst.domain.orders import FeeRates, Liquidity, Side
+from makerfirst.domain.orders import FeeRates, Fill, Liquidity, Side
 from makerfirst.domain.product import Product
 from makerfirst.replay.book_check import BookCheck, rebuild_check
 from makerfirst.replay.calibrate import Calibration, calibrate
 from makerfirst.replay.driver import FillModel, ProductTape, ReplayBook, ReplayExchange, product_tape
-from makerfirst.replay.episodes import DEFAULT_SIZES_USD, Episode, Window, make_episodes, split_window
-from makerfirst.replay.events import ProductScale
+from makerfirst.replay.episodes import (
+    DEFAULT_SIZES_USD,
+    Episode,
+    Window,
+    replay_episodes,
+    split_window,
+    synthetic_episodes,
+)
+from makerfirst.replay.events import EventStream, ProductScale
 from makerfirst.replay.metrics import (
+    MARKOUT_HORIZONS_SEC,
+    REFERENCE_POLICY,
     EpisodeResult,
+    Markout,
     PolicyMetrics,
+    compare_paired,
     forced_sale_net,
     market_sell_bps,
     perfect_maker_bps,
-    shortfall_bps,
     summarize,
 )
 from makerfirst.replay.policies import REFERENCE_POLICIES, PolicySpec, resolve_policy, run_policy
@@ -68,6 +84,8 @@ SYNTHETIC_PRODUCT = "PENGU-USD"
 SYNTHETIC_START = 1_700_000_000.0
 WARM_UP_SEC = 5.0  # a synthetic market lays out its book and trades a little before the first arrival
 AMPLE_BASE = Decimal(10) ** 12
+MID_PERIOD_SEC = 0.1  # how often the mid is recorded for markouts
+CUT_OFF = "cut_off"
 DOLLAR_QUOTES = (("USD", Decimal(1)), ("USDC", Decimal(1)), ("USDT", Decimal(1)))
 _QUOTE_SUFFIXES = ("FDUSD", "USDT", "USDC", "BUSD", "TUSD", "USD", "EUR", "GBP", "BTC", "ETH", "BNB")
 
@@ -108,7 +126,7 @@ class BacktestConfig:
     seed: int = 1
     modes: tuple[Mode, ...] = (Mode.REPLAY, Mode.CALIBRATED)
     calibration_share: float = 0.5
-    replay_deadline_sec: float | None = None
+    replay_deadline_sec: float | None = None  # default: ``deadline_sec``
     deadline_sec: float = 120.0
     sizes_usd: tuple[Decimal, ...] = DEFAULT_SIZES_USD
     product: str | None = None
@@ -136,7 +154,18 @@ class SyntheticVenue:
     usd_per_quote: Decimal
 
 
-Venue = ReplayVenue | SyntheticVenue
+@dataclass(frozen=True, slots=True)
+class DriverVenue:
+    """Any :class:`MarketDriver`: ``make_market(start_time, seed)`` builds one episode's market
+    (a scenario written for a test, a model from elsewhere). It starts at the warm-up like a
+    synthetic market."""
+
+    product: Product
+    make_market: Callable[[float, int], MarketDriver]
+    usd_per_quote: Decimal = Decimal(1)
+
+
+Venue = ReplayVenue | SyntheticVenue | DriverVenue
 
 
 @dataclass(frozen=True, slots=True)
@@ -150,6 +179,7 @@ class BacktestPlan:
     calibrations: tuple[Calibration, ...]
     skipped: tuple[str, ...]
     fill_model: FillModel
+    notes: tuple[str, ...] = ()  # what a reader must know to read the figures (short captures, ...)
 
 
 @dataclass(frozen=True, slots=True)
@@ -224,16 +254,15 @@ def _plan_synthetic(config: BacktestConfig) -> BacktestPlan:
     rate = dict(config.quote_usd).get(product.quote_currency)
     if rate is None:
         raise MakerfirstError(f"{product_id} is quoted in {product.quote_currency}: pass --quote-usd")
-    window = Window(WARM_UP_SEC, WARM_UP_SEC + 10.0 + config.deadline_sec)
-    episodes = make_episodes(
-        [product_id], per_product=config.episodes, window=window, deadline_sec=config.deadline_sec,
-        seed=config.seed, sizes_usd=config.sizes_usd,
+    episodes = synthetic_episodes(
+        product_id, count=config.episodes, arrival=WARM_UP_SEC, deadline_sec=config.deadline_sec,
+        seed=config.seed, mode=Mode.SYNTHETIC.value, sizes_usd=config.sizes_usd,
     )  # fmt: skip
     venue = SyntheticVenue(product, params, price, rate)
     return BacktestPlan(
         data=config.data,
         venues={(Mode.SYNTHETIC, product_id): venue},
-        episodes=tuple((Mode.SYNTHETIC, e) for e in episodes),
+        episodes=_numbered([(Mode.SYNTHETIC, e) for e in episodes]),
         rebuild=None,
         calibrations=(),
         skipped=(),
@@ -241,7 +270,8 @@ def _plan_synthetic(config: BacktestConfig) -> BacktestPlan:
     )
 
 
-def _plan_capture(config: BacktestConfig) -> BacktestPlan:
+def _load_capture(config: BacktestConfig) -> tuple[EventStream, BookCheck, Catalogue | None]:
+    """The decoded capture, its book rebuild check (refused if it fails) and its products."""
     path = Path(config.data)
     if not path.is_file():
         raise MakerfirstError(f"no capture at {path} (or use --data synthetic:<preset>)")
@@ -257,11 +287,28 @@ def _plan_capture(config: BacktestConfig) -> BacktestPlan:
     beside = path.parent / "products.txt"
     products_path = config.products_file or (beside if beside.is_file() else None)
     catalogue = load_catalogue(products_path) if products_path is not None else None
+    return stream, check, catalogue
+
+
+def _short_capture_note(deadline: float, short: Sequence[str]) -> str:
+    return (
+        f"replay: the capture is shorter than the policies' {deadline:.0f} s deadline ({', '.join(short)}):"
+        " one episode per product, its horizon the whole capture; an episode whose policy was still"
+        " working when the data ended is censored (left out of IS, E and the paired comparison),"
+        " so read completion and maker fill as shares within the horizon"
+    )
+
+
+def _plan_capture(config: BacktestConfig) -> BacktestPlan:
+    stream, check, catalogue = _load_capture(config)
     rates = dict(config.quote_usd)
+    capture_end = float(stream.events["ts_ns"].max()) / 1e9 if len(stream.events) else 0.0
     venues: dict[tuple[Mode, str], Venue] = {}
     episodes: list[tuple[Mode, Episode]] = []
     calibrations: list[Calibration] = []
     skipped: list[str] = []
+    notes: list[str] = []
+    short: list[str] = []  # products whose capture is shorter than the deadline
     for scale in stream.products:
         if config.product is not None and scale.product_id != config.product:
             continue
@@ -277,29 +324,38 @@ def _plan_capture(config: BacktestConfig) -> BacktestPlan:
         if len(tape) < 2:
             skipped.append(f"{product.product_id}: too few events")
             continue
-        calibration_window, evaluation = split_window(Window(tape.start, tape.end), config.calibration_share)
-        seed = config.seed + len(episodes)
+        calibration_window, _ = split_window(Window(tape.start, tape.end), config.calibration_share)
         if Mode.REPLAY in config.modes:
-            deadline = config.replay_deadline_sec or round(0.6 * evaluation.length, 1)
+            deadline = config.replay_deadline_sec or config.deadline_sec
             venues[Mode.REPLAY, product.product_id] = ReplayVenue(product, tape, rate)
-            drawn = make_episodes(
-                [product.product_id], per_product=config.episodes, window=evaluation, deadline_sec=deadline,
-                seed=seed, sizes_usd=config.sizes_usd, first_id=len(episodes),
+            # The data lasts to the capture's end even where this product's last row came earlier.
+            whole = Window(tape.first_book_time, max(tape.end, capture_end))
+            drawn = replay_episodes(
+                product.product_id, wanted=config.episodes, window=whole, deadline_sec=deadline,
+                seed=config.seed, mode=Mode.REPLAY.value, sizes_usd=config.sizes_usd,
             )  # fmt: skip
             episodes += [(Mode.REPLAY, e) for e in drawn]
+            if whole.length < deadline:
+                short.append(f"{product.product_id} {whole.length:.1f} s")
+            elif len(drawn) < config.episodes:
+                notes.append(
+                    f"replay {product.product_id}: {len(drawn)} of {config.episodes} episodes fit"
+                    f" without overlapping in {whole.length:.1f} s at a {deadline:.0f} s deadline"
+                )
         if Mode.CALIBRATED in config.modes:
             fitted = calibrate(tape, calibration_window)
             calibrations.append(fitted)
             venues[Mode.CALIBRATED, product.product_id] = SyntheticVenue(
                 product, fitted.params, fitted.start_price, rate
             )
-            window = Window(WARM_UP_SEC, WARM_UP_SEC + 10.0 + config.deadline_sec)
-            drawn = make_episodes(
-                [product.product_id], per_product=config.episodes, window=window,
-                deadline_sec=config.deadline_sec, seed=seed + 7919, sizes_usd=config.sizes_usd,
-                first_id=len(episodes),
+            drawn = synthetic_episodes(
+                product.product_id, count=config.episodes, arrival=WARM_UP_SEC,
+                deadline_sec=config.deadline_sec, seed=config.seed, mode=Mode.CALIBRATED.value,
+                sizes_usd=config.sizes_usd,
             )  # fmt: skip
             episodes += [(Mode.CALIBRATED, e) for e in drawn]
+    if short:
+        notes.insert(0, _short_capture_note(config.replay_deadline_sec or config.deadline_sec, short))
     if not venues:
         raise MakerfirstError(
             "no product of the capture can be backtested: " + "; ".join(skipped or ["empty"])
@@ -307,12 +363,23 @@ def _plan_capture(config: BacktestConfig) -> BacktestPlan:
     return BacktestPlan(
         data=config.data,
         venues=venues,
-        episodes=tuple(episodes),
+        episodes=_numbered(episodes),
         rebuild=check,
         calibrations=tuple(calibrations),
         skipped=tuple(skipped),
         fill_model=config.options.fill_model,
+        notes=tuple(notes),
     )
+
+
+def _numbered(episodes: Sequence[tuple[Mode, Episode]]) -> tuple[tuple[Mode, Episode], ...]:
+    """Modes first (plan order), then products; ``episode_id`` numbers the plan's episodes.
+
+    An id is a position in this plan (for pairing and display); what an episode *is* (arrival,
+    size, seed) depends only on its (mode, product, index)."""
+    order = list(dict.fromkeys(mode for mode, _ in episodes))
+    ranked = sorted(episodes, key=lambda item: order.index(item[0]))
+    return tuple((mode, replace(e, episode_id=i)) for i, (mode, e) in enumerate(ranked))
 
 
 # -- one episode ------------------------------------------------------------------------------------
@@ -364,7 +431,11 @@ def _open_venue(
     else:
         clock = VirtualClock(start=SYNTHETIC_START)
         exchange = SimulatedExchange(clock, [product], balances, settings)
-        market = SyntheticMarket(product, venue.params, venue.start_price, clock.now(), episode.seed)
+        market: MarketDriver = (
+            SyntheticMarket(product, venue.params, venue.start_price, clock.now(), episode.seed)
+            if isinstance(venue, SyntheticVenue)
+            else venue.make_market(clock.now(), episode.seed)
+        )
         exchange.attach_market(product.product_id, market)
         clock.advance_to(SYNTHETIC_START + episode.arrival)
     exchange.advance()
@@ -372,7 +443,7 @@ def _open_venue(
 
 
 async def _until(work: Awaitable[str], clock: Clock, deadline: float) -> str:
-    """Run ``work`` as a task and cancel it at ``deadline`` on ``clock``; "deadline" if it was cut off."""
+    """Run ``work`` as a task and cancel it at ``deadline`` on ``clock``; ``CUT_OFF`` if it was."""
     task = asyncio.ensure_future(work)
 
     async def stop_at_deadline() -> None:
@@ -385,7 +456,7 @@ async def _until(work: Awaitable[str], clock: Clock, deadline: float) -> str:
     finally:
         guard.cancel()
         await asyncio.gather(guard, return_exceptions=True)
-    return "deadline" if task.cancelled() else task.result()
+    return CUT_OFF if task.cancelled() else task.result()
 
 
 async def _wind_down(exchange: SimulatedExchange, clock: VirtualClock, product_id: str) -> None:
@@ -404,6 +475,62 @@ async def _wind_down(exchange: SimulatedExchange, clock: VirtualClock, product_i
     )  # pragma: no cover
 
 
+class MidRecorder:
+    """A driver that changes nothing: every ``period_sec`` until ``stop`` it records the best bid and
+    ask (ticks), from which the markouts of our fills are read."""
+
+    def __init__(self, start: float, period_sec: float, stop: float) -> None:
+        self._next = start
+        self._period = period_sec
+        self._stop = stop
+        self.times: list[float] = []
+        self.mids: list[float | None] = []
+
+    def next_time(self) -> float:
+        return self._next if self._next <= self._stop else NEVER
+
+    def step(self, engine: MatchingEngine) -> list[Match]:
+        bid, ask = _market_touch(engine, Side.BUY), _market_touch(engine, Side.SELL)
+        self.times.append(self._next)
+        self.mids.append(None if bid is None or ask is None else (bid + ask) / 2)
+        self._next += self._period
+        return []
+
+    def mid_at(self, when: float) -> float | None:
+        """The last mid recorded at or before ``when``."""
+        i = bisect.bisect_right(self.times, when) - 1
+        return self.mids[i] if i >= 0 else None
+
+
+def _market_touch(engine: MatchingEngine, side: Side, depth: int = 50) -> int | None:
+    """The best price on ``side`` where someone other than us rests: a markout measures the market,
+    and our own quote (the best ask, at bid + 1 tick) must not move the mid it is measured by."""
+    for price, _ in engine.levels(side, depth):
+        if any(not order.ours for order in engine.orders_at(side, price)):
+            return price
+    return None
+
+
+def _markouts(
+    fills: Sequence[Fill], recorder: MidRecorder, data_end: float
+) -> tuple[tuple[Markout, ...], tuple[tuple[int, int], ...]]:
+    """Each fill's mid move after 1, 5, 30, 60 s (bps of the mid at the fill; a sell: up is adverse)."""
+    marks: list[Markout] = []
+    beyond: dict[int, int] = dict.fromkeys(MARKOUT_HORIZONS_SEC, 0)
+    for f in fills:
+        before = recorder.mid_at(f.time)
+        for h in MARKOUT_HORIZONS_SEC:
+            if f.time + h > data_end:
+                beyond[h] += 1
+                continue
+            after = recorder.mid_at(f.time + h)
+            if before is None or after is None or before <= 0:
+                continue
+            sign = 1.0 if f.side is Side.SELL else -1.0
+            marks.append(Markout(h, sign * (after - before) / before * 10_000, float(f.size)))
+    return tuple(marks), tuple(beyond.items())
+
+
 async def _run_episode(
     venue: Venue, spec: PolicySpec, episode: Episode, options: SimOptions, *, mode: Mode, trace: bool
 ) -> tuple[EpisodeResult, EpisodeTrace | None]:
@@ -412,34 +539,49 @@ async def _run_episode(
     pid = product.product_id
     arrival = clock.now()
     deadline = arrival + episode.deadline_sec
+    data_end = arrival + episode.horizon_sec
+    stop = arrival + episode.run_sec
+    recorder = MidRecorder(arrival, MID_PERIOD_SEC, min(data_end, stop + max(MARKOUT_HORIZONS_SEC) + 1.0))
+    exchange.attach_market(pid, recorder)
     sampler = None
     if trace:
-        sampler = BookSampler(arrival, max(0.05, episode.deadline_sec / 400), deadline + 1.0)
+        sampler = BookSampler(arrival, max(0.05, episode.run_sec / 400), stop + 1.0)
         exchange.attach_market(pid, sampler)
     book = exchange.book_now(pid)
     mid = book.mid
     size = max(product.size_floor(episode.size_usd / venue.usd_per_quote / mid), product.min_order_size(mid))
     policy = resolve_policy(spec.overrides, venue.usd_per_quote)
-    loop_outcome = await _until(
-        run_policy(spec, policy, exchange, clock, product_id=pid, size=size, seed=episode.seed),
-        clock,
-        deadline,
+    work = run_policy(
+        spec, policy, exchange, clock, product_id=pid, size=size, seed=episode.seed, deadline=deadline
     )
+    loop_outcome = await _until(work, clock, stop)
+    censored = loop_outcome == CUT_OFF and stop < deadline  # the data ended first
+    if loop_outcome == CUT_OFF:
+        loop_outcome = "end_of_data" if censored else "deadline"
     await _wind_down(exchange, clock, pid)
     fills = [f for f in exchange.all_fills() if f.product_id == pid]
     filled = sum((f.size for f in fills), start=ZERO)
     residual = size - filled
     end_book = exchange.book_now(pid)
     completed = residual <= ZERO or not product.is_orderable(residual, end_book.best_bid)
-    if not completed and clock.now() < deadline:
-        # The loop gave up early: what it left is sold at the deadline, like anyone's residual.
-        await clock.sleep_until(deadline)
+    if not completed and clock.now() < stop:
+        # The loop gave up early: what it left is sold at the deadline, like anyone's residual
+        # (at the end of the data when that comes first: there is no later book to sell into).
+        await clock.sleep_until(stop)
         exchange.advance()
         end_book = exchange.book_now(pid)
     residual_net = forced_sale_net(end_book, max(residual, ZERO), options.fees.taker)
     value = sum((f.price * f.size for f in fills), start=ZERO)
     paid = sum((f.fee for f in fills), start=ZERO)
     last_fill = max((f.time for f in fills), default=None)
+    if last_fill is not None:  # let the market run on for the markouts (never past the data)
+        until = min(data_end, last_fill + max(MARKOUT_HORIZONS_SEC) + MID_PERIOD_SEC)
+        if clock.now() < until:
+            await clock.sleep_until(until)
+            exchange.advance()
+    markouts, beyond = _markouts(fills, recorder, data_end)
+    maker_fills = [f for f in fills if f.liquidity is Liquidity.MAKER]
+    first_maker = min((f.time for f in maker_fills), default=None)
     result = EpisodeResult(
         episode_id=episode.episode_id,
         mode=mode.value,
@@ -450,16 +592,25 @@ async def _run_episode(
         filled_size=filled,
         filled_value=value,
         fees=paid,
-        maker_size=sum((f.size for f in fills if f.liquidity is Liquidity.MAKER), start=ZERO),
+        maker_size=sum((f.size for f in maker_fills), start=ZERO),
+        maker_value=sum((f.size * f.price for f in maker_fills), start=ZERO),
         residual_size=max(residual, ZERO),
         residual_net=residual_net,
         completed=completed,
+        censored=censored and not completed,
         time_to_complete_sec=(last_fill - arrival) if completed and last_fill is not None else None,
-        is_bps=shortfall_bps(size, mid, value, paid, residual_net),
+        time_to_first_fill_sec=first_maker - arrival if first_maker is not None else None,
+        is_bps=implementation_shortfall_bps(
+            Side.SELL, size, mid, filled_value=value, fees=paid, residual_value=residual_net
+        ),
         market_sell_bps=market_sell_bps(book, size, options.fees.taker),
         perfect_maker_bps=perfect_maker_bps(book, options.fees.maker),
         loop_outcome=loop_outcome,
         orders=len(exchange.all_orders()),
+        deadline_sec=episode.deadline_sec,
+        horizon_sec=episode.horizon_sec,
+        markouts=markouts,
+        markouts_beyond_data=beyond,
     )
     if sampler is None:
         return result, None
@@ -471,7 +622,7 @@ async def _run_episode(
         episode_id=episode.episode_id,
         product_id=pid,
         arrival=arrival,
-        deadline=deadline,
+        deadline=stop,
         times=tuple(r[0] - arrival for r in rows),
         best_bids=tuple(None if r[1] is None else r[1] * tick for r in rows),
         best_asks=tuple(None if r[2] is None else r[2] * tick for r in rows),
@@ -493,13 +644,30 @@ def jobs(plan: BacktestPlan, policies: Sequence[PolicySpec]) -> list[tuple[Mode,
     return [(mode, episode, spec) for mode, episode in plan.episodes for spec in policies]
 
 
-def summarize_results(results: Iterable[EpisodeResult], policies: Sequence[str]) -> tuple[PolicyMetrics, ...]:
-    """One ``PolicyMetrics`` per (mode, policy), modes in plan order, policies in ``policies`` order."""
+def summarize_results(
+    results: Iterable[EpisodeResult],
+    policies: Sequence[str],
+    *,
+    seed: int = 1,
+    reference: str = REFERENCE_POLICY,
+) -> tuple[PolicyMetrics, ...]:
+    """One ``PolicyMetrics`` per (mode, policy), modes in plan order, policies in ``policies`` order;
+    each compared paired with ``reference`` on the same mode's episodes when it ran too."""
     grouped: dict[tuple[str, str], list[EpisodeResult]] = {}
     for r in results:
         grouped.setdefault((r.mode, r.policy), []).append(r)
     modes = list(dict.fromkeys(mode for mode, _ in grouped))
-    return tuple(summarize(grouped[m, p]) for m in modes for p in policies if (m, p) in grouped)
+    out = []
+    for m in modes:
+        for p in policies:
+            if (m, p) not in grouped:
+                continue
+            metrics = summarize(grouped[m, p], seed=seed)
+            theirs = grouped.get((m, reference))
+            if theirs is not None and p != reference:
+                metrics = replace(metrics, vs_reference=compare_paired(grouped[m, p], theirs, seed=seed))
+            out.append(metrics)
+    return tuple(out)
 
 
 def run_backtest(
@@ -527,7 +695,7 @@ def run_backtest(
             kept.append(trace)
         if on_result is not None:
             on_result(result)
-    metrics = summarize_results(results, [p.name for p in config.policies])
+    metrics = summarize_results(results, [p.name for p in config.policies], seed=config.seed)
     return BacktestResult(plan, tuple(results), metrics, tuple(kept))
 
 
@@ -551,6 +719,7 @@ def backtest_json(result: BacktestResult, config: BacktestConfig) -> dict[str, o
         "episodes": len(plan.episodes),
         "products": sorted({pid for _, pid in plan.venues}),
         "skipped": list(plan.skipped),
+        "notes": list(plan.notes),
         "rebuild_check": rebuild,
         "calibration": [c.as_json() for c in plan.calibrations],
         "policies": {p.name: {"kind": p.kind.value, "overrides": list(p.overrides)} for p in config.policies},

@@ -96,6 +96,11 @@ class ProductTape:
     def end(self) -> float:
         return self.times[-1] if self.times else NEVER
 
+    @property
+    def first_book_time(self) -> float:
+        """When the first book row arrives (a snapshot): before it there is no book to trade on."""
+        return next((t for t, k in zip(self.times, self.kinds, strict=True) if k == LEVEL), self.end)
+
     def __len__(self) -> int:
         return len(self.times)
 

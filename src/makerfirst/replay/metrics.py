@@ -14,8 +14,21 @@ that a table or JSON prints are rounded.
   per-episode ratio is unstable when an episode's spread is small). 1 is the perfect maker, 0 a
   market sell; drift can push single episodes beyond either.
 * **Completion**: everything sold by the deadline (or only dust, below the product's minimums, is
-  left). **Maker share**: base sold as maker over base requested, the forced residual counting as
-  taker volume. **Time to complete**: arrival to last fill, completed episodes only.
+  left). **Maker share**: per product, the value sold as maker over the value requested (at the
+  arrival mid), then the mean over products (base units of different products never add up).
+  **Time to complete**: arrival to last fill, completed episodes only.
+* **Censored** episodes (a replay whose data ended while the policy was still working, before its
+  deadline) are counted, and left out of every IS figure, E and the paired comparison: they are
+  not charged as a completed taker sale. Completion and "a fill within the horizon" include them.
+* **Markouts** of our fills at 1, 5, 30 and 60 s: the mid move after the fill, in bps of the mid at
+  the fill, signed so that adverse selection is positive (a sell: the mid rose after we sold);
+  size-weighted over the fills. A horizon past the end of the data is left out and counted.
+* **Paired comparison**: on the episodes neither run was censored in, each policy's IS minus the
+  reference policy's (the design note's), its mean with a paired-bootstrap interval, and the
+  episodes it won, tied (within ``TIE_BPS``) and lost.
+
+Every figure carries a 95 % interval and its sample size (``stats.py``: a seeded bootstrap over
+episodes; Wilson for proportions).
 """
 
 from __future__ import annotations
@@ -25,32 +38,42 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
+import numpy as np
+from numpy.typing import NDArray
+
+from makerfirst.algorithms.shortfall import forced_residual_value, implementation_shortfall_bps
 from makerfirst.domain.book import OrderBook
 from makerfirst.domain.money import BPS, ZERO
+from makerfirst.domain.orders import Side
+from makerfirst.replay.stats import (
+    EMPTY,
+    Interval,
+    Statistic,
+    bootstrap,
+    grouped_ratio_mean,
+    mean_of,
+    median_of,
+    quantile_of,
+    ratio_of_sums,
+    wilson,
+)
 
-
-def shortfall_bps(
-    size: Decimal, arrival_mid: Decimal, fills_value: Decimal, fees: Decimal, residual_net: Decimal
-) -> Decimal:
-    """IS in bps for a sell of ``size`` (base) against ``arrival_mid``; ``residual_net`` is the forced
-    sale's proceeds after its fee. A zero-size episode costs nothing."""
-    benchmark = size * arrival_mid
-    if benchmark <= ZERO:
-        return ZERO
-    return (benchmark - (fills_value - fees) - residual_net) / benchmark * BPS
+MARKOUT_HORIZONS_SEC = (1, 5, 30, 60)
+TIE_BPS = 0.01  # two IS figures closer than this are the same execution
+REFERENCE_POLICY = "design_note"
 
 
 def forced_sale_net(book: OrderBook, size: Decimal, taker_fee: Decimal) -> Decimal:
     """Quote proceeds, after the taker fee, of selling ``size`` into ``book``'s bids right now."""
-    if size <= ZERO:
-        return ZERO
-    _, gross = book.sell_proceeds(size)
-    return gross * (1 - taker_fee)
+    return forced_residual_value(book, Side.SELL, size, taker_fee)
 
 
 def market_sell_bps(book: OrderBook, size: Decimal, taker_fee: Decimal) -> Decimal:
     """IS of selling ``size`` at once into ``book``'s bids with the taker fee (vs ``book``'s mid)."""
-    return shortfall_bps(size, book.mid, ZERO, ZERO, forced_sale_net(book, size, taker_fee))
+    net = forced_sale_net(book, size, taker_fee)
+    return implementation_shortfall_bps(
+        Side.SELL, size, book.mid, filled_value=ZERO, fees=ZERO, residual_value=net
+    )
 
 
 def perfect_maker_bps(book: OrderBook, maker_fee: Decimal) -> Decimal:
@@ -58,9 +81,30 @@ def perfect_maker_bps(book: OrderBook, maker_fee: Decimal) -> Decimal:
     return (book.mid - book.best_ask * (1 - maker_fee)) / book.mid * BPS
 
 
+def capture_ratio(market_sell: Decimal, perfect_maker: Decimal, policy: Decimal) -> Decimal | None:
+    """E = (IS_market_sell − IS_policy) / (IS_market_sell − IS_perfect_maker), None if undefined."""
+    gap = market_sell - perfect_maker
+    if gap == ZERO:
+        return None
+    return (market_sell - policy) / gap
+
+
+@dataclass(frozen=True, slots=True)
+class Markout:
+    """One fill's mid move ``horizon_sec`` after it (bps, adverse positive), weighted by ``size``."""
+
+    horizon_sec: int
+    bps: float
+    size: float
+
+
 @dataclass(frozen=True, slots=True)
 class EpisodeResult:
-    """One policy on one episode. Sizes in base, values and fees in quote, times in seconds."""
+    """One policy on one episode. Sizes in base, values and fees in quote, times in seconds.
+
+    ``censored``: the data ended (at ``horizon_sec``) while the policy was still working, before
+    its deadline; ``is_bps`` then charges the residual at the last book and is left out of every
+    IS figure. ``markouts_beyond_data``: per horizon, our fills whose horizon fell past the data."""
 
     episode_id: int
     mode: str  # "replay", "calibrated" or "synthetic"
@@ -72,52 +116,110 @@ class EpisodeResult:
     filled_value: Decimal
     fees: Decimal
     maker_size: Decimal
+    maker_value: Decimal
     residual_size: Decimal
     residual_net: Decimal
     completed: bool
+    censored: bool
     time_to_complete_sec: float | None
+    time_to_first_fill_sec: float | None
     is_bps: Decimal
     market_sell_bps: Decimal
     perfect_maker_bps: Decimal
-    loop_outcome: str  # how the policy's own loop ended ("complete", "deadline", "taker_failed", ...)
+    loop_outcome: str  # how the policy's own loop ended ("complete", "deadline", "end_of_data", ...)
     orders: int
+    deadline_sec: float = math.inf
+    horizon_sec: float = math.inf
+    markouts: tuple[Markout, ...] = ()
+    markouts_beyond_data: tuple[tuple[int, int], ...] = ()
+
+    @property
+    def requested_value(self) -> Decimal:
+        return self.size * self.arrival_mid
+
+
+@dataclass(frozen=True, slots=True)
+class MarkoutSummary:
+    horizon_sec: int
+    bps: Interval  # size-weighted mean over fills, bootstrap over episodes
+    fills: int
+    beyond_data: int
+
+    def as_json(self) -> dict[str, object]:
+        return {"horizon_sec": self.horizon_sec, **self.bps.as_json(), "fills": self.fills,
+                "beyond_data": self.beyond_data}  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class PairedComparison:
+    """This policy's IS minus the reference's on the same episodes (negative: this one is cheaper)."""
+
+    reference: str
+    diff_mean_bps: Interval
+    wins: int
+    ties: int
+    losses: int
+    excluded_censored: int
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "reference": self.reference,
+            "is_diff_mean_bps": self.diff_mean_bps.as_json(),
+            "wins": self.wins,
+            "ties": self.ties,
+            "losses": self.losses,
+            "excluded_censored": self.excluded_censored,
+        }
 
 
 @dataclass(frozen=True, slots=True)
 class PolicyMetrics:
-    """A policy's summary over its episodes. ``e`` is None when the references coincide."""
+    """A policy's summary over its episodes of one mode, every figure with its 95 % interval.
+
+    IS figures and E cover the ``episodes - censored`` uncensored episodes; E is None when some
+    episodes are censored (a full E needs full runs) or the references coincide."""
 
     policy: str
     mode: str
     episodes: int
-    is_mean_bps: float
-    is_median_bps: float
-    is_p95_bps: float
-    e: float | None
-    completion_rate: float
-    maker_share: float
-    time_to_complete_median_sec: float | None
-    time_to_complete_p90_sec: float | None
-    market_sell_mean_bps: float
-    perfect_maker_mean_bps: float
-    orders_mean: float
+    censored: int
+    is_mean_bps: Interval
+    is_median_bps: Interval
+    is_p95_bps: Interval
+    e: Interval | None
+    completion_rate: Interval
+    maker_fill_within_horizon: Interval
+    maker_share: Interval
+    time_to_complete_median_sec: Interval
+    time_to_first_fill_median_sec: Interval
+    market_sell_mean_bps: Interval
+    perfect_maker_mean_bps: Interval
+    orders_mean: Interval
+    horizon_median_sec: float | None
+    markouts: tuple[MarkoutSummary, ...]
+    vs_reference: PairedComparison | None = None
 
     def as_json(self) -> dict[str, object]:
         return {
             "policy": self.policy,
             "mode": self.mode,
             "episodes": self.episodes,
-            "is_mean_bps": self.is_mean_bps,
-            "is_median_bps": self.is_median_bps,
-            "is_p95_bps": self.is_p95_bps,
-            "e": self.e,
-            "completion_rate": self.completion_rate,
-            "maker_share": self.maker_share,
-            "time_to_complete_median_sec": self.time_to_complete_median_sec,
-            "time_to_complete_p90_sec": self.time_to_complete_p90_sec,
-            "market_sell_mean_bps": self.market_sell_mean_bps,
-            "perfect_maker_mean_bps": self.perfect_maker_mean_bps,
-            "orders_mean": self.orders_mean,
+            "censored": self.censored,
+            "is_mean_bps": self.is_mean_bps.as_json(),
+            "is_median_bps": self.is_median_bps.as_json(),
+            "is_p95_bps": self.is_p95_bps.as_json(),
+            "e": None if self.e is None else self.e.as_json(),
+            "completion_rate": self.completion_rate.as_json(),
+            "maker_fill_within_horizon": self.maker_fill_within_horizon.as_json(),
+            "maker_share": self.maker_share.as_json(),
+            "time_to_complete_median_sec": self.time_to_complete_median_sec.as_json(),
+            "time_to_first_fill_median_sec": self.time_to_first_fill_median_sec.as_json(),
+            "market_sell_mean_bps": self.market_sell_mean_bps.as_json(),
+            "perfect_maker_mean_bps": self.perfect_maker_mean_bps.as_json(),
+            "orders_mean": self.orders_mean.as_json(),
+            "horizon_median_sec": self.horizon_median_sec,
+            "markouts": [m.as_json() for m in self.markouts],
+            "vs_reference": None if self.vs_reference is None else self.vs_reference.as_json(),
         }
 
 
@@ -130,57 +232,91 @@ def percentile(values: Sequence[Decimal], share: float) -> Decimal:
     return ordered[rank - 1]
 
 
-def median(values: Sequence[Decimal]) -> Decimal:
-    ordered = sorted(values)
-    n = len(ordered)
-    if n == 0:
-        raise ValueError("median of no values")
-    middle = n // 2
-    return ordered[middle] if n % 2 else (ordered[middle - 1] + ordered[middle]) / 2
+def _floats(values: Sequence[Decimal | float | None]) -> NDArray[np.float64]:
+    return np.array([np.nan if v is None else float(v) for v in values], dtype=np.float64)
 
 
-def _mean(values: Sequence[Decimal]) -> Decimal:
-    return sum(values, start=ZERO) / len(values)
+def _e_statistic(
+    market: NDArray[np.float64], maker: NDArray[np.float64], cost: NDArray[np.float64]
+) -> Statistic:
+    def statistic(idx: NDArray[np.intp]) -> NDArray[np.float64]:
+        m, k, c = market[idx].mean(axis=1), maker[idx].mean(axis=1), cost[idx].mean(axis=1)
+        gap = m - k
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(gap != 0, (m - c) / np.where(gap != 0, gap, 1), np.nan)
+
+    return statistic
 
 
-def capture_ratio(market_sell: Decimal, perfect_maker: Decimal, policy: Decimal) -> Decimal | None:
-    """E = (IS_market_sell − IS_policy) / (IS_market_sell − IS_perfect_maker), None if undefined."""
-    gap = market_sell - perfect_maker
-    if gap == ZERO:
-        return None
-    return (market_sell - policy) / gap
+def _markouts(results: Sequence[EpisodeResult], seed: int) -> tuple[MarkoutSummary, ...]:
+    out = []
+    for h in MARKOUT_HORIZONS_SEC:
+        weighted = _floats([sum(m.bps * m.size for m in r.markouts if m.horizon_sec == h) for r in results])
+        sizes = _floats([sum(m.size for m in r.markouts if m.horizon_sec == h) for r in results])
+        fills = sum(1 for r in results for m in r.markouts if m.horizon_sec == h)
+        beyond = sum(n for r in results for horizon, n in r.markouts_beyond_data if horizon == h)
+        interval = bootstrap(len(results), ratio_of_sums(weighted, sizes), seed=seed) if fills else EMPTY
+        out.append(MarkoutSummary(h, interval, fills, beyond))
+    return tuple(out)
 
 
-def _r(value: Decimal, places: int = 2) -> float:
-    return round(float(value), places)
-
-
-def summarize(results: Sequence[EpisodeResult]) -> PolicyMetrics:
-    """Summarize one policy's results (all of one policy and mode)."""
+def summarize(results: Sequence[EpisodeResult], *, seed: int = 1) -> PolicyMetrics:
+    """Summarize one policy's results (all of one policy and mode), with seeded intervals."""
     if not results:
         raise ValueError("no episodes to summarize")
-    costs = [r.is_bps for r in results]
-    market, maker = _mean([r.market_sell_bps for r in results]), _mean([r.perfect_maker_bps for r in results])
-    mean_cost = _mean(costs)
-    e = capture_ratio(market, maker, mean_cost)
-    times = sorted(
-        Decimal(repr(r.time_to_complete_sec)) for r in results if r.time_to_complete_sec is not None
-    )
-    requested = sum((r.size for r in results), start=ZERO)
-    made = sum((r.maker_size for r in results), start=ZERO)
+    full = [r for r in results if not r.censored]
+    costs = _floats([r.is_bps for r in full])
+    market, maker = _floats([r.market_sell_bps for r in full]), _floats([r.perfect_maker_bps for r in full])
+    n = len(full)
+    e: Interval | None = None
+    if n and n == len(results):
+        e = bootstrap(n, _e_statistic(market, maker, costs), seed=seed, places=3)
+    products = {p: i for i, p in enumerate(dict.fromkeys(r.product_id for r in results))}
+    groups = np.array([products[r.product_id] for r in results], dtype=np.intp)
+    maker_value = _floats([r.maker_value for r in results])
+    requested = _floats([r.requested_value for r in results])
+    completed = _floats([r.time_to_complete_sec if r.completed else None for r in results])
+    first_fill = _floats([r.time_to_first_fill_sec for r in results])
+    horizons = sorted(r.horizon_sec for r in results if math.isfinite(r.horizon_sec))
     return PolicyMetrics(
         policy=results[0].policy,
         mode=results[0].mode,
         episodes=len(results),
-        is_mean_bps=_r(mean_cost),
-        is_median_bps=_r(median(costs)),
-        is_p95_bps=_r(percentile(costs, 0.95)),
-        e=None if e is None else _r(e, 3),
-        completion_rate=round(sum(r.completed for r in results) / len(results), 4),
-        maker_share=_r(made / requested, 4) if requested > ZERO else 0.0,
-        time_to_complete_median_sec=_r(median(times)) if times else None,
-        time_to_complete_p90_sec=_r(percentile(times, 0.9)) if times else None,
-        market_sell_mean_bps=_r(market),
-        perfect_maker_mean_bps=_r(maker),
-        orders_mean=round(sum(r.orders for r in results) / len(results), 2),
+        censored=len(results) - n,
+        is_mean_bps=bootstrap(n, mean_of(costs), seed=seed),
+        is_median_bps=bootstrap(n, median_of(costs), seed=seed),
+        is_p95_bps=bootstrap(n, quantile_of(costs, 0.95), seed=seed),
+        e=e,
+        completion_rate=wilson(sum(r.completed for r in results), len(results)),
+        maker_fill_within_horizon=wilson(
+            sum(r.time_to_first_fill_sec is not None for r in results), len(results)
+        ),
+        maker_share=bootstrap(
+            len(results), grouped_ratio_mean(maker_value, requested, groups), seed=seed, places=4
+        ),
+        time_to_complete_median_sec=bootstrap(len(results), median_of(completed), seed=seed),
+        time_to_first_fill_median_sec=bootstrap(len(results), median_of(first_fill), seed=seed),
+        market_sell_mean_bps=bootstrap(n, mean_of(market), seed=seed),
+        perfect_maker_mean_bps=bootstrap(n, mean_of(maker), seed=seed),
+        orders_mean=bootstrap(len(results), mean_of(_floats([r.orders for r in results])), seed=seed),
+        horizon_median_sec=round(horizons[len(horizons) // 2], 2) if horizons else None,
+        markouts=_markouts(results, seed),
+    )
+
+
+def compare_paired(
+    results: Sequence[EpisodeResult], reference: Sequence[EpisodeResult], *, seed: int = 1
+) -> PairedComparison:
+    """``results`` vs ``reference`` (the same mode) on the episodes both ran, neither censored."""
+    theirs = {r.episode_id: r for r in reference}
+    pairs = [(r, theirs[r.episode_id]) for r in results if r.episode_id in theirs]
+    kept = [(a, b) for a, b in pairs if not (a.censored or b.censored)]
+    diffs = _floats([a.is_bps - b.is_bps for a, b in kept])
+    return PairedComparison(
+        reference=reference[0].policy if reference else REFERENCE_POLICY,
+        diff_mean_bps=bootstrap(len(kept), mean_of(diffs), seed=seed),
+        wins=int((diffs < -TIE_BPS).sum()),
+        ties=int((abs(diffs) <= TIE_BPS).sum()),
+        losses=int((diffs > TIE_BPS).sum()),
+        excluded_censored=len(pairs) - len(kept),
     )

@@ -1,12 +1,13 @@
-"""Reference policies, all run through the same engine (``ExecutionEngine`` and ``TwapLoop``).
+"""Reference policies, all run through the same loop (``TwapLoop`` with a ``SellPolicy``) and engine.
 
-A :class:`PolicySpec` is a loop kind plus ``--set``-style overrides of the shipped policy, so a
-policy is data: picklable for sweeps, printable in reports. The references (PRODUCT.md):
+A :class:`PolicySpec` names a :mod:`~makerfirst.algorithms.sell_policies` class (its ``kind``)
+plus ``--set``-style overrides of the shipped policy, so a policy is data: picklable for sweeps,
+printable in reports. The references (PRODUCT.md):
 
 * ``market_sell``: one limit IOC for everything at a wide cap (10 %, the policy's maximum): the
-  immediate market sell, through the engine, so it pays the entry latency like everyone else.
+  immediate market sell, through the loop, so it pays the entry latency like everyone else.
 * ``fixed_ttl``: the old loop the design note fixed: post-only slices with a fixed 6 s TTL, no
-  taker fallback, retried until the deadline (it never gives up on its own before then).
+  taker fallback, re-placed until the deadline (it never gives up on its own before then).
 * ``design_note``: the shipped ``policy.yaml`` as it is: 25 s / 20 s purge TTLs, two attempts,
   then one limit IOC capped at 1 % for remainders under $50.
 * ``freqtrade``: a Freqtrade-like exit: a limit order at the current best ask with an unfilled
@@ -15,8 +16,9 @@ policy is data: picklable for sweeps, printable in reports. The references (PROD
   ``purge_execution.maker_first_ttl_sec``, its timeout count from ``max_consecutive_no_fill`` and
   its exit cap from ``taker_max_slippage_bps``, so a sweep can vary them the same way.
 
-Every policy sells with ``Purpose.PURGE``. Policies are never told the deadline: the episode
-runner cancels them when it comes (``backtest.run_episode``).
+Every policy sells with ``Purpose.PURGE`` and is shown the episode's deadline (``PolicyView``);
+the episode runner also cancels it when the deadline or the end of the data comes
+(``backtest.run_episode``).
 """
 
 from __future__ import annotations
@@ -26,13 +28,12 @@ from decimal import Decimal
 from enum import StrEnum
 from functools import lru_cache
 
-from makerfirst.algorithms.guards import GuardBypass
+from makerfirst.algorithms.sell_policies import DesignNote, FixedTtl, LimitThenMarket, MarketSell, SellPolicy
 from makerfirst.clock import Clock
 from makerfirst.domain.errors import MakerfirstError
 from makerfirst.domain.intents import Purpose, SizeBase, TradeIntent
-from makerfirst.domain.money import ZERO, plain
-from makerfirst.domain.orders import OrderType, Side
-from makerfirst.execution.engine import AttemptOutcome, ExecutionEngine
+from makerfirst.domain.money import plain
+from makerfirst.execution.engine import ExecutionEngine
 from makerfirst.execution.ids import ClientOrderIds
 from makerfirst.execution.twap_loop import TwapLoop
 from makerfirst.policy import Policy, load_policy
@@ -44,8 +45,17 @@ WIDE_CAP_BPS = 1000  # the policy's largest allowed taker slippage: as close to 
 
 class PolicyKind(StrEnum):
     MARKET_SELL = "market_sell"  # one IOC for everything
-    TWAP = "twap"  # the engine's TwapLoop (design note, or the old fixed-TTL loop by overrides)
+    FIXED_TTL = "fixed_ttl"  # the old loop: one TTL forever, never a taker
+    DESIGN_NOTE = "design_note"  # the design note's TTL ladder and taker fallback
     LIMIT_THEN_MARKET = "limit_then_market"  # Freqtrade-like
+
+
+_POLICY_CLASSES: dict[PolicyKind, type[SellPolicy]] = {
+    PolicyKind.MARKET_SELL: MarketSell,
+    PolicyKind.FIXED_TTL: FixedTtl,
+    PolicyKind.DESIGN_NOTE: DesignNote,
+    PolicyKind.LIMIT_THEN_MARKET: LimitThenMarket,
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +65,7 @@ class PolicySpec:
     name: str
     kind: PolicyKind
     overrides: tuple[str, ...] = ()
+    custom: type[SellPolicy] | None = None  # another policy class, run instead of ``kind``'s
 
     def with_overrides(self, extra: tuple[str, ...], name: str | None = None) -> PolicySpec:
         return replace(self, name=name or self.name, overrides=self.overrides + extra)
@@ -68,17 +79,11 @@ REFERENCE_POLICIES: dict[str, PolicySpec] = {
         ),
         PolicySpec(
             "fixed_ttl",
-            PolicyKind.TWAP,
-            (
-                f"{_PURGE}.maker_ttl_sec=6",
-                f"{_PURGE}.maker_first_ttl_sec=6",
-                f"{_PURGE}.maker_retry_ttl_sec=6",
-                f"{_PURGE}.allow_taker_fallback=false",
-                f"{_PURGE}.max_consecutive_no_fill=100",
-                f"{_PURGE}.max_slices=1000",
-            ),
+            PolicyKind.FIXED_TTL,
+            # Its one TTL, and slices enough to outlast any deadline (it never takes: FixedTtl).
+            (f"{_PURGE}.maker_first_ttl_sec=6", f"{_PURGE}.max_slices=1000"),
         ),
-        PolicySpec("design_note", PolicyKind.TWAP),
+        PolicySpec("design_note", PolicyKind.DESIGN_NOTE),
         PolicySpec(
             "freqtrade",
             PolicyKind.LIMIT_THEN_MARKET,
@@ -133,60 +138,11 @@ async def run_policy(
     product_id: str,
     size: Decimal,
     seed: int = 0,
+    deadline: float | None = None,
 ) -> str:
-    """Sell ``size`` (base) of ``product_id`` with ``spec``'s loop; return how the loop ended."""
+    """Sell ``size`` (base) of ``product_id`` with ``spec``'s policy (shown ``deadline``); return how
+    the loop ended."""
     engine = ExecutionEngine(exchange, clock, policy, ids=ClientOrderIds(seed))
-    if spec.kind is PolicyKind.MARKET_SELL:
-        attempt = await engine.execute(
-            symbol=product_id,
-            side=Side.SELL,
-            size=SizeBase(size),
-            purpose=Purpose.PURGE,
-            force_order_type=OrderType.LIMIT_IOC,
-            bypass=GuardBypass.TAKER_FALLBACK,
-        )
-        return attempt.outcome.value
-    if spec.kind is PolicyKind.TWAP:
-        report = await TwapLoop(engine, exchange, clock).run(
-            TradeIntent(product_id, SizeBase(size), Purpose.PURGE)
-        )
-        return report.outcome.value
-    return await _limit_then_market(engine, exchange, policy, product_id, size)
-
-
-async def _limit_then_market(
-    engine: ExecutionEngine, exchange: ExchangePort, policy: Policy, product_id: str, size: Decimal
-) -> str:
-    """Freqtrade's exit: limit at the ask, re-placed after each unfilled timeout, then a market exit."""
-    purge = policy.portfolio_management.purge_execution
-    product = await engine.product(product_id)
-    remaining, timeouts = size, 0
-    while remaining > ZERO:
-        book = await exchange.get_order_book(product_id)
-        if not product.is_orderable(remaining, book.best_bid):
-            return "dust"
-        if timeouts >= purge.max_consecutive_no_fill:
-            exit_attempt = await engine.execute(
-                symbol=product_id,
-                side=Side.SELL,
-                size=SizeBase(remaining),
-                purpose=Purpose.PURGE,
-                force_order_type=OrderType.LIMIT_IOC,
-                bypass=GuardBypass.TAKER_FALLBACK,
-            )
-            remaining -= exit_attempt.filled_size
-            return "complete" if remaining <= ZERO else "market_exit_partial"
-        # The engine prices a maker sell at best bid + cushion: a cushion of the spread is the ask.
-        spread_ticks = max(1, int((book.best_ask - book.best_bid) / product.price_increment))
-        attempt = await engine.execute(
-            symbol=product_id,
-            side=Side.SELL,
-            size=SizeBase(remaining),
-            purpose=Purpose.PURGE,
-            attempt_index=0,  # every re-placement gets the full timeout (maker_first_ttl_sec)
-            cushion_ticks=spread_ticks,
-        )
-        remaining -= attempt.filled_size
-        if attempt.outcome is not AttemptOutcome.FILLED:
-            timeouts += 1  # an unfilled (or refused) order counts as a timeout: the loop is bounded
-    return "complete"
+    loop = TwapLoop(engine, exchange, clock, policy=(spec.custom or _POLICY_CLASSES[spec.kind])())
+    report = await loop.run(TradeIntent(product_id, SizeBase(size), Purpose.PURGE), deadline=deadline)
+    return report.outcome.value

@@ -1,6 +1,8 @@
-"""A self-contained HTML report of a backtest (plotly): the metrics table, each policy's cost
-distribution, and for the first episode of each policy the book, our resting quotes and our fills
-over time. Rendering only: every number comes from ``BacktestResult``.
+"""A self-contained HTML report of a backtest (plotly): the metrics table (95 % intervals), each
+policy's IS distribution (uncensored episodes), the fill-time curves (the share of episodes with a
+maker fill, and completed, by seconds after arrival, per mode: replayed real flow beside the
+calibrated synthetic market), and for the first episode of each policy the book, our resting
+quotes and our fills over time. Rendering only: every number comes from ``BacktestResult``.
 """
 
 from __future__ import annotations
@@ -19,33 +21,86 @@ _COLUMNS = (
     ("mode", "mode"),
     ("policy", "policy"),
     ("episodes", "episodes"),
+    ("censored", "censored"),
     ("IS mean (bps)", "is_mean_bps"),
     ("IS median", "is_median_bps"),
     ("IS p95", "is_p95_bps"),
     ("E", "e"),
     ("completion", "completion_rate"),
-    ("maker share", "maker_share"),
+    ("maker fill in horizon", "maker_fill_within_horizon"),
+    ("maker share (value)", "maker_share"),
     ("time to complete p50 (s)", "time_to_complete_median_sec"),
 )
 
 
+def _cell(value: object) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, dict):  # an interval
+        if value.get("value") is None:
+            return "-"
+        if value.get("low") is None:
+            return f"{value['value']} (n={value['n']})"
+        return f"{value['value']} [{value['low']}, {value['high']}] (n={value['n']})"
+    return str(value)
+
+
 def metrics_figure(metrics: Sequence[PolicyMetrics]) -> Any:
     rows = [m.as_json() for m in metrics]
-    cells = [[("-" if r[key] is None else r[key]) for r in rows] for _, key in _COLUMNS]
+    cells = [[_cell(r[key]) for r in rows] for _, key in _COLUMNS]
     return go.Figure(
         data=[go.Table(header={"values": [title for title, _ in _COLUMNS]}, cells={"values": cells})],
-        layout={"title": "Metrics per policy (IS vs arrival mid, fees and forced residual included)"},
+        layout={"title": "Metrics per policy, 95 % intervals (IS vs arrival mid, fees and forced residual)"},
     )
 
 
 def cost_figure(result: BacktestResult) -> Any:
-    figure = go.Figure(layout={"title": "Implementation shortfall per episode (bps)", "boxmode": "group"})
+    figure = go.Figure(
+        layout={"title": "Implementation shortfall per episode (bps; censored left out)", "boxmode": "group"}
+    )
     for mode in dict.fromkeys(r.mode for r in result.results):
         for policy in dict.fromkeys(r.policy for r in result.results):
-            costs = [float(r.is_bps) for r in result.results if r.mode == mode and r.policy == policy]
+            costs = [
+                float(r.is_bps)
+                for r in result.results
+                if r.mode == mode and r.policy == policy and not r.censored
+            ]
             if costs:
                 figure.add_trace(go.Box(y=costs, name=f"{mode}: {policy}", boxpoints="all", jitter=0.3))
     figure.update_yaxes(title="IS (bps, lower is better)")
+    return figure
+
+
+def fill_curve(times: Sequence[float | None], episodes: int) -> tuple[list[float], list[float]]:
+    """The share of ``episodes`` whose event happened by each time (a step curve from 0)."""
+    happened = sorted(t for t in times if t is not None)
+    xs, ys = [0.0], [0.0]
+    for k, t in enumerate(happened, start=1):
+        xs.append(t)
+        ys.append(k / episodes)
+    return xs, ys
+
+
+def fill_time_figure(result: BacktestResult) -> Any:
+    figure = go.Figure(layout={"title": "Fill-time curves: share of episodes with a maker fill / completed"})
+    for mode in dict.fromkeys(r.mode for r in result.results):
+        for policy in dict.fromkeys(r.policy for r in result.results):
+            mine = [r for r in result.results if r.mode == mode and r.policy == policy]
+            if not mine:
+                continue
+            first = fill_curve([r.time_to_first_fill_sec for r in mine], len(mine))
+            done = fill_curve([r.time_to_complete_sec for r in mine], len(mine))
+            style = {"shape": "hv", "dash": "solid" if mode == "replay" else "dot"}
+            figure.add_trace(
+                go.Scatter(x=first[0], y=first[1], name=f"{mode}: {policy} maker fill", line=style)
+            )
+            figure.add_trace(
+                go.Scatter(
+                    x=done[0], y=done[1], name=f"{mode}: {policy} complete", line=style, visible="legendonly"
+                )
+            )
+    figure.update_xaxes(title="seconds after arrival")
+    figure.update_yaxes(title="share of episodes", range=[0, 1])
     return figure
 
 
@@ -80,10 +135,15 @@ def trace_figure(trace: EpisodeTrace) -> Any:
 
 
 def render_html(result: BacktestResult, title: str) -> str:
-    figures = [metrics_figure(result.metrics), cost_figure(result), *(trace_figure(t) for t in result.traces)]
+    figures = [
+        metrics_figure(result.metrics),
+        cost_figure(result),
+        fill_time_figure(result),
+        *(trace_figure(t) for t in result.traces),
+    ]
     # The first figure carries plotly.js inline so the file opens offline; the others reuse it.
     parts = [f.to_html(full_html=False, include_plotlyjs=(i == 0)) for i, f in enumerate(figures)]
-    notes = "".join(f"<li>{html.escape(s)}</li>" for s in result.plan.skipped)
+    notes = "".join(f"<li>{html.escape(s)}</li>" for s in (*result.plan.notes, *result.plan.skipped))
     rebuild = result.plan.rebuild
     check = (
         ""

@@ -128,7 +128,10 @@ def run_sweep(
     else:
         results, backend = _run_local(tasks, workers, on_task_done), f"processes:{workers or 'auto'}"
     ordered = sorted(results, key=lambda r: (r.policy, r.mode, r.episode_id))
-    metrics = summarize_results(ordered, [p.name for p in points])
+    # Every point against the first, paired on the same episodes.
+    metrics = summarize_results(
+        ordered, [p.name for p in points], seed=config.seed, reference=points[0].name if points else ""
+    )
     return SweepResult(tuple(points), metrics, tuple(ordered), backend)
 
 

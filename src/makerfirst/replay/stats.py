@@ -1,0 +1,147 @@
+"""Intervals for execution figures: a seeded bootstrap over episodes, and Wilson for proportions.
+
+Episodes are the independent units (a replay's episodes of one product never overlap; synthetic
+ones run on their own markets), so every statistic is resampled by drawing episodes with
+replacement (``RESAMPLES`` times, from ``seed``) and recomputing it on the drawn episodes: the
+95 % interval is the 2.5th and 97.5th percentile of those (the percentile bootstrap). A statistic
+is a function of an index matrix (one row per resample), vectorized with numpy.
+
+Proportions (completion, a fill within the horizon) use the Wilson score interval instead, which
+stays honest at 0 and 1, where a bootstrap collapses to a point.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+RESAMPLES = 2000
+Z95 = 1.959963984540054
+
+Statistic = Callable[[NDArray[np.intp]], NDArray[np.float64]]
+
+
+@dataclass(frozen=True, slots=True)
+class Interval:
+    """A figure with its 95 % interval and sample size; ``value`` None when there is no sample."""
+
+    value: float | None
+    low: float | None
+    high: float | None
+    n: int
+    method: str  # "bootstrap", "wilson" or "none"
+
+    def as_json(self) -> dict[str, object]:
+        return {"value": self.value, "low": self.low, "high": self.high, "n": self.n, "method": self.method}
+
+    def covers(self, truth: float) -> bool:
+        return self.low is not None and self.high is not None and self.low <= truth <= self.high
+
+
+EMPTY = Interval(None, None, None, 0, "none")
+
+
+def _round(x: float, places: int) -> float | None:
+    return None if math.isnan(x) else round(x, places)
+
+
+def bootstrap(n: int, statistic: Statistic, *, seed: int, places: int = 2) -> Interval:
+    """``statistic`` on all ``n`` episodes, with its percentile-bootstrap 95 % interval.
+
+    ``statistic`` maps an (R, n) matrix of episode indices to R values (NaN where undefined).
+    """
+    if n == 0:
+        return EMPTY
+    point = float(statistic(np.arange(n, dtype=np.intp)[None, :])[0])
+    if math.isnan(point):
+        return Interval(None, None, None, n, "bootstrap")
+    rng = np.random.default_rng(seed)
+    drawn = statistic(rng.integers(0, n, size=(RESAMPLES, n)).astype(np.intp))
+    drawn = drawn[~np.isnan(drawn)]
+    if drawn.size == 0:
+        return Interval(_round(point, places), None, None, n, "bootstrap")
+    low, high = np.percentile(drawn, [2.5, 97.5])
+    return Interval(
+        _round(point, places), _round(float(low), places), _round(float(high), places), n, "bootstrap"
+    )
+
+
+def mean_of(values: NDArray[np.float64]) -> Statistic:
+    return lambda idx: values[idx].mean(axis=1)
+
+
+def median_of(values: NDArray[np.float64]) -> Statistic:
+    """The median of the non-NaN values (NaN marks an episode the statistic leaves out)."""
+
+    def statistic(idx: NDArray[np.intp]) -> NDArray[np.float64]:
+        drawn = values[idx]
+        out = np.full(drawn.shape[0], np.nan)
+        has = ~np.isnan(drawn).all(axis=1)
+        out[has] = np.nanmedian(drawn[has], axis=1)
+        return out
+
+    return statistic
+
+
+def quantile_of(values: NDArray[np.float64], share: float) -> Statistic:
+    """The nearest-rank ``share`` quantile (the reported p95 is a value that occurred)."""
+
+    def statistic(idx: NDArray[np.intp]) -> NDArray[np.float64]:
+        ordered = np.sort(values[idx], axis=1)
+        rank = max(1, math.ceil(share * ordered.shape[1]))
+        return ordered[:, rank - 1]
+
+    return statistic
+
+
+def ratio_of_sums(numerator: NDArray[np.float64], denominator: NDArray[np.float64]) -> Statistic:
+    def statistic(idx: NDArray[np.intp]) -> NDArray[np.float64]:
+        bottom = denominator[idx].sum(axis=1)
+        top = numerator[idx].sum(axis=1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return np.where(bottom != 0, top / np.where(bottom != 0, bottom, 1), np.nan)
+
+    return statistic
+
+
+def grouped_ratio_mean(
+    numerator: NDArray[np.float64], denominator: NDArray[np.float64], groups: NDArray[np.intp]
+) -> Statistic:
+    """The ratio of sums within each group (a product), then the mean over the groups drawn."""
+
+    def statistic(idx: NDArray[np.intp]) -> NDArray[np.float64]:
+        per_group = []
+        for g in np.unique(groups):
+            mask = (groups == g).astype(np.float64)
+            bottom = (denominator * mask)[idx].sum(axis=1)
+            top = (numerator * mask)[idx].sum(axis=1)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                per_group.append(np.where(bottom != 0, top / np.where(bottom != 0, bottom, 1), np.nan))
+        stacked = np.vstack(per_group)
+        out = np.full(idx.shape[0], np.nan)
+        has = ~np.isnan(stacked).all(axis=0)
+        out[has] = np.nanmean(stacked[:, has], axis=0)
+        return out
+
+    return statistic
+
+
+def wilson(successes: int, n: int, *, places: int = 4) -> Interval:
+    """The share ``successes / n`` with its Wilson score 95 % interval."""
+    if n == 0:
+        return EMPTY
+    p = successes / n
+    z2 = Z95 * Z95
+    centre = (p + z2 / (2 * n)) / (1 + z2 / n)
+    half = Z95 * math.sqrt(p * (1 - p) / n + z2 / (4 * n * n)) / (1 + z2 / n)
+    return Interval(
+        round(p, places),
+        round(max(0.0, centre - half), places),
+        round(min(1.0, centre + half), places),
+        n,
+        "wilson",
+    )
