@@ -120,12 +120,11 @@ class Reconciler:
             return await self._exchange.find_order_by_client_id(order.client_order_id)
 
     async def _cancel_and_confirm(self, report: OrderReport) -> OrderReport:
-        """The shared cancel-and-confirm; a cancel not confirmed in time is recorded as last read
-        and stays open in the journal, so the next pass takes it up again."""
+        """The shared cancel-and-confirm, on the policy's timeout alone (the cycle does not wait
+        for a GTD end time): a cancel not confirmed in time is recorded as last read and stays
+        open in the journal, so the next pass takes it up again."""
         try:
-            return await cancel_and_confirm(
-                self._exchange, self._clock, report.order_id, self._confirm, gtd_end_time=report.end_time
-            )
+            return await cancel_and_confirm(self._exchange, self._clock, report.order_id, self._confirm)
         except CancelUnconfirmedError as unconfirmed:
             log.warning("%s", unconfirmed, extra={"event": "cancel_unconfirmed", "order_id": report.order_id})
             return unconfirmed.last
