@@ -180,3 +180,19 @@ def test_a_terminal_order_recorded_without_its_fills_is_revisited_until_they_agr
     asyncio.run(scenario())
     assert sorted(f.trade_id for f in store.all_fills()) == sorted(f.trade_id for f in exchange.all_fills())
     assert store.unsettled_orders() == []
+
+
+def test_an_unsettled_order_the_venue_no_longer_knows_does_not_block_reconciliation(store_url: str) -> None:
+    """A paper world started afresh knows none of the old orders: reconciliation goes on."""
+    clock = VirtualClock(start=1_000.0)
+    old_world, store = paper(clock), open_store(store_url)
+
+    async def scenario() -> None:
+        report = await filled_ioc(old_world, store, "purge_old_world")
+        store.record_report(report)  # its fills never written
+        new_world = paper(clock)
+        result = await Reconciler(new_world, store, clock).reconcile()
+        assert result.settled == 0
+
+    asyncio.run(scenario())
+    assert [o.client_order_id for o in store.unsettled_orders()] == ["purge_old_world"]

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Collection
+from contextlib import suppress
 from dataclasses import dataclass
 
 from makerfirst.clock import Clock
@@ -135,11 +136,12 @@ class Reconciler:
 
     async def _settle(self, order_id: str, order: StoredOrder) -> bool:
         """Read a terminal order and its fills again; True once the recorded fills add up."""
-        await self._record(await self._exchange.get_order(order_id))
+        with suppress(OrderNotFoundError):  # a venue that no longer knows it (a fresh paper world)
+            await self._record(await self._exchange.get_order(order_id))
         now = self._store.order(order.client_order_id)
         if now is not None and not now.fills_settled:
             log.warning(
-                "Order %s: fills still do not add up to %s filled; reading them again next pass",
+                "Order %s: its recorded fills do not add up to %s filled; reading them again next pass",
                 order.client_order_id,
                 order.filled_size,
                 extra={"event": "fills_unsettled", "client_order_id": order.client_order_id},
