@@ -69,7 +69,8 @@ def upgrade_database(engine: Engine) -> UpgradeReport:
         after = current_revision(connection) or ""
     report = UpgradeReport(before, after, had_tables)
     if report.changed:
-        log.info(
+        log.log(
+            logging.INFO if had_tables else logging.DEBUG,  # a new file being built is not news
             "Database %s upgraded from %s to revision %s",
             engine.url.render_as_string(hide_password=True),
             _describe(report),
