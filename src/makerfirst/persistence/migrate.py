@@ -18,6 +18,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import inspect
 from sqlalchemy.engine import Connection, Engine
+from sqlalchemy.exc import SQLAlchemyError
 
 log = logging.getLogger("makerfirst.persistence")
 
@@ -59,23 +60,30 @@ def current_revision(connection: Connection) -> str | None:
 def upgrade_database(engine: Engine) -> UpgradeReport:
     """Apply every revision the database lacks, in one transaction where the database allows."""
     logging.getLogger("alembic").setLevel(logging.WARNING)  # our own line below says what happened
-    with engine.begin() as connection:
+    head = head_revision()
+    with engine.connect() as connection:
         before = current_revision(connection)
         had_tables = bool(set(inspect(connection).get_table_names()) - {VERSION_TABLE})
-        if before != head_revision():
-            config = alembic_config()
-            config.attributes["connection"] = connection
-            command.upgrade(config, "head")
-        after = current_revision(connection) or ""
-    report = UpgradeReport(before, after, had_tables)
+    if before != head:
+        try:
+            with engine.begin() as connection:
+                config = alembic_config()
+                config.attributes["connection"] = connection
+                command.upgrade(config, "head")
+        except SQLAlchemyError:
+            # Two processes opening one new database at once: the other one may have won.
+            with engine.connect() as connection:
+                if current_revision(connection) != head:
+                    raise
+    report = UpgradeReport(before, head, had_tables)
     if report.changed:
         log.log(
             logging.INFO if had_tables else logging.DEBUG,  # a new file being built is not news
             "Database %s upgraded from %s to revision %s",
             engine.url.render_as_string(hide_password=True),
             _describe(report),
-            after,
-            extra={"event": "database_upgraded", "before": before, "after": after},
+            head,
+            extra={"event": "database_upgraded", "before": before, "after": head},
         )
     return report
 
