@@ -52,7 +52,7 @@ def store(db_url: str) -> SqlStore:
 def test_a_stale_open_read_never_moves_a_filled_order_back(
     store: SqlStore, caplog: pytest.LogCaptureFixture
 ) -> None:
-    store.record_report(report(OrderStatus.FILLED, "10"), [fill("t-1", "10")])
+    store.record_report(report(OrderStatus.FILLED, "10"))
     with caplog.at_level(logging.WARNING, logger="makerfirst.persistence"):
         store.record_report(report(OrderStatus.OPEN, "4"))
     row = store.order(CID)
@@ -62,7 +62,7 @@ def test_a_stale_open_read_never_moves_a_filled_order_back(
 
 
 def test_not_created_after_filled_is_ignored(store: SqlStore) -> None:
-    store.record_report(report(OrderStatus.FILLED, "10"), [fill("t-1", "10")])
+    store.record_report(report(OrderStatus.FILLED, "10"))
     store.record_not_created(CID, "not on the exchange (reconciled)")
     row = store.order(CID)
     assert row is not None and row.state is OrderState.ACCEPTED and row.reject_reason is None
