@@ -6,6 +6,7 @@ Implementations: the in-process simulator (``adapters.sim``) and the ccxt adapte
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from decimal import Decimal
 from typing import Protocol
 
@@ -73,9 +74,13 @@ class OrderJournal(Protocol):
 
     def record_not_created(self, client_order_id: str, reason: str) -> None: ...
 
-    def record_report(self, report: OrderReport) -> None: ...
+    def record_report(self, report: OrderReport, fills: Sequence[Fill] = ()) -> None:
+        """The order as the venue reports it, with the ``fills`` read for it, in one transaction:
+        a crash never leaves a terminal order recorded without its fills. A stale or illegal move
+        (the lifecycle table decides) is ignored, never written."""
+        ...
 
-    def record_fills(self, fills: list[Fill]) -> None:
+    def record_fills(self, fills: Sequence[Fill]) -> None:
         """Idempotent per trade id: a fill seen twice is stored once."""
         ...
 
@@ -88,6 +93,10 @@ class Store(OrderJournal, Protocol):
     def order(self, client_order_id: str) -> StoredOrder | None: ...
 
     def orders_for_run(self, run_id: int) -> list[StoredOrder]: ...
+
+    def unsettled_orders(self) -> list[StoredOrder]:
+        """Terminal orders whose recorded fills do not add up to their filled size."""
+        ...
 
     def adopt(self, report: OrderReport, purpose: Purpose, now: float) -> None:
         """Record an order found on the exchange that we had no row for."""

@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from makerfirst.adapters.sim_server.faults import FaultPlan, Trigger
 from makerfirst.adapters.sim_server.testing import ServerHandle, running_server
 from makerfirst.persistence.store import SqlStore
 
@@ -95,3 +96,51 @@ def test_sigkill_mid_purge_then_restart_sells_once_and_leaves_nothing_open(
         journal = {o.client_order_id: o for o in store.all_orders()}
         assert {o["client_order_id"] for o in final} <= set(journal)  # every order is in the database
         assert store.open_orders() == []
+
+
+def test_sigkill_before_the_fills_are_journaled_then_503s_on_fills_at_restart_lose_nothing(
+    tmp_path: Path,
+) -> None:
+    """The bot is killed while it reads an IOC's fills back (slowed by latency so the moment is
+    certain); the restart's reconcile then meets three 503s on ``/orders/historical/fills``. The
+    fills land a cycle later: every venue fill in the journal once, none invented."""
+    db = f"sqlite:///{tmp_path / 'state.db'}"
+    with running_server(market="dead", seed=1, balances=BALANCES) as server:
+        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        first = subprocess.Popen(
+            bot(server, db, cycles=3), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+        )
+        give_up = time.monotonic() + 60
+        slowed = False
+        while not first_ioc_sent(server):
+            assert first.poll() is None, first.stderr.read().decode() if first.stderr else "bot exited"
+            assert time.monotonic() < give_up, "the purge never sent its IOC"
+            if not slowed and second_maker_sent(server):
+                server.set_faults(FaultPlan(latency_sec=0.4))  # the IOC's confirm and fills read crawl
+                slowed = True
+            time.sleep(0.02)
+        first.send_signal(signal.SIGKILL)
+        first.wait(timeout=10)
+        with server.session() as exchange:
+            venue_fills = {(f.order_id, f.trade_id, f.size) for f in exchange.all_fills()}
+        before = SqlStore(db)
+        assert {(f.order_id, f.trade_id, f.size) for f in before.all_fills()} < venue_fills  # fills unread
+        before.close()
+
+        server.set_faults(FaultPlan(fills_5xx=Trigger.first(3)))  # the adapter's retries, all used up
+        restart = subprocess.run(  # a cycle lost to the 503s, then room to resume both purges
+            bot(server, db, cycles=3), env=env, capture_output=True, timeout=90, check=False
+        )
+        assert restart.returncode == 0, restart.stderr.decode()
+        assert b"Cycle 1 skipped" in restart.stdout + restart.stderr  # the 503s did hit the reconcile
+
+        final = orders(server)
+        assert all(o["status"] in ("FILLED", "CANCELLED", "EXPIRED", "FAILED") for o in final), final
+        with server.session() as exchange:
+            venue_fills = {(f.order_id, f.trade_id, f.size) for f in exchange.all_fills()}
+            sold = sum(f.size for f in exchange.all_fills())
+        assert sold == 1116 + 400, restart.stdout.decode()
+        store = SqlStore(db)
+        journal = [(f.order_id, f.trade_id, f.size) for f in store.all_fills()]
+        assert sorted(journal) == sorted(venue_fills)  # nothing lost, nothing doubled
+        assert store.open_orders() == [] and store.unsettled_orders() == []

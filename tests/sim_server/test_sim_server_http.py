@@ -466,8 +466,9 @@ def bearer(value: str) -> dict[str, str]:
 def test_both_clients_uri_styles_and_any_host_are_accepted(server: ServerHandle) -> None:
     path = f"{B}/accounts"
     host = server.url.removeprefix("http://")
-    key, kid = own_key(server), {"kid": server.key_name, "nonce": "ab" * 16}
-    for uri in (f"GET {host}{path}", f"GET {server.url}{path}", f"GET api.coinbase.com{path}"):
+    key = own_key(server)
+    for n, uri in enumerate((f"GET {host}{path}", f"GET {server.url}{path}", f"GET api.coinbase.com{path}")):
+        kid = {"kid": server.key_name, "nonce": f"{n:02d}" * 16}  # a fresh nonce per token: no replay
         assert (
             call(server, "GET", path, headers=bearer(token(key, claims_for(server, uri), kid))).status_code
             == 200
@@ -475,6 +476,7 @@ def test_both_clients_uri_styles_and_any_host_are_accepted(server: ServerHandle)
     ccxt_claims = claims_for(
         server, f"GET {server.url}{path}", iss="coinbase-cloud", aud=["retail_rest_api_proxy"], iat=0
     )
+    kid = {"kid": server.key_name, "nonce": "cc" * 16}
     assert call(server, "GET", path, headers=bearer(token(key, ccxt_claims, kid))).status_code == 200
 
 

@@ -42,6 +42,7 @@ class StoredOrder:
     total_fees: Decimal = ZERO
     run_id: int | None = None
     reject_reason: str | None = None
+    fills_settled: bool = True  # the recorded fills add up to ``filled_size``
 
     @property
     def is_open(self) -> bool:

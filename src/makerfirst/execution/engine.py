@@ -4,14 +4,15 @@
 taker: limit IOC through the touch by a capped slippage), runs the guards that the given
 ``GuardBypass`` does not skip, places the order (a GTD ``end_time`` of TTL + grace backs up every
 maker TTL), watches it until it fills or its TTL is up, cancels it, and confirms it terminal
-before returning. Fills are read from the terminal order, so a fill that raced the cancel is
-counted, and counted once.
+before returning (``execution.cancel``). Fills are read from the terminal order, so a fill that
+raced the cancel is counted, and counted once; they are journaled with the terminal report in
+one transaction.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from decimal import Decimal
 from enum import StrEnum
@@ -28,7 +29,6 @@ from makerfirst.algorithms.pricing import maker_price, taker_limit_price
 from makerfirst.algorithms.ttl import adaptive_maker_ttl_sec
 from makerfirst.clock import Clock
 from makerfirst.domain.book import EmptyBookError, OrderBook
-from makerfirst.domain.errors import OrderStateUnknownError
 from makerfirst.domain.intents import Purpose, Size, SizeBase
 from makerfirst.domain.money import ZERO
 from makerfirst.domain.orders import (
@@ -43,6 +43,7 @@ from makerfirst.domain.orders import (
     Side,
 )
 from makerfirst.domain.product import Product
+from makerfirst.execution.cancel import ConfirmTiming, cancel_and_confirm, confirm_terminal
 from makerfirst.execution.ids import ClientOrderIds
 from makerfirst.policy import Policy
 from makerfirst.ports import ExchangePort, OrderJournal
@@ -111,10 +112,10 @@ class NullJournal:
     def record_not_created(self, client_order_id: str, reason: str) -> None:
         return None
 
-    def record_report(self, report: OrderReport) -> None:
+    def record_report(self, report: OrderReport, fills: Sequence[Fill] = ()) -> None:
         return None
 
-    def record_fills(self, fills: list[Fill]) -> None:
+    def record_fills(self, fills: Sequence[Fill]) -> None:
         return None
 
 
@@ -136,6 +137,7 @@ class ExecutionEngine:
         self._cooldown = cooldown or FailedOrderCooldown(policy.guards.failed_order_cooldown_sec)
         self._products: dict[str, Product] = {}
         self._journal: OrderJournal = journal or NullJournal()
+        self._confirm = ConfirmTiming.of(policy.execution)
 
     @property
     def policy(self) -> Policy:
@@ -222,7 +224,10 @@ class ExecutionEngine:
             if kind is AttemptKind.MAKER
             else None
         )
-        end_time = started + ttl + self._policy.execution.gtd_grace_sec if ttl is not None else None
+        # The GTD end time counts from the send, not from the decision (the adapter moves it on
+        # again if a throttled create is re-sent later).
+        grace = self._policy.execution.gtd_grace_sec
+        end_time = self._clock.now() + ttl + grace if ttl is not None else None
         placed = replace(draft, ttl_sec=ttl)
         command = PlaceOrder(client_order_id, symbol, side, order_type, base_size, price, end_time)
         self._journal.record_intent(command, purpose, self._clock.now(), run_id)
@@ -253,17 +258,23 @@ class ExecutionEngine:
 
         self._journal.record_accepted(client_order_id, answer.order_id)
         if ttl is None:
-            final = await self._confirm_terminal(answer.order_id, deadline=None)
+            final = await confirm_terminal(self._exchange, self._clock, answer.order_id, self._confirm)
         else:
             final = await self._rest_until(answer.order_id, started + ttl)
             if not final.status.is_terminal:
-                await self._exchange.cancel_orders([answer.order_id])
-                final = await self._confirm_terminal(answer.order_id, deadline=end_time)
+                final = await cancel_and_confirm(
+                    self._exchange,
+                    self._clock,
+                    answer.order_id,
+                    self._confirm,
+                    gtd_end_time=final.end_time if final.end_time is not None else end_time,
+                )
         if final.status is OrderStatus.FAILED:
             self._cooldown.record_failure(symbol, self._clock.now())
+        # Fills first, then the terminal report and the fills in one write: a crash (or a failed
+        # fills read) leaves the order open in the journal, for reconciliation to finish.
         fills = tuple(await self._exchange.list_fills(answer.order_id)) if final.filled_size > ZERO else ()
-        self._journal.record_report(final)
-        self._journal.record_fills(list(fills))
+        self._journal.record_report(final, fills)
         return replace(
             placed,
             outcome=_outcome(final),
@@ -331,26 +342,6 @@ class ExecutionEngine:
             if current.status.is_terminal or now >= deadline:
                 return current
             await self._clock.sleep_until(min(deadline, now + poll))
-
-    async def _confirm_terminal(self, order_id: str, deadline: float | None) -> OrderReport:
-        """Poll until the order is terminal. A cancel may sit in CANCEL_QUEUED (and still fill)
-        for a while; if it outlives the confirm timeout, the GTD ``deadline`` ends it on the
-        exchange; past both, the state is unknown and must be reconciled, never guessed."""
-        execution = self._policy.execution
-        poll = min(float(execution.order_poll_interval_sec), 0.25)
-        give_up = self._clock.now() + execution.cancel_confirm_timeout_sec
-        if deadline is not None:
-            give_up = max(give_up, deadline + poll)
-        while True:
-            current = await self._exchange.get_order(order_id)
-            if current.status.is_terminal:
-                return current
-            if self._clock.now() >= give_up:
-                raise OrderStateUnknownError(
-                    f"order {order_id} is still {current.status} after cancel;"
-                    " reconcile before trading it again"
-                )
-            await self._clock.sleep_until(self._clock.now() + poll)
 
 
 def _outcome(final: OrderReport) -> AttemptOutcome:

@@ -1,11 +1,26 @@
-"""Tables. Money is TEXT holding a decimal string: exact on SQLite and PostgreSQL alike."""
+"""Tables. Money is TEXT holding a decimal string: exact on SQLite and PostgreSQL alike.
+
+These models are the schema's current shape; the migrations in ``persistence/migrations`` build
+it (``makerfirst db upgrade``, run by every store at start). A change here needs a revision there:
+``tests/persistence/test_migrations.py`` fails while the two disagree.
+"""
 
 from __future__ import annotations
 
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Boolean, Float, ForeignKey, Integer, String, Text, TypeDecorator, UniqueConstraint
+from sqlalchemy import (
+    Boolean,
+    Float,
+    ForeignKey,
+    Integer,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+    false,
+)
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -52,6 +67,9 @@ class OrderRow(Base):
     reject_reason: Mapped[str | None] = mapped_column(String(64))
     run_id: Mapped[int | None] = mapped_column(ForeignKey("purge_runs.id"), index=True)
     created_at: Mapped[float] = mapped_column(Float)
+    # The recorded fills add up to ``filled_size``. A terminal order without it is revisited by
+    # reconciliation until they do (revision 0002).
+    fills_settled: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false(), index=True)
 
 
 class FillRow(Base):

@@ -2,14 +2,26 @@
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Sequence
 from decimal import Decimal
 
-from sqlalchemy import create_engine, select
+from sqlalchemy import create_engine, false, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from makerfirst.domain.intents import Purpose
-from makerfirst.domain.orders import Fill, Liquidity, OrderReport, OrderStatus, OrderType, PlaceOrder, Side
+from makerfirst.domain.lifecycle import Accepted, NotCreated, OrderRecord, RecordEvent, Reported, record_move
+from makerfirst.domain.orders import (
+    TERMINAL_STATUSES,
+    Fill,
+    Liquidity,
+    OrderReport,
+    OrderStatus,
+    OrderType,
+    PlaceOrder,
+    Side,
+)
 from makerfirst.domain.records import (
     CycleRecord,
     HoldingSnapshot,
@@ -18,16 +30,22 @@ from makerfirst.domain.records import (
     RunStatus,
     StoredOrder,
 )
-from makerfirst.persistence.schema import Base, CycleRow, FillRow, HoldingRow, OrderRow, PurgeRunRow, StateRow
+from makerfirst.persistence.migrate import upgrade_database
+from makerfirst.persistence.schema import CycleRow, FillRow, HoldingRow, OrderRow, PurgeRunRow, StateRow
+
+log = logging.getLogger("makerfirst.persistence")
 
 
 class SqlStore:
     """Implements :class:`makerfirst.ports.Store`. Every write commits at once: a SIGKILL right
-    after a call returns loses nothing that call recorded."""
+    after a call returns loses nothing that call recorded. An order's report and its fills are
+    one transaction (:meth:`record_report`), so a crash never leaves one without the other.
+
+    Opening a store brings its database to the newest schema (``makerfirst db upgrade``)."""
 
     def __init__(self, url: str) -> None:
         self._engine: Engine = create_engine(url, future=True)
-        Base.metadata.create_all(self._engine)
+        upgrade_database(self._engine)
         self._session = sessionmaker(self._engine, expire_on_commit=False)
 
     def close(self) -> None:
@@ -52,49 +70,105 @@ class SqlStore:
                     total_fees=Decimal(0),
                     run_id=run_id,
                     created_at=now,
+                    fills_settled=True,
                 )
             )
 
     def record_accepted(self, client_order_id: str, order_id: str) -> None:
         with self._session.begin() as s:
             row = self._row(s, client_order_id)
-            row.order_id, row.state = order_id, OrderState.ACCEPTED.value
+            self._move(row, Accepted(order_id))
 
     def record_not_created(self, client_order_id: str, reason: str) -> None:
         with self._session.begin() as s:
             row = self._row(s, client_order_id)
-            row.state, row.reject_reason = OrderState.NOT_CREATED.value, reason
+            if self._move(row, NotCreated(reason)):
+                row.reject_reason = reason
 
-    def record_report(self, report: OrderReport) -> None:
+    def record_report(self, report: OrderReport, fills: Sequence[Fill] = ()) -> None:
+        """The order as the venue reports it, and its ``fills``, in one transaction. A stale or
+        illegal report (OPEN after FILLED, fewer fills than recorded) is logged and not written;
+        the fills are facts and are kept either way (once per trade id)."""
         with self._session.begin() as s:
             row = self._row(s, report.client_order_id)
-            row.order_id = report.order_id
-            row.state = OrderState.ACCEPTED.value
-            row.status = report.status.value
-            row.filled_size = report.filled_size
-            row.filled_value = report.filled_value
-            row.total_fees = report.total_fees
+            if self._move(row, Reported(report.order_id, report.status, report.filled_size)):
+                row.filled_value = report.filled_value
+                row.total_fees = report.total_fees
+                if report.end_time is not None:
+                    row.end_time = report.end_time  # the end time the venue holds, as last sent
+            self._add_fills(s, fills)
+            s.flush()
+            row.fills_settled = _fills_add_up(s, row)
 
-    def record_fills(self, fills: list[Fill]) -> None:
+    def record_fills(self, fills: Sequence[Fill]) -> None:
         with self._session.begin() as s:
-            for f in fills:
-                known = s.scalar(
-                    select(FillRow.id).where(FillRow.trade_id == f.trade_id, FillRow.order_id == f.order_id)
+            self._add_fills(s, fills)
+            s.flush()
+            order_ids = {f.order_id for f in fills}
+            if order_ids:
+                for row in s.scalars(select(OrderRow).where(OrderRow.order_id.in_(order_ids))).all():
+                    row.fills_settled = _fills_add_up(s, row)
+
+    def unsettled_orders(self) -> list[StoredOrder]:
+        """Terminal orders whose recorded fills do not add up to their filled size: a fills read
+        that failed or lagged. Reconciliation reads their fills again until they agree."""
+        terminal = [status.value for status in TERMINAL_STATUSES]
+        with self._session() as s:
+            rows = s.scalars(
+                select(OrderRow)
+                .where(
+                    OrderRow.state == OrderState.ACCEPTED.value,
+                    OrderRow.status.in_(terminal),
+                    OrderRow.fills_settled == false(),
                 )
-                if known is None:
-                    s.add(
-                        FillRow(
-                            trade_id=f.trade_id,
-                            order_id=f.order_id,
-                            product_id=f.product_id,
-                            side=f.side.value,
-                            price=f.price,
-                            size=f.size,
-                            fee=f.fee,
-                            liquidity=f.liquidity.value,
-                            time=f.time,
-                        )
+                .order_by(OrderRow.id)
+            ).all()
+            return [_order(r) for r in rows]
+
+    @staticmethod
+    def _move(row: OrderRow, event: RecordEvent) -> bool:
+        """Apply the lifecycle's answer to ``row``; True if the event was applied."""
+        current = OrderRecord(
+            OrderState(row.state),
+            OrderStatus(row.status) if row.status else None,
+            row.filled_size,
+            row.order_id,
+        )
+        move = record_move(current, event)
+        if not move.applied:
+            log.warning(
+                "Order %s: %s ignored (%s)",
+                row.client_order_id,
+                type(event).__name__,
+                move.ignored,
+                extra={"event": "order_move_ignored", "client_order_id": row.client_order_id},
+            )
+            return False
+        new = move.record
+        row.state, row.order_id, row.filled_size = new.state.value, new.order_id, new.filled_size
+        row.status = None if new.status is None else new.status.value
+        return True
+
+    @staticmethod
+    def _add_fills(s: Session, fills: Sequence[Fill]) -> None:
+        for f in fills:
+            known = s.scalar(
+                select(FillRow.id).where(FillRow.trade_id == f.trade_id, FillRow.order_id == f.order_id)
+            )
+            if known is None:
+                s.add(
+                    FillRow(
+                        trade_id=f.trade_id,
+                        order_id=f.order_id,
+                        product_id=f.product_id,
+                        side=f.side.value,
+                        price=f.price,
+                        size=f.size,
+                        fee=f.fee,
+                        liquidity=f.liquidity.value,
+                        time=f.time,
                     )
+                )
 
     # -- reading orders --------------------------------------------------------------------------
     def open_orders(self) -> list[StoredOrder]:
@@ -153,6 +227,7 @@ class SqlStore:
                     filled_value=report.filled_value,
                     total_fees=report.total_fees,
                     created_at=now,
+                    fills_settled=report.filled_size == 0,
                 )
             )
 
@@ -308,6 +383,13 @@ class SqlStore:
         return row
 
 
+def _fills_add_up(s: Session, row: OrderRow) -> bool:
+    if row.order_id is None:
+        return row.filled_size == 0
+    sizes = s.scalars(select(FillRow.size).where(FillRow.order_id == row.order_id)).all()
+    return sum(sizes, start=Decimal(0)) == row.filled_size
+
+
 def _order(r: OrderRow) -> StoredOrder:
     return StoredOrder(
         client_order_id=r.client_order_id,
@@ -327,6 +409,7 @@ def _order(r: OrderRow) -> StoredOrder:
         total_fees=r.total_fees,
         run_id=r.run_id,
         reject_reason=r.reject_reason,
+        fills_settled=r.fills_settled,
     )
 
 

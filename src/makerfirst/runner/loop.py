@@ -48,7 +48,7 @@ class Runner:
         self._exchange = MeteredExchange(exchange, clock)
         self._engine = ExecutionEngine(self._exchange, clock, policy, ids, journal=store)
         self._twap_loop = TwapLoop(self._engine, self._exchange, clock, store)
-        self._reconciler = Reconciler(self._exchange, store, clock)
+        self._reconciler = Reconciler(self._exchange, store, clock, policy.execution)
         self._portfolio = PortfolioStep(self._exchange, store, policy)
         self._active: dict[str, asyncio.Task[TwapReport | None]] = {}
         self._folded: set[asyncio.Task[TwapReport | None]] = set()

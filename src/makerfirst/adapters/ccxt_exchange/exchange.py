@@ -216,9 +216,12 @@ class CcxtExchange:
         if isinstance(params, OrderRejected):
             return params
         self._placed_on[cid] = command.product_id
+        # A GTD order lives this long from its send: a create sent again after a throttle's
+        # backoff gets a later end time, never one already in the past.
+        lifetime = None if command.end_time is None else command.end_time - self._clock.now()
 
         async def send() -> OrderAccepted | OrderRejected:
-            return await self._send_create(command, symbol, size, price, params)
+            return await self._send_create(command, symbol, size, price, params, lifetime=lifetime)
 
         try:
             return await send()
@@ -232,14 +235,7 @@ class CcxtExchange:
         that got no answer re-reads the order too (filled meanwhile → ``ALREADY_FILLED``) and is
         sent again only if the order is still live.
         """
-        outcomes: dict[str, CancelOutcome] = {}
-        if self._caps.cancel is CancelStyle.COINBASE_BATCH:
-            step = max(1, self._caps.cancel_batch_max)
-            for start in range(0, len(order_ids), step):
-                outcomes.update(await self._cancel_batch(order_ids[start : start + step]))
-        else:
-            for order_id in order_ids:
-                outcomes[order_id] = await self._cancel_one(order_id)
+        outcomes = await self._send_cancels(order_ids, settle_silence=True)
         return [CancelResult(order_id, outcomes[order_id]) for order_id in order_ids]
 
     async def get_order(self, order_id: str) -> OrderReport:
@@ -320,15 +316,25 @@ class CcxtExchange:
         return params
 
     async def _send_create(
-        self, command: PlaceOrder, symbol: str, size: str, price: str, params: dict[str, Any]
+        self,
+        command: PlaceOrder,
+        symbol: str,
+        size: str,
+        price: str,
+        params: dict[str, Any],
+        *,
+        lifetime: float | None,
     ) -> OrderAccepted | OrderRejected:
-        """One create (re-sent only after a throttle, which the venue did not process)."""
+        """One create (re-sent only after a throttle, which the venue did not process); a GTD
+        end time is stamped at each send, ``lifetime`` seconds from then."""
         cid = command.client_order_id
         side = command.side.value.lower()
         try:
             created = await self._call(
                 "create_order",
-                lambda: self._client.create_limit_order(symbol, side, size, price, params),
+                lambda: self._client.create_limit_order(
+                    symbol, side, size, price, self._with_end_time(params, lifetime)
+                ),
                 retry_transient=False,
             )
         except VenueRefusedError as refused:
@@ -350,6 +356,11 @@ class CcxtExchange:
             raise PayloadError(f"create for {cid} answered without an order id")
         self._order_symbols[order_id] = symbol
         return OrderAccepted(order_id, cid)
+
+    def _with_end_time(self, params: dict[str, Any], lifetime: float | None) -> dict[str, Any]:
+        if lifetime is None or self._caps.gtd_end_time_param not in params:
+            return params
+        return {**params, self._caps.gtd_end_time_param: rfc3339_of_epoch(self._clock.now() + lifetime)}
 
     async def _recover_lost_create(
         self, command: PlaceOrder, send: _Send, lost: VenueUnavailableError
@@ -413,7 +424,21 @@ class CcxtExchange:
         return order_report_of(raw, self._caps, self._market_id)
 
     # -- cancelling ---------------------------------------------------------------------------------------
-    async def _cancel_batch(self, order_ids: list[str]) -> dict[str, CancelOutcome]:
+    async def _send_cancels(self, order_ids: list[str], *, settle_silence: bool) -> dict[str, CancelOutcome]:
+        """The venue's cancel requests for ``order_ids``: batched where it can. A cancel that gets no
+        answer is settled by reading the order (``settle_silence``), or raises to the caller that
+        is already settling one."""
+        outcomes: dict[str, CancelOutcome] = {}
+        if self._caps.cancel is CancelStyle.COINBASE_BATCH:
+            step = max(1, self._caps.cancel_batch_max)
+            for start in range(0, len(order_ids), step):
+                outcomes.update(await self._cancel_batch(order_ids[start : start + step], settle_silence))
+        else:
+            for order_id in order_ids:
+                outcomes[order_id] = await self._cancel_one(order_id, settle_silence)
+        return outcomes
+
+    async def _cancel_batch(self, order_ids: list[str], settle_silence: bool) -> dict[str, CancelOutcome]:
         endpoint = self._caps.endpoints["batch_cancel"]
         try:
             raw = await self._call(
@@ -422,6 +447,8 @@ class CcxtExchange:
                 retry_transient=False,
             )
         except VenueUnavailableError as lost:
+            if not settle_silence:
+                raise
             return {order_id: await self._settle_unanswered_cancel(order_id, lost) for order_id in order_ids}
         answers = coinbase_cancel_answers(raw, order_ids)
         return {
@@ -435,13 +462,15 @@ class CcxtExchange:
         mapped = self._caps.cancel_failures.get(reason)
         return mapped if mapped is not None else await self._decide_refused_cancel(order_id, reason)
 
-    async def _cancel_one(self, order_id: str) -> CancelOutcome:
+    async def _cancel_one(self, order_id: str, settle_silence: bool) -> CancelOutcome:
         symbol = self._symbol_hint(order_id)
         try:
             await self._call(
                 "cancel_order", lambda: self._client.cancel_order(order_id, symbol), retry_transient=False
             )
         except VenueUnavailableError as lost:
+            if not settle_silence:
+                raise
             return await self._settle_unanswered_cancel(order_id, lost)
         except (OrderNotFoundError, VenueRefusedError) as refused:
             return await self._decide_refused_cancel(order_id, str(refused))
@@ -489,20 +518,7 @@ class CcxtExchange:
             extra={"event": "cancel_resent"},
         )
         try:
-            if self._caps.cancel is CancelStyle.COINBASE_BATCH:
-                endpoint = self._caps.endpoints["batch_cancel"]
-                raw = await self._call(
-                    "cancel_orders",
-                    lambda: self._client.raw(endpoint, {"order_ids": [order_id]}),
-                    retry_transient=False,
-                )
-                answer = coinbase_cancel_answers(raw, [order_id]).get(order_id, (False, "NO_RESULT"))
-                return await self._outcome_of_answer(order_id, *answer)
-            symbol = self._symbol_hint(order_id)
-            await self._call(
-                "cancel_order", lambda: self._client.cancel_order(order_id, symbol), retry_transient=False
-            )
-            return CancelOutcome.ACCEPTED
+            return (await self._send_cancels([order_id], settle_silence=False))[order_id]
         except VenueUnavailableError as lost_again:
             raise OrderStateUnknownError(
                 f"cancel of {order_id} got no answer twice; reconcile"

@@ -369,8 +369,11 @@ class SimBackend:
             "cursor": cursor,
         }
 
-    async def list_fills(self, request: Request) -> wire.Json:
+    async def list_fills(self, request: Request) -> wire.Json | Response:
         """Newest first; filter by order, trade, product and sequence time; offset cursor."""
+        if self.faults.fires(FaultKind.FILLS_5XX):
+            log.info("fault fills_5xx: %s", request.url.query)
+            return self._unavailable()
         order_ids = set(_many(request, "order_ids", "order_id"))
         trade_ids = set(_many(request, "trade_ids", "trade_id"))
         product_ids = set(_many(request, "product_ids", "product_id"))

@@ -10,13 +10,16 @@ registered key and equals ``sub``, a valid signature, ``nbf``/``exp`` around the
 with a little leeway and a life of at most two minutes, and a ``uri`` (or one of ``uris``) that
 names this request's method and path — whatever host or scheme precedes the path (the SDK signs
 ``GET 127.0.0.1:8765/api/...``, ccxt ``GET http://127.0.0.1:8765/api/...``). ``aud`` and ``iss``
-are not enforced: the two clients send different ones.
+are not enforced: the two clients send different ones. A token is good for one request: its
+header ``nonce`` (both clients send a fresh one each time; a token without one is keyed by its
+signature) seen again while the token is still valid is a replay, refused with 401 (§2.1, 8).
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import heapq
 import json
 import os
 import secrets
@@ -143,6 +146,9 @@ class JwtVerifier:
     def __init__(self, keys: dict[str, PublicKey], clock: Clock) -> None:
         self._keys = dict(keys)
         self._clock = clock
+        # (key, nonce) of every token accepted and still valid, and when each may be forgotten.
+        self._seen: set[tuple[str, str]] = set()
+        self._forget: list[tuple[float, str, str]] = []
 
     def verify(self, authorization: str | None, method: str, path: str) -> str:
         """Return the key name that signed this request, or raise :class:`AuthError`."""
@@ -181,7 +187,21 @@ class JwtVerifier:
         self._check_times(claims)
         if not any(_names_request(uri, method, path) for uri in _uris(claims)):
             raise AuthError(f"uri does not name {method} {path}")
+        nonce = header.get("nonce")
+        self._use_once(kid, nonce if isinstance(nonce, str) and nonce else token.rsplit(".", 1)[1], claims)
         return kid
+
+    def _use_once(self, kid: str, nonce: str, claims: dict[str, Any]) -> None:
+        """Refuse a nonce already used with this key while its token could still be valid.
+        Checked last, on a token that is otherwise good: a forged one cannot burn a nonce."""
+        now = self._clock.now()
+        while self._forget and self._forget[0][0] < now:
+            _, old_kid, old_nonce = heapq.heappop(self._forget)
+            self._seen.discard((old_kid, old_nonce))
+        if (kid, nonce) in self._seen:
+            raise AuthError("replayed JWT: its nonce was already used")
+        self._seen.add((kid, nonce))
+        heapq.heappush(self._forget, (float(claims["exp"]) + LEEWAY_SEC, kid, nonce))
 
     def _check_times(self, claims: dict[str, Any]) -> None:
         nbf, exp = claims["nbf"], claims["exp"]

@@ -17,6 +17,7 @@ fault's draws never shift another's.
     hang=SECONDS             how long create_timeout holds the answer (default 15)
     cancel_5xx_after_fill=TRIGGER
                              a batch_cancel naming an order that has filled answers 503, cancels nothing
+    fills_5xx=TRIGGER        GET /orders/historical/fills answers 503 (the fills of an order stay unread)
     seed=INT                 seed for the probabilities (default 0)
 
     TRIGGER: a whole number N = the next N eligible requests ("create_timeout=1");
@@ -37,6 +38,7 @@ class FaultKind(StrEnum):
     ERROR_5XX = "error5xx"
     CREATE_TIMEOUT = "create_timeout"
     CANCEL_5XX_AFTER_FILL = "cancel_5xx_after_fill"
+    FILLS_5XX = "fills_5xx"
 
 
 class ErrorBody(StrEnum):
@@ -92,6 +94,7 @@ class FaultPlan:
     create_timeout: Trigger = NEVER
     hang_sec: float = DEFAULT_HANG_SEC
     cancel_5xx_after_fill: Trigger = NEVER
+    fills_5xx: Trigger = NEVER
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -104,6 +107,7 @@ class FaultPlan:
             FaultKind.ERROR_5XX: self.error_5xx,
             FaultKind.CREATE_TIMEOUT: self.create_timeout,
             FaultKind.CANCEL_5XX_AFTER_FILL: self.cancel_5xx_after_fill,
+            FaultKind.FILLS_5XX: self.fills_5xx,
         }[kind]
 
     @classmethod
@@ -138,6 +142,7 @@ class FaultPlan:
             create_timeout=triggers.get(FaultKind.CREATE_TIMEOUT, NEVER),
             hang_sec=hang,
             cancel_5xx_after_fill=triggers.get(FaultKind.CANCEL_5XX_AFTER_FILL, NEVER),
+            fills_5xx=triggers.get(FaultKind.FILLS_5XX, NEVER),
             seed=seed,
         )
 
