@@ -90,6 +90,8 @@ class Runner:
                 trouble,
                 extra={"event": "cycle_skipped", "error": type(trouble).__name__},
             )
+        if intents and read_pause(self._store).paused:  # the switch was pressed while this cycle decided
+            intents = []
         for intent in intents:
             self._active[intent.product_id] = tasks.create_task(self._sell(intent))
         busy = self._clock.now() - start

@@ -6,6 +6,7 @@ from __future__ import annotations
 import html
 import json
 from collections.abc import Sequence
+from decimal import Decimal
 from typing import Any
 
 from makerfirst.observability.logs import utc_iso
@@ -110,12 +111,25 @@ RUN_COLUMNS: tuple[Column, ...] = (
 )
 
 
+def dollars(value: str | None) -> str:
+    """Cents on screen; the API keeps the exact decimal string."""
+    return "" if value is None else f"{Decimal(value):,.2f}"
+
+
 def _holding_rows(holdings: list[Json]) -> list[Json]:
-    return [{**h, "target": pct(h["target_weight"]), "actual": pct(h["weight"])} for h in holdings]
+    return [
+        {
+            **h,
+            "value_usd": dollars(h["value_usd"]),
+            "target": pct(h["target_weight"]),
+            "actual": pct(h["weight"]),
+        }
+        for h in holdings
+    ]
 
 
 def _dust_rows(dust: list[Json]) -> list[Json]:
-    return [{**d, "when": when(d["recorded_at"])} for d in dust]
+    return [{**d, "value_usd": dollars(d["value_usd"]), "when": when(d["recorded_at"])} for d in dust]
 
 
 def overview_page(o: Json) -> str:
