@@ -164,6 +164,7 @@ def configure_logging(
     inner: logging.Formatter | None = None,
     redactor: Redactor | None = None,
     level: int = logging.INFO,
+    rotate_bytes: int = ROTATE_BYTES,
 ) -> list[logging.Handler]:
     """Route makerfirst's records to ``stream`` (and ``log_file``, rotated) in ``log_format``.
 
@@ -182,7 +183,7 @@ def configure_logging(
         log_file.parent.mkdir(parents=True, exist_ok=True)
         handlers.append(
             logging.handlers.RotatingFileHandler(
-                log_file, maxBytes=ROTATE_BYTES, backupCount=ROTATE_KEEP, encoding="utf-8"
+                log_file, maxBytes=rotate_bytes, backupCount=ROTATE_KEEP, encoding="utf-8"
             )
         )
     root = logging.getLogger(ROOT_LOGGER)
