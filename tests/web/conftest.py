@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-TOKEN = "test-dashboard-token-0123456789"
+TOKEN = "test-dashboard-token-0123456789"  # noqa: S105  # a test token
 MAKERFIRST = [sys.executable, "-c", "from makerfirst.cli.main import app; app()"]
 
 

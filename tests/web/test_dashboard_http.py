@@ -20,7 +20,7 @@ from makerfirst.persistence.store import SqlStore
 )
 def test_every_page_and_api_call_without_the_token_is_refused(dashboard: Served, path: str) -> None:
     assert dashboard.get(path, token=None).status_code == 401
-    assert dashboard.get(path, token="not-the-token-at-all").status_code == 401
+    assert dashboard.get(path, token="not-the-token-at-all").status_code == 401  # noqa: S106
 
 
 def test_the_refusal_is_logged_without_the_token(dashboard: Served) -> None:

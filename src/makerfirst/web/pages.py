@@ -27,11 +27,11 @@ Column = tuple[str, str]
 
 LEGEND = (
     "<dl class='legend'>"
-    "<dt>IS (bps)</dt><dd>implementation shortfall: the cost against the arrival mid, fees included,"
-    " in basis points (1 bp = 0.01 %); lower is better</dd>"
-    "<dt>E</dt><dd>the share of the maker premium captured: 1 = every fill at our maker price,"
-    " 0 = no better than crossing the spread</dd>"
-    "<dt>completion</dt><dd>the share of the requested size sold (dust counts as done)</dd>"
+    "<dt>IS (bps)</dt><dd>implementation shortfall vs the arrival mid, fees included, anything unsold"
+    " charged as a forced taker sale; basis points (1 bp = 0.01 %), lower is better</dd>"
+    "<dt>E</dt><dd>the share of the maker premium captured: 1 = the perfect maker (all at the arrival"
+    " ask, maker fee), 0 = an immediate market sell</dd>"
+    "<dt>completion</dt><dd>the share of sells that sold everything (only dust left counts as complete)</dd>"
     "<dt>utilization</dt><dd>the cycle's own work over its length; 1 = no slack</dd>"
     "<dt>rate-limit share</dt><dd>the cycle's requests over what 30 requests/s allows in its length</dd>"
     "<dt>slippage vs cap</dt><dd>what the taker IOC gave up under the bid, against"
