@@ -31,18 +31,21 @@ SECRET_ENV = (
     "COINBASE_API_PRIVATE_KEY",
     "MAKERFIRST_TELEGRAM_BOT_TOKEN",
 )
-_SECRET_PATTERNS = (
-    re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?(-----END [A-Z ]*PRIVATE KEY-----|$)", re.DOTALL),
-    re.compile(r"(?i)\b(bearer)\s+[A-Za-z0-9._~+/=-]{8,}"),
-    re.compile(r"\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}"),  # a JWT
-    re.compile(r"(/bot)\d{5,}:[A-Za-z0-9_-]{20,}"),  # a Telegram bot token inside a URL
-    re.compile(r"(?i)\b(token|api[_-]?key|secret|password)=[^&\s]+"),
+REDACTED = "[redacted]"
+_SECRET_PATTERNS = (  # (shape, replacement)
+    (
+        re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?(-----END [A-Z ]*PRIVATE KEY-----|$)", re.DOTALL),
+        REDACTED,
+    ),
+    (re.compile(r"(?i)\b(bearer)\s+[A-Za-z0-9._~+/=-]{8,}"), r"\1 [redacted]"),
+    (re.compile(r"\beyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}"), "[redacted]"),  # a JWT
+    (re.compile(r"(/bot)\d{5,}:[A-Za-z0-9_-]{20,}"), r"\1[redacted]"),  # a Telegram bot token in a URL
+    (re.compile(r"(?i)\b(token|api[_-]?key|secret|password)=[^&\s]+"), r"\1=[redacted]"),
 )
 _HTML_START = re.compile(r"<!DOCTYPE html|<html", re.IGNORECASE)
 _HTML_TITLE = re.compile(r"<title[^>]*>([^<]*)", re.IGNORECASE)  # a truncated page may lack </title>
 _HTML_H1 = re.compile(r"<h1[^>]*>([^<]*)", re.IGNORECASE)
 _TAGS = re.compile(r"<[^>]+>")
-REDACTED = "[redacted]"
 
 # Fields copied from a record's ``extra`` into the JSON line when present.
 STRUCTURED_FIELDS = (
@@ -97,8 +100,8 @@ class Redactor:
     def __call__(self, text: str) -> str:
         for value in self._values:
             text = text.replace(value, REDACTED)
-        for pattern in _SECRET_PATTERNS:
-            text = pattern.sub(lambda m: (m.group(1) + " " if m.lastindex else "") + REDACTED, text)
+        for pattern, replacement in _SECRET_PATTERNS:
+            text = pattern.sub(replacement, text)
         return text
 
 
