@@ -77,6 +77,7 @@ class Runner:
             balances = await self._exchange.get_balances()
             if read_pause(self._store).paused:  # the kill switch (issue 11): nothing open, nothing new
                 changes = await self.halt()
+                log.info("Paused by the kill switch: no new orders until resumed", extra={"event": "paused"})
             else:
                 changes = (await self._reconciler.reconcile(self._owned_orders())).changes
                 self._fold_finished()

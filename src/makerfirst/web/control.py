@@ -9,6 +9,7 @@ persisted and the bot writing that database honours it at the start of its next 
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
@@ -16,6 +17,8 @@ from makerfirst.observability import operator_log
 from makerfirst.observability.alerts import Alert, AlertDispatcher
 from makerfirst.observability.kill_switch import PauseState, write_pause
 from makerfirst.web.data import DashboardData, Json
+
+log = logging.getLogger("makerfirst.control")
 
 KILL_CONFIRMATION = "KILL"
 RESUME_CONFIRMATION = "RESUME"
@@ -48,6 +51,18 @@ class KillSwitch:
             "open_orders_left": len(self.data.store.open_orders()),
         }
         operator_log.record_audit(self.data.engine, at, actor, "kill_switch", json.dumps(detail))
+        effect = (
+            "the bot writing this database cancels its orders at its next cycle"
+            if cancelled is None
+            else f"{cancelled} orders cancelled, {detail['open_orders_left']} left open"
+        )
+        log.warning(
+            "Kill switch: paused by %s (%s); %s",
+            actor,
+            reason or "no reason given",
+            effect,
+            extra={"event": "kill_switch"},
+        )
         if self.alerts is not None:
             self.alerts.send(Alert("kill_switch", f"paused by {actor}: {reason or 'no reason given'}", at))
         return {"paused": True, **detail}
@@ -58,6 +73,7 @@ class KillSwitch:
         at = self.now()
         write_pause(self.data.store, PauseState(False, at, actor, reason))
         operator_log.record_audit(self.data.engine, at, actor, "resume", json.dumps({"reason": reason}))
+        log.warning("Resumed by %s (%s)", actor, reason or "no reason given", extra={"event": "resumed"})
         if self.alerts is not None:
             self.alerts.send(Alert("resumed", f"resumed by {actor}: {reason or 'no reason given'}", at))
         return {"paused": False, "reason": reason}
