@@ -7,7 +7,7 @@ import json
 import sys
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Annotated, Any, cast
+from typing import TYPE_CHECKING, Annotated, Any, cast
 
 import typer
 
@@ -24,6 +24,9 @@ from makerfirst.persistence.store import SqlStore
 from makerfirst.policy import default_policy_path, load_policy
 from makerfirst.ports import ExchangePort
 from makerfirst.runner.loop import Runner, RunSummary
+
+if TYPE_CHECKING:
+    from makerfirst.web.embedded import WebBinding
 
 
 def parse_balances(items: list[str] | None) -> dict[str, Decimal]:
@@ -100,6 +103,7 @@ def run(
     if log_format not in LOG_FORMATS:
         raise typer.BadParameter(f"--log-format must be one of {', '.join(LOG_FORMATS)}, got {log_format!r}")
     try:
+        web_at = _web_binding(web) if web else None
         if policy is None and exchange is None:
             policy = default_policy_path("demo-policy.yaml")
             typer.echo(
@@ -130,8 +134,8 @@ def run(
         seen = _configure_logging(as_json, db, cast(LogFormat, log_format), log_file, clock)
         runner = bootstrap.build_runner(venue, clock, chosen_policy, store)
         work = runner.run(cycles, cycle_sec)
-        if web:
-            work = _with_web(runner, work, store, seen, clock, web)
+        if web_at is not None:
+            work = _with_web(runner, work, store, seen, clock, web_at)
         summary = asyncio.run(_run_and_close(work, venue))
         seen.bot_stopped(f"finished {len(summary.cycles)} cycles")
         seen.close()
@@ -171,21 +175,22 @@ def _configure_logging(
     )
 
 
+def _web_binding(bind: str) -> WebBinding:
+    from makerfirst.web.embedded import WebBinding  # noqa: PLC0415  # the web stack only when asked for
+
+    return WebBinding.parse(bind)
+
+
 async def _with_web(
-    runner: Runner, work: Any, store: SqlStore, seen: wiring.Observability, clock: Clock, bind: str
+    runner: Runner, work: Any, store: SqlStore, seen: wiring.Observability, clock: Clock, at: WebBinding
 ) -> RunSummary:
     """The run with the dashboard served beside it (issue 11's ``--web``)."""
-    from makerfirst.web.auth import load_token  # noqa: PLC0415  # the web stack only when asked for
     from makerfirst.web.embedded import dashboard_beside  # noqa: PLC0415
-    from makerfirst.web.server import parse_bind  # noqa: PLC0415
 
-    host, port = parse_bind(bind)
-    token = load_token()
     async with dashboard_beside(
-        store=store, engine=seen.engine, now=clock.now, halt=runner.halt, host=host, port=port, token=token,
-        alerts=seen.alerts,
+        store=store, engine=seen.engine, now=clock.now, halt=runner.halt, at=at, alerts=seen.alerts
     ):
-        typer.echo(f"dashboard: http://{host}:{port}/ (sign in with $MAKERFIRST_WEB_TOKEN)", err=True)
+        typer.echo(f"dashboard: http://{at.host}:{at.port}/ (sign in with $MAKERFIRST_WEB_TOKEN)", err=True)
         result: RunSummary = await work
         return result
 

@@ -6,15 +6,32 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
 
 from sqlalchemy.engine import Engine
 
 from makerfirst.observability.alerts import AlertDispatcher
 from makerfirst.persistence.store import SqlStore
 from makerfirst.web.app import create_app
+from makerfirst.web.auth import load_token
 from makerfirst.web.control import KillSwitch
 from makerfirst.web.data import DashboardData
-from makerfirst.web.server import server
+from makerfirst.web.server import check_free, parse_bind, server
+
+
+@dataclass(frozen=True, slots=True)
+class WebBinding:
+    host: str
+    port: int
+    token: str = field(repr=False)
+
+    @classmethod
+    def parse(cls, bind: str) -> WebBinding:
+        """``--web HOST:PORT``, checked before the bot starts: the address, the port, the token."""
+        host, port = parse_bind(bind)
+        token = load_token()
+        check_free(host, port, "--web")
+        return cls(host, port, token)
 
 
 @contextlib.asynccontextmanager
@@ -24,14 +41,12 @@ async def dashboard_beside(
     engine: Engine,
     now: Callable[[], float],
     halt: Callable[[], Awaitable[int]],
-    host: str,
-    port: int,
-    token: str,
+    at: WebBinding,
     alerts: AlertDispatcher | None,
 ) -> AsyncIterator[None]:
     data = DashboardData(store, engine, now)
-    app = create_app(data, token, KillSwitch(data, now, halt, alerts))
-    web = server(app, host, port)
+    app = create_app(data, at.token, KillSwitch(data, now, halt, alerts))
+    web = server(app, at.host, at.port)
     task = asyncio.create_task(web.serve())
     try:
         yield

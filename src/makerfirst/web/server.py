@@ -4,6 +4,7 @@ same event loop (``makerfirst run --web``), so the kill switch can stop the bot'
 from __future__ import annotations
 
 import ipaddress
+import socket
 
 import uvicorn
 from fastapi import FastAPI
@@ -45,3 +46,12 @@ def server(app: FastAPI, host: str, port: int) -> uvicorn.Server:
         lifespan="off",
     )
     return uvicorn.Server(config)
+
+
+def check_free(host: str, port: int, flag: str) -> None:
+    """Fail now, in one line, rather than from inside uvicorn once the bot is running."""
+    try:
+        with socket.create_server((host, port)):
+            pass
+    except OSError as taken:
+        raise MakerfirstError(f"{flag} {host}:{port}: cannot listen there ({taken.strerror})") from None
