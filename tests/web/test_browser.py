@@ -80,10 +80,11 @@ def test_a_page_opened_without_the_token_shows_only_the_sign_in(browser: object,
 
 @pytest.fixture
 def live_bot(tmp_path: Path) -> Iterator[tuple[str, str, subprocess.Popen[bytes]]]:
-    """``makerfirst run --paper --web``: the demo portfolio in real time, one-second cycles."""
+    """``makerfirst run --paper --web``: the demo portfolio in real time, 20 one-second cycles (long
+    enough for a slow machine to reach the kill switch while cycles still run)."""
     port, db = free_port(), f"sqlite:///{tmp_path / 'live.db'}"
     env = {**os.environ, "MAKERFIRST_WEB_TOKEN": TOKEN}
-    command = [*MAKERFIRST, "run", "--paper", "--cycles", "8", "--cycle-sec", "1", "--db", db]
+    command = [*MAKERFIRST, "run", "--paper", "--cycles", "20", "--cycle-sec", "1", "--db", db]
     command += ["--web", f"127.0.0.1:{port}", "--log-file", str(tmp_path / "bot.log")]
     with (tmp_path / "bot.out").open("wb") as out:
         process = subprocess.Popen(command, env=env, stdout=out, stderr=out)
@@ -134,4 +135,4 @@ def test_the_dashboard_follows_a_running_bot_and_its_kill_switch_stops_it(
     assert all(c["intents"] == 0 for c in later["cycle_series"][cycles_at_kill:])
     assert len(api.get("/api/v1/purges").json()) == orders_at_kill
     page.close()
-    assert process.wait(timeout=30) == 0  # the bot ends cleanly once its cycles are done
+    assert process.wait(timeout=60) == 0  # the bot ends cleanly once its cycles are done

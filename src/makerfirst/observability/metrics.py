@@ -20,7 +20,7 @@ from prometheus_client.core import (
 )
 from prometheus_client.registry import Collector
 
-from makerfirst.domain.orders import OrderType
+from makerfirst.domain.orders import OrderType, RejectReason
 from makerfirst.domain.records import OrderState, PurgeRun, RunStatus, StoredOrder
 from makerfirst.observability.operator_log import ErrorEntry
 from makerfirst.persistence.store import SqlStore
@@ -124,7 +124,7 @@ class StoreCollector(Collector):
         yield CounterMetricFamily(
             "makerfirst_post_only_rejects",
             "Post-only orders the venue refused because they would cross",
-            sum(1 for o in orders if (o.reject_reason or "") == "INVALID_LIMIT_PRICE_POST_ONLY"),
+            sum(1 for o in orders if o.reject_reason == RejectReason.POST_ONLY_WOULD_CROSS.value),
         )
         takers = [o for o in orders if o.order_type is OrderType.LIMIT_IOC]
         yield CounterMetricFamily("makerfirst_taker_fallbacks", "Taker IOCs sent by purges", len(takers))
