@@ -11,10 +11,13 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import pytest
+from typer.testing import CliRunner
 
+from makerfirst.cli.main import app
 from makerfirst.observability.alerts import Alert, AlertDispatcher, AlertLogHandler, AlertSettings
 from makerfirst.observability.logs import Redactor
 
@@ -202,3 +205,25 @@ def test_without_a_configured_webhook_nothing_is_sent() -> None:
     alerts = AlertDispatcher(settings)
     assert not alerts.send(Alert("bot_stopped", "done", 0.0))
     alerts.close()
+
+
+def test_a_paper_run_sends_its_dust_and_stopped_alerts_to_the_configured_webhook(
+    inbox: Inbox, tmp_path: Path
+) -> None:
+    args = [
+        "run",
+        "--paper",
+        "--fast",
+        "--cycles",
+        "2",
+        "--seed",
+        "1",
+        "--db",
+        f"sqlite:///{tmp_path / 'a.db'}",
+    ]
+    result = CliRunner().invoke(app, args, env={"MAKERFIRST_ALERT_WEBHOOK_URL": f"{inbox.url}/hook"})
+    assert result.exit_code == 0, result.output
+    events = {body["event"]: body for _, body in inbox.received}
+    assert "SHIB" in events["dust_created"]["text"]
+    assert events["bot_stopped"]["text"] == "makerfirst bot_stopped: finished 2 cycles"
+    assert "purge_failed" not in events  # every purge of the demo completes

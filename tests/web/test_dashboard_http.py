@@ -123,3 +123,10 @@ def test_the_kill_switch_needs_its_confirmation_then_persists_and_audits(dashboa
 def test_the_openapi_schema_documents_the_api(dashboard: Served) -> None:
     schema = dashboard.get("/api/v1/openapi.json").json()
     assert {"/api/v1/holdings", "/api/v1/purges", "/api/v1/control/{action}"} <= set(schema["paths"])
+
+
+def test_the_runs_warnings_are_listed_among_the_recent_errors(dashboard: Served) -> None:
+    errors = dashboard.get("/api/v1/errors").json()
+    dust = [e for e in errors if e["event"] == "dust"]
+    assert dust and dust[0]["level"] == "WARNING" and "50000 SHIB set aside" in dust[0]["message"]
+    assert "50000 SHIB set aside" in dashboard.get("/errors").text
