@@ -11,6 +11,7 @@ from makerfirst.cli.run_cmd import run
 from makerfirst.cli.sim_server_cmd import sim_server
 from makerfirst.cli.simulate import simulate_app
 from makerfirst.cli.status_cmd import status
+from makerfirst.cli.web_cmd import web
 
 app = typer.Typer(
     name="makerfirst",
@@ -28,3 +29,4 @@ app.command("sim-server", help="Serve a Coinbase-compatible API over the simulat
 app.command("status", help="The portfolio as the last cycle recorded it (holdings, tiers, purges, dust).")(
     status
 )
+app.command("web", help="Serve the dashboard, REST API and /metrics over a database (read-only).")(web)

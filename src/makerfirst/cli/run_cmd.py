@@ -4,25 +4,29 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
 import sys
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, cast
 
 import typer
 
 from makerfirst import bootstrap
 from makerfirst.adapters.products_file import load_catalogue
 from makerfirst.cli.status_cmd import holding_json
-from makerfirst.cli.transcript import install_transcript
+from makerfirst.cli.transcript import TranscriptFormatter
 from makerfirst.clock import Clock, SystemClock, VirtualClock
 from makerfirst.domain.errors import MakerfirstError
 from makerfirst.domain.money import plain
+from makerfirst.observability import wiring
+from makerfirst.observability.logs import LOG_FORMATS, LogFormat
 from makerfirst.persistence.store import SqlStore
 from makerfirst.policy import default_policy_path, load_policy
 from makerfirst.ports import ExchangePort
-from makerfirst.runner.loop import RunSummary
+from makerfirst.runner.loop import Runner, RunSummary
+
+if TYPE_CHECKING:
+    from makerfirst.web.embedded import WebBinding
 
 
 def parse_balances(items: list[str] | None) -> dict[str, Decimal]:
@@ -83,14 +87,23 @@ def run(
         Path | None, typer.Option("--products-file", help="Paper: product specs.")
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON summary at the end.")] = False,
+    log_file: Annotated[
+        Path | None, typer.Option("--log-file", help="Also log to this file (rotated at 10 MB, 10 kept).")
+    ] = None,
+    log_format: Annotated[str, typer.Option("--log-format", help="text (the transcript) or json.")] = "text",
+    web: Annotated[
+        str | None, typer.Option("--web", help="Serve the dashboard at HOST:PORT while running.")
+    ] = None,
 ) -> None:
     """Run the bot: each cycle refreshes balances, reconciles, purges the policy's `purge:` list."""
     if (cycles is None) == (not loop):
         raise typer.BadParameter("give exactly one of --cycles N or --loop")
     if paper and exchange:
         raise typer.BadParameter("--paper and --exchange exclude each other")
-    _configure_logging(as_json)
+    if log_format not in LOG_FORMATS:
+        raise typer.BadParameter(f"--log-format must be one of {', '.join(LOG_FORMATS)}, got {log_format!r}")
     try:
+        web_at = _web_binding(web) if web else None
         if policy is None and exchange is None:
             policy = default_policy_path("demo-policy.yaml")
             typer.echo(
@@ -118,8 +131,14 @@ def run(
                 )
             clock = SystemClock()
             venue = bootstrap.build_ccxt_exchange(exchange, api_url, credentials, clock)
+        seen = _configure_logging(as_json, db, cast(LogFormat, log_format), log_file, clock)
         runner = bootstrap.build_runner(venue, clock, chosen_policy, store)
-        summary = asyncio.run(_run_and_close(runner.run(cycles, cycle_sec), venue))
+        work = runner.run(cycles, cycle_sec)
+        if web_at is not None:
+            work = _with_web(runner, work, store, seen, clock, web_at)
+        summary = asyncio.run(_run_and_close(work, venue))
+        seen.bot_stopped(f"finished {len(summary.cycles)} cycles")
+        seen.close()
     except MakerfirstError as error:
         typer.echo(f"error: {error}", err=True)
         raise typer.Exit(2) from None
@@ -142,9 +161,38 @@ async def _run_and_close(work: Any, venue: ExchangePort) -> RunSummary:
             await close()
 
 
-def _configure_logging(as_json: bool) -> None:
-    install_transcript(sys.stderr if as_json else sys.stdout, tag_products=True)
-    logging.getLogger("makerfirst").setLevel(logging.INFO)
+def _configure_logging(
+    as_json: bool, db: str, log_format: LogFormat, log_file: Path | None, clock: Clock
+) -> wiring.Observability:
+    """Timestamped transcript (or JSON) lines, the error log the dashboard shows, alerts (issue 11)."""
+    return wiring.install(
+        db,
+        stream=sys.stderr if as_json else sys.stdout,
+        log_format=log_format,
+        log_file=log_file,
+        now=clock.now,
+        inner=TranscriptFormatter(tag_products=True),
+    )
+
+
+def _web_binding(bind: str) -> WebBinding:
+    from makerfirst.web.embedded import WebBinding  # noqa: PLC0415  # the web stack only when asked for
+
+    return WebBinding.parse(bind)
+
+
+async def _with_web(
+    runner: Runner, work: Any, store: SqlStore, seen: wiring.Observability, clock: Clock, at: WebBinding
+) -> RunSummary:
+    """The run with the dashboard served beside it (issue 11's ``--web``)."""
+    from makerfirst.web.embedded import dashboard_beside  # noqa: PLC0415
+
+    async with dashboard_beside(
+        store=store, engine=seen.engine, now=clock.now, halt=runner.halt, at=at, alerts=seen.alerts
+    ):
+        typer.echo(f"dashboard: http://{at.host}:{at.port}/ (sign in with $MAKERFIRST_WEB_TOKEN)", err=True)
+        result: RunSummary = await work
+        return result
 
 
 def _summary_json(summary: RunSummary, store: SqlStore) -> dict[str, Any]:

@@ -146,3 +146,29 @@ class CycleRow(Base):
     io_sec: Mapped[float] = mapped_column(Float)
     intents: Mapped[int] = mapped_column(Integer)
     reconciled: Mapped[int] = mapped_column(Integer)
+
+
+class AuditRow(Base):
+    """Every operator action (kill switch, resume): when, who, from where, and what it did."""
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[float] = mapped_column(Float, index=True)
+    actor: Mapped[str] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(32))
+    detail: Mapped[str] = mapped_column(Text)
+
+
+class ErrorLogRow(Base):
+    """Warnings and errors the bot logged (redacted), for the dashboard's recent errors."""
+
+    __tablename__ = "error_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[float] = mapped_column(Float, index=True)
+    level: Mapped[str] = mapped_column(String(8))
+    event: Mapped[str | None] = mapped_column(String(40))
+    kind: Mapped[str | None] = mapped_column(String(40))  # e.g. rate_limited, transient, AuthenticationError
+    product_id: Mapped[str | None] = mapped_column(String(32))
+    message: Mapped[str] = mapped_column(Text)

@@ -33,6 +33,15 @@ _COLUMNS = (
 )
 
 
+LEGEND = (  # what the table's units mean (replay/metrics.py has the formulas)
+    "<dl class='legend'><dt>IS (bps)</dt><dd>implementation shortfall vs the arrival mid, fees included,"
+    " anything unsold charged as a forced taker sale; basis points (1 bp = 0.01 %), lower is better</dd>"
+    "<dt>E</dt><dd>the share of the maker premium captured: 1 = the perfect maker (all at the arrival"
+    " ask, maker fee), 0 = an immediate market sell</dd><dt>completion</dt><dd>the share of episodes"
+    " that sold everything by the deadline (only dust left counts as complete)</dd></dl>"
+)
+
+
 def _cell(value: object) -> str:
     if value is None:
         return "-"
@@ -156,7 +165,7 @@ def render_html(result: BacktestResult, title: str) -> str:
         f"<title>{html.escape(title)}</title></head><body>"
         f"<h1>{html.escape(title)}</h1>"
         f"<p>Data: {html.escape(result.plan.data)}; fill model: {result.plan.fill_model.value};"
-        f" {len(result.plan.episodes)} episodes.</p>{check}"
+        f" {len(result.plan.episodes)} episodes.</p>{check}{LEGEND}"
         f"{f'<ul>{notes}</ul>' if notes else ''}" + "".join(parts) + "</body></html>"
     )
 

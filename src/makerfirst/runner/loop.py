@@ -19,6 +19,7 @@ from makerfirst.execution.engine import ExecutionEngine
 from makerfirst.execution.ids import ClientOrderIds
 from makerfirst.execution.reconcile import Reconciler
 from makerfirst.execution.twap_loop import TwapLoop, TwapReport
+from makerfirst.observability.kill_switch import read_pause
 from makerfirst.policy import Policy
 from makerfirst.ports import ExchangePort, Store
 from makerfirst.runner.metered import MeteredExchange
@@ -74,9 +75,13 @@ class Runner:
         changes = 0
         try:
             balances = await self._exchange.get_balances()
-            changes = (await self._reconciler.reconcile(self._owned_orders())).changes
-            self._fold_finished()
-            intents = await self._intents(index, balances)
+            if read_pause(self._store).paused:  # the kill switch (issue 11): nothing open, nothing new
+                changes = await self.halt()
+                log.info("Paused by the kill switch: no new orders until resumed", extra={"event": "paused"})
+            else:
+                changes = (await self._reconciler.reconcile(self._owned_orders())).changes
+                self._fold_finished()
+                intents = await self._intents(index, balances)
         except ExchangeError as trouble:
             # The venue failed past the adapter's retries: skip this cycle's decisions, keep the
             # loops that are running, and try again next cycle (which reconciles first).
@@ -86,6 +91,8 @@ class Runner:
                 trouble,
                 extra={"event": "cycle_skipped", "error": type(trouble).__name__},
             )
+        if intents and read_pause(self._store).paused:  # the switch was pressed while this cycle decided
+            intents = []
         for intent in intents:
             self._active[intent.product_id] = tasks.create_task(self._sell(intent))
         busy = self._clock.now() - start
@@ -143,12 +150,20 @@ class Runner:
                     wanted[product_id] = TradeIntent(product_id, SizeBase(held), Purpose.PURGE)
         return [i for pid, i in wanted.items() if pid not in self._active or self._active[pid].done()]
 
+    async def halt(self) -> int:
+        """The kill switch: stop every sell loop, then cancel and confirm every open order of ours.
+        A stopped loop's run stays active in the store and resumes when the bot is resumed."""
+        for task in self._active.values():
+            task.cancel()
+        await asyncio.gather(*self._active.values(), return_exceptions=True)
+        return (await self._reconciler.reconcile()).cancelled
+
     def _fold_finished(self) -> None:
         """Hand every loop that ended since the last cycle back to the portfolio (backoff, dust)."""
         for task in self._active.values():
             if task.done() and task not in self._folded:
                 self._folded.add(task)
-                report = task.result()
+                report = None if task.cancelled() else task.result()  # cancelled: by the kill switch
                 if report is not None:
                     self._portfolio.finished(report, self._clock.now())
 
