@@ -24,6 +24,7 @@ from functools import partial
 from makerfirst.adapters.sim.driver import NEVER, MarketDriver, ReportsVolume
 from makerfirst.adapters.sim.matching import Match, MatchingEngine
 from makerfirst.clock import Clock
+from makerfirst.domain.balances import Balance
 from makerfirst.domain.book import Level, OrderBook
 from makerfirst.domain.errors import OrderNotFoundError, ProductNotFoundError
 from makerfirst.domain.lifecycle import transition
@@ -168,6 +169,11 @@ class SimulatedExchange:
     async def get_balances(self) -> dict[str, Decimal]:
         await self._request()
         return dict(self._available)
+
+    async def get_balance_sheet(self) -> dict[str, Balance]:
+        await self._request()
+        currencies = set(self._available) | set(self._held)
+        return {c: Balance(self._available.get(c, ZERO), self._held.get(c, ZERO)) for c in sorted(currencies)}
 
     async def get_fee_rates(self) -> FeeRates:
         await self._request()
