@@ -6,6 +6,7 @@ import asyncio
 import json
 import logging
 import sys
+from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Annotated, Any
@@ -100,15 +101,23 @@ def run(
         store = bootstrap.open_store(db)
         clock: Clock
         venue: ExchangePort
+        at_exit: Callable[[], None] | None = None
         if exchange is None:
             clock = VirtualClock() if fast else SystemClock()
-            venue = bootstrap.build_paper_exchange(
+            world = bootstrap.load_paper_world(store)
+            if world is not None:
+                ignored = "; --balance ignored (another --db starts a new one)" if balance else ""
+                typer.echo(f"paper: continuing the simulated venue kept in {db}{ignored}", err=True)
+            paper_venue = bootstrap.build_paper_exchange(
                 catalogue=load_catalogue(products_file),
                 clock=clock,
                 market=market,
                 seed=seed,
                 balances=parse_balances(balance) or dict(bootstrap.DEMO_BALANCES),
+                world=world,
             )
+            at_exit = bootstrap.keep_paper_world(paper_venue, store)
+            venue = paper_venue
         else:
             if fast:
                 raise typer.BadParameter("--fast runs the paper exchange only")
@@ -119,7 +128,7 @@ def run(
             clock = SystemClock()
             venue = bootstrap.build_ccxt_exchange(exchange, api_url, credentials, clock)
         runner = bootstrap.build_runner(venue, clock, chosen_policy, store)
-        summary = asyncio.run(_run_and_close(runner.run(cycles, cycle_sec), venue))
+        summary = asyncio.run(_run_and_close(runner.run(cycles, cycle_sec), venue, at_exit))
     except MakerfirstError as error:
         typer.echo(f"error: {error}", err=True)
         raise typer.Exit(2) from None
@@ -132,11 +141,13 @@ def run(
         typer.echo(json.dumps(_summary_json(summary, store), indent=2))
 
 
-async def _run_and_close(work: Any, venue: ExchangePort) -> RunSummary:
+async def _run_and_close(work: Any, venue: ExchangePort, at_exit: Callable[[], None] | None) -> RunSummary:
     try:
         result: RunSummary = await work
         return result
     finally:
+        if at_exit is not None:  # also on Ctrl-C, which cancels ``work``
+            at_exit()
         close = getattr(venue, "close", None)
         if close is not None:
             await close()

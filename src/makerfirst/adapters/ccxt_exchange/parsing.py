@@ -171,12 +171,12 @@ def balance_sheet_of(raw: JsonDict, dialect: PayloadDialect) -> dict[str, Balanc
             known = result.get(currency, Balance(ZERO))
             result[currency] = Balance(known.available + free, known.hold + held)
         return result
-    free = raw.get("free") or {}
-    used = raw.get("used") or {}
-    for currency in set(free) | set(used):
+    unified_free: JsonDict = raw.get("free") or {}
+    unified_used: JsonDict = raw.get("used") or {}
+    for currency in set(unified_free) | set(unified_used):
         result[str(currency)] = Balance(
-            decimal_or_zero(free.get(currency), field=f"{currency} free"),
-            decimal_or_zero(used.get(currency), field=f"{currency} used"),
+            decimal_or_zero(unified_free.get(currency), field=f"{currency} free"),
+            decimal_or_zero(unified_used.get(currency), field=f"{currency} used"),
         )
     return result
 
