@@ -10,6 +10,7 @@ cycle.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 from collections.abc import Callable, Sequence
 from decimal import Decimal
@@ -97,10 +98,25 @@ def demo_policy(*overrides: str) -> Policy:
     return load_policy(default_policy_path("demo-policy.yaml"), list(overrides))
 
 
-def run_witnessed(tmp_path: Path, policy: Policy, *, seed: int, cycle_sec: float, cycles: int) -> list[str]:
+def run_witnessed(
+    tmp_path: Path,
+    policy: Policy,
+    *,
+    seed: int,
+    cycle_sec: float,
+    cycles: int,
+    crash_at: float | None = None,
+    balances: dict[str, Decimal] | None = None,
+) -> list[str]:
+    """Run ``cycles`` cycles; with ``crash_at``, the process dies that many seconds in and a new
+    runner starts on the same venue and database for the cycles left."""
     clock = VirtualClock(start=START)
     venue = build_paper_exchange(
-        catalogue=load_catalogue(), clock=clock, market=None, seed=seed, balances=dict(DEMO_BALANCES)
+        catalogue=load_catalogue(),
+        clock=clock,
+        market=None,
+        seed=seed,
+        balances=balances or dict(DEMO_BALANCES),
     )
     witness = Witness(venue, clock)
     excess: list[str] = []
@@ -116,8 +132,21 @@ def run_witnessed(tmp_path: Path, policy: Policy, *, seed: int, cycle_sec: float
     db = tmp_path / f"truth-{seed}-{cycle_sec}.db"
     db.unlink(missing_ok=True)
     store = CheckedStore(f"sqlite:///{db}", check)
-    runner = build_runner(witness, clock, policy, store)  # type: ignore[arg-type]
-    asyncio.run(runner.run(cycles=cycles, cycle_sec=cycle_sec))
+
+    async def crash_then_restart() -> None:
+        first = build_runner(witness, clock, policy, store)  # type: ignore[arg-type]
+        if crash_at is None:
+            await first.run(cycles=cycles, cycle_sec=cycle_sec)
+            return
+        running = asyncio.create_task(first.run(cycles=cycles, cycle_sec=cycle_sec))
+        await clock.sleep_until(START + crash_at)
+        running.cancel()  # nothing after this point of the first process happens
+        with contextlib.suppress(asyncio.CancelledError):
+            await running
+        left = max(1, cycles - int(crash_at // cycle_sec))
+        await build_runner(witness, clock, policy, store).run(cycles=left, cycle_sec=cycle_sec)  # type: ignore[arg-type]
+
+    asyncio.run(crash_then_restart())
     store.close()
     return excess
 
@@ -132,16 +161,21 @@ def run_witnessed(tmp_path: Path, policy: Policy, *, seed: int, cycle_sec: float
     cycle_sec=st.sampled_from([2.0, 3.0, 4.5, 6.0, 7.5, 11.0, 13.0, 17.0]),
     poll_sec=st.sampled_from(["0.5", "1", "2.5", "5"]),
     ttl_sec=st.sampled_from([8, 12, 15]),
+    crash_at=st.none() | st.floats(min_value=0.5, max_value=60.0),
+    eth=st.sampled_from(["0.5", "2"]),  # 2 ETH: a sell of several slices, over several cycles
 )
 def test_measured_holdings_never_exceed_what_the_venue_holds(
-    tmp_path: Path, seed: int, cycle_sec: float, poll_sec: str, ttl_sec: int
+    tmp_path: Path, seed: int, cycle_sec: float, poll_sec: str, ttl_sec: int, crash_at: float | None, eth: str
 ) -> None:
     policy = demo_policy(
         f"execution.order_poll_interval_sec={poll_sec}",
         f"execution.maker_first_min_ttl_sec={ttl_sec}",
         f"execution.maker_max_ttl_sec={max(ttl_sec, 15)}",
     )
-    excess = run_witnessed(tmp_path, policy, seed=seed, cycle_sec=cycle_sec, cycles=8)
+    balances = {**DEMO_BALANCES, "ETH": Decimal(eth)}
+    excess = run_witnessed(
+        tmp_path, policy, seed=seed, cycle_sec=cycle_sec, cycles=8, crash_at=crash_at, balances=balances
+    )
     assert excess == []
 
 

@@ -76,10 +76,10 @@ class Runner:
         holdings: list[HoldingSnapshot] = []
         changes = 0
         try:
-            balances = await self._exchange.get_balance_sheet()
+            sheet = await self._exchange.get_balance_sheet()
             changes = (await self._reconciler.reconcile(self._owned_orders())).changes
             self._fold_finished()
-            intents = await self._intents(balances, holdings)
+            intents = await self._intents(sheet, holdings)
         except ExchangeError as trouble:
             # The venue failed past the adapter's retries: skip this cycle's decisions, keep the
             # loops that are running, and try again next cycle (which reconciles first).
@@ -121,9 +121,7 @@ class Runner:
         )
         return record
 
-    async def _intents(
-        self, balances: dict[str, Balance], holdings: list[HoldingSnapshot]
-    ) -> list[TradeIntent]:
+    async def _intents(self, sheet: dict[str, Balance], holdings: list[HoldingSnapshot]) -> list[TradeIntent]:
         """Resume the runs a crash left active; then, with targets set, what the portfolio decides
         (tiers, purges, rebalancing, dust; its holdings go to ``holdings``); without, purge the
         policy's ``purge:`` list. What is held is the venue's balance sheet, holds included."""
@@ -137,16 +135,16 @@ class Runner:
         running = {pid: self._trading[pid] for pid, task in self._active.items() if not task.done()}
         busy = running | wanted
         if self._portfolio.enabled:
-            now = self._clock.now()
-            decision = await self._portfolio.decide(balances, {pid.split("-", 1)[0] for pid in busy}, now)
+            in_flight = {pid.split("-", 1)[0] for pid in busy}
+            decision = await self._portfolio.decide(sheet, in_flight, self._clock.now())
             # Buys are paid from what the rebalancing sells bring in: none starts while one is under way.
             selling = any(i.side is Side.SELL and i.purpose is Purpose.NORMAL for i in busy.values())
             for intent in self._portfolio.intents(decision, sells_pending=selling):
                 wanted.setdefault(intent.product_id, intent)
-            holdings += self._portfolio.holdings(decision, {pid.split("-", 1)[0] for pid in busy})
+            holdings += self._portfolio.holdings(decision, in_flight)
         else:
             for asset in self._policy.purge:
-                held = balances[asset].total if asset in balances else ZERO
+                held = sheet[asset].total if asset in sheet else ZERO
                 product_id = f"{asset}-{quote}"
                 if held > ZERO and product_id not in wanted:
                     wanted[product_id] = TradeIntent(product_id, SizeBase(held), Purpose.PURGE)
