@@ -37,9 +37,7 @@ LIQUID = ("BTC-USD", "ETH-USD")  # the demo's rebalanced products
 
 def venue_totals(exchange: SimulatedExchange) -> dict[str, Decimal]:
     """What the simulated venue holds per currency right now: available plus on hold."""
-    available = exchange._available  # the witness looks inside the venue: no request, no side effect
-    held = exchange.held()
-    return {c: available.get(c, ZERO) + held.get(c, ZERO) for c in set(available) | set(held)}
+    return {currency: balance.total for currency, balance in exchange.balance_sheet_now().items()}
 
 
 class Witness:

@@ -235,8 +235,7 @@ class SimulatedExchange:
 
     async def get_balance_sheet(self) -> dict[str, Balance]:
         await self._request()
-        currencies = set(self._available) | set(self._held)
-        return {c: Balance(self._available.get(c, ZERO), self._held.get(c, ZERO)) for c in sorted(currencies)}
+        return self.balance_sheet_now()
 
     async def get_fee_rates(self) -> FeeRates:
         await self._request()
@@ -331,6 +330,10 @@ class SimulatedExchange:
 
     def all_fills(self) -> list[Fill]:
         return list(self._fills)
+
+    def balance_sheet_now(self) -> dict[str, Balance]:
+        currencies = set(self._available) | set(self._held)
+        return {c: Balance(self._available.get(c, ZERO), self._held.get(c, ZERO)) for c in sorted(currencies)}
 
     def held(self) -> dict[str, Decimal]:
         return {k: v for k, v in self._held.items() if v != ZERO}
