@@ -13,7 +13,7 @@ from makerfirst.adapters.products_file import Catalogue
 from makerfirst.adapters.sim.exchange import SimulatedExchange, SimulatorSettings
 from makerfirst.adapters.sim.market import SyntheticMarket
 from makerfirst.adapters.sim.presets import PRESETS
-from makerfirst.adapters.sim.world import check_version
+from makerfirst.adapters.sim.world import WorldFormatError, check_version
 from makerfirst.clock import Clock, VirtualClock
 from makerfirst.domain.errors import MakerfirstError, ProductNotFoundError
 from makerfirst.domain.intents import TradeIntent
@@ -104,20 +104,39 @@ def build_paper_exchange(
     from the mid it had; ``balances`` are then not used."""
     if market is not None and market not in PRESETS:
         raise MakerfirstError(f"unknown market {market!r}; choose one of: {', '.join(PRESETS)}")
-    if world is not None and isinstance(clock, VirtualClock):
-        clock.advance_to(float(world["time"]))  # a --fast run goes on from where the last one stopped
-    mids: Mapping[str, str] = world["mids"] if world is not None else {}
+    mids: dict[str, Decimal] = {}
+    if world is not None:
+        try:
+            started = float(world["time"])
+            mids = {product_id: Decimal(mid) for product_id, mid in world["mids"].items()}
+        except UNREADABLE as broken:
+            raise _unreadable_world(broken) from None
+        if isinstance(clock, VirtualClock):
+            clock.advance_to(started)  # a --fast run goes on from where the last one stopped
     products = list(catalogue.products.values())
     exchange = SimulatedExchange(clock, products, balances, SimulatorSettings(seed=seed))
     for product in products:
         pid = product.product_id
-        price = Decimal(mids[pid]) if pid in mids else catalogue.reference_prices.get(pid)
+        price = mids.get(pid, catalogue.reference_prices.get(pid))
         preset = PRESETS.get(market or catalogue.markets.get(pid, "thin"), PRESETS["thin"])
         if price is not None:
             exchange.attach_market(pid, SyntheticMarket(product, preset, price, clock.now(), seed))
     if world is not None:
-        exchange.restore_world(world)
+        try:
+            exchange.restore_world(world)
+        except UNREADABLE as broken:
+            raise _unreadable_world(broken) from None
     return exchange
+
+
+UNREADABLE = (KeyError, TypeError, ValueError, ArithmeticError, AttributeError)  # a damaged world document
+
+
+def _unreadable_world(broken: Exception) -> WorldFormatError:
+    return WorldFormatError(
+        f"the paper world kept in the database is unreadable ({type(broken).__name__}: {broken});"
+        " start a new one with another --db"
+    )
 
 
 def load_paper_world(store: Store) -> dict[str, Any] | None:
@@ -125,7 +144,14 @@ def load_paper_world(store: Store) -> dict[str, Any] | None:
     document = store.load_document(PAPER_WORLD)
     if document is None:
         return None
-    world: dict[str, Any] = json.loads(document)
+    try:
+        world = json.loads(document)
+    except ValueError:
+        world = None
+    if not isinstance(world, dict):
+        raise WorldFormatError(
+            "the paper world kept in the database is not a JSON object; start a new one with another --db"
+        )
     check_version(world)
     return world
 

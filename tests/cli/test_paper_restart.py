@@ -53,9 +53,17 @@ def a_fill_is_recorded(store: SqlStore) -> bool:
     return bool(store.all_fills())
 
 
-@pytest.mark.parametrize("moment", [a_sell_rests, a_fill_is_recorded], ids=lambda f: f.__name__)
+@pytest.mark.parametrize(
+    ("stop", "moment"),
+    [
+        (signal.SIGINT, a_sell_rests),
+        (signal.SIGINT, a_fill_is_recorded),
+        (signal.SIGKILL, a_fill_is_recorded),  # no exit code path at all: the world saved at each change
+    ],
+    ids=["sigint-resting", "sigint-filled", "sigkill-filled"],
+)
 def test_ctrl_c_then_restart_continues_the_paper_venue_and_sells_nothing_twice(
-    tmp_path: Path, moment: Callable[[SqlStore], bool]
+    tmp_path: Path, stop: signal.Signals, moment: Callable[[SqlStore], bool]
 ) -> None:
     db = f"sqlite:///{tmp_path / 'paper.db'}"
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
@@ -66,10 +74,11 @@ def test_ctrl_c_then_restart_continues_the_paper_venue_and_sells_nothing_twice(
         assert first.poll() is None, first.stderr.read().decode() if first.stderr else "bot exited"
         assert time.monotonic() < give_up, "the run never reached the moment to interrupt it"
         time.sleep(0.05)
-    first.send_signal(signal.SIGINT)
+    first.send_signal(stop)
     _, err = first.communicate(timeout=30)
-    assert first.returncode == 130, err.decode()
-    assert "interrupted" in err.decode()
+    if stop is signal.SIGINT:
+        assert first.returncode == 130, err.decode()
+        assert "interrupted" in err.decode()
 
     restart = subprocess.run(bot(db, cycles=4), env=env, capture_output=True, timeout=120, check=False)
     assert restart.returncode == 0, restart.stderr.decode()

@@ -100,3 +100,14 @@ def test_the_demo_run_twice_in_one_folder_continues_its_world_and_shows_each_hol
     assert Decimal(eth_now) == Decimal(eth_after_first) < Decimal("0.5")
     text = runner.invoke(app, ["status", "--db", db]).stdout
     assert sum(line.lstrip("│ ").startswith("ETH ") for line in text.splitlines()) == 1
+
+
+def test_an_unreadable_paper_world_is_a_one_line_error_naming_the_fix(tmp_path: Path) -> None:
+    db = f"sqlite:///{tmp_path / 'broken.db'}"
+    store = SqlStore(db)
+    for broken in ("{not json", '{"version": 1, "time": 5}'):
+        store.save_document("paper_world", broken)
+        result = runner.invoke(app, ["run", "--paper", "--fast", "--cycles", "1", "--db", db])
+        assert result.exit_code == 2, result.output
+        assert "paper world" in result.stderr and "another --db" in result.stderr
+        assert "Traceback" not in result.output
