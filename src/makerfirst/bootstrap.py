@@ -10,10 +10,10 @@ from pathlib import Path
 from typing import Any
 
 from makerfirst.adapters.products_file import Catalogue
+from makerfirst.adapters.sim import world as paper_world
 from makerfirst.adapters.sim.exchange import SimulatedExchange, SimulatorSettings
 from makerfirst.adapters.sim.market import SyntheticMarket
 from makerfirst.adapters.sim.presets import PRESETS
-from makerfirst.adapters.sim.world import WorldFormatError, check_version
 from makerfirst.clock import Clock, VirtualClock
 from makerfirst.domain.errors import MakerfirstError, ProductNotFoundError
 from makerfirst.domain.intents import TradeIntent
@@ -106,11 +106,7 @@ def build_paper_exchange(
         raise MakerfirstError(f"unknown market {market!r}; choose one of: {', '.join(PRESETS)}")
     mids: dict[str, Decimal] = {}
     if world is not None:
-        try:
-            started = float(world["time"])
-            mids = {product_id: Decimal(mid) for product_id, mid in world["mids"].items()}
-        except UNREADABLE as broken:
-            raise _unreadable_world(broken) from None
+        started, mids = paper_world.start_of(world)
         if isinstance(clock, VirtualClock):
             clock.advance_to(started)  # a --fast run goes on from where the last one stopped
     products = list(catalogue.products.values())
@@ -122,38 +118,14 @@ def build_paper_exchange(
         if price is not None:
             exchange.attach_market(pid, SyntheticMarket(product, preset, price, clock.now(), seed))
     if world is not None:
-        try:
-            exchange.restore_world(world)
-        except UNREADABLE as broken:
-            raise _unreadable_world(broken) from None
+        exchange.restore_world(world)
     return exchange
-
-
-UNREADABLE = (KeyError, TypeError, ValueError, ArithmeticError, AttributeError)  # a damaged world document
-
-
-def _unreadable_world(broken: Exception) -> WorldFormatError:
-    return WorldFormatError(
-        f"the paper world kept in the database is unreadable ({type(broken).__name__}: {broken});"
-        " start a new one with another --db"
-    )
 
 
 def load_paper_world(store: Store) -> dict[str, Any] | None:
     """The paper venue a previous run kept in ``store``, or None for a first run."""
     document = store.load_document(PAPER_WORLD)
-    if document is None:
-        return None
-    try:
-        world = json.loads(document)
-    except ValueError:
-        world = None
-    if not isinstance(world, dict):
-        raise WorldFormatError(
-            "the paper world kept in the database is not a JSON object; start a new one with another --db"
-        )
-    check_version(world)
-    return world
+    return None if document is None else paper_world.parse(document)
 
 
 def keep_paper_world(exchange: SimulatedExchange, store: Store) -> Callable[[], None]:

@@ -193,6 +193,12 @@ class SimulatedExchange:
         timers replace this one's. Call it before the first request, markets attached: resting
         orders go back into their books ahead of the market's first quotes. Timers that fell due
         while the venue was away (a GTD order's end) fire on the first request."""
+        try:
+            self._restore(world)
+        except w.UNREADABLE as broken:
+            raise w.unreadable(broken) from None
+
+    def _restore(self, world: Mapping[str, Any]) -> None:
         w.check_version(world)
         orders = [w.order_of(d) for d in world["orders"]]
         unknown = sorted({o.command.product_id for o in orders} - set(self._venues))

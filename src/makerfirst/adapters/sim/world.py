@@ -8,6 +8,7 @@ a restart drives each product afresh from the mid it had (``mids``).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal
@@ -21,6 +22,37 @@ WORLD_VERSION = 1
 
 class WorldFormatError(MakerfirstError):
     """A stored paper world this version cannot read."""
+
+
+# What reading a damaged world document raises; each becomes a WorldFormatError.
+UNREADABLE = (KeyError, IndexError, TypeError, ValueError, ArithmeticError, AttributeError)
+
+
+def unreadable(broken: Exception) -> WorldFormatError:
+    return WorldFormatError(
+        f"the paper world kept in the database is unreadable ({type(broken).__name__}: {broken});"
+        " start a new one with another --db"
+    )
+
+
+def parse(document: str) -> dict[str, Any]:
+    """A world document as saved by the store, checked for its version."""
+    try:
+        world = json.loads(document)
+    except ValueError as broken:
+        raise unreadable(broken) from None
+    if not isinstance(world, dict):
+        raise unreadable(TypeError("not a JSON object"))
+    check_version(world)
+    return world
+
+
+def start_of(world: Mapping[str, Any]) -> tuple[float, dict[str, Decimal]]:
+    """The world's time and each product's last mid: where a restarted venue and market begin."""
+    try:
+        return float(world["time"]), {pid: Decimal(mid) for pid, mid in world["mids"].items()}
+    except UNREADABLE as broken:
+        raise unreadable(broken) from None
 
 
 @dataclass(slots=True)
