@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 from makerfirst.adapters.products_file import Catalogue
+from makerfirst.adapters.sim import world as paper_world
 from makerfirst.adapters.sim.exchange import SimulatedExchange, SimulatorSettings
 from makerfirst.adapters.sim.market import SyntheticMarket
 from makerfirst.adapters.sim.presets import PRESETS
@@ -81,6 +85,9 @@ DEMO_BALANCES = {
 }
 
 
+PAPER_WORLD = "paper_world"  # the store document that keeps the paper venue between runs
+
+
 def build_paper_exchange(
     *,
     catalogue: Catalogue,
@@ -88,22 +95,48 @@ def build_paper_exchange(
     market: str | None,
     seed: int,
     balances: dict[str, Decimal],
+    world: Mapping[str, Any] | None = None,
 ) -> SimulatedExchange:
     """Paper trading: the in-process simulator behind the same port. Every product with a
     reference price is driven by ``market``, or by the preset its catalogue entry names
-    (liquid majors, thin or dead junk), or ``thin``."""
+    (liquid majors, thin or dead junk), or ``thin``. With a ``world`` (from :func:`load_paper_world`)
+    the venue continues it: its balances and orders, its time on a virtual clock, each market
+    from the mid it had; ``balances`` are then not used."""
     if market is not None and market not in PRESETS:
         raise MakerfirstError(f"unknown market {market!r}; choose one of: {', '.join(PRESETS)}")
+    mids: dict[str, Decimal] = {}
+    if world is not None:
+        started, mids = paper_world.start_of(world)
+        if isinstance(clock, VirtualClock):
+            clock.advance_to(started)  # a --fast run goes on from where the last one stopped
     products = list(catalogue.products.values())
     exchange = SimulatedExchange(clock, products, balances, SimulatorSettings(seed=seed))
     for product in products:
-        price = catalogue.reference_prices.get(product.product_id)
-        preset = PRESETS.get(market or catalogue.markets.get(product.product_id, "thin"), PRESETS["thin"])
+        pid = product.product_id
+        price = mids.get(pid, catalogue.reference_prices.get(pid))
+        preset = PRESETS.get(market or catalogue.markets.get(pid, "thin"), PRESETS["thin"])
         if price is not None:
-            exchange.attach_market(
-                product.product_id, SyntheticMarket(product, preset, price, clock.now(), seed)
-            )
+            exchange.attach_market(pid, SyntheticMarket(product, preset, price, clock.now(), seed))
+    if world is not None:
+        exchange.restore_world(world)
     return exchange
+
+
+def load_paper_world(store: Store) -> dict[str, Any] | None:
+    """The paper venue a previous run kept in ``store``, or None for a first run."""
+    document = store.load_document(PAPER_WORLD)
+    return None if document is None else paper_world.parse(document)
+
+
+def keep_paper_world(exchange: SimulatedExchange, store: Store) -> Callable[[], None]:
+    """Save the paper venue in ``store`` after every change to it; returns the save, for a
+    last one at exit (the venue's clock)."""
+
+    def save() -> None:
+        store.save_document(PAPER_WORLD, json.dumps(exchange.export_world()))
+
+    exchange.on_change(save)
+    return save
 
 
 def build_runner(exchange: ExchangePort, clock: Clock, policy: Policy, store: Store) -> Runner:

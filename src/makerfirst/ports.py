@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from decimal import Decimal
 from typing import Protocol
 
+from makerfirst.domain.balances import Balance
 from makerfirst.domain.book import OrderBook
 from makerfirst.domain.intents import Purpose
 from makerfirst.domain.orders import (
@@ -33,6 +34,11 @@ class ExchangePort(Protocol):
 
     async def get_balances(self) -> dict[str, Decimal]:
         """Available (not held) balance per currency."""
+        ...
+
+    async def get_balance_sheet(self) -> dict[str, Balance]:
+        """Available and on-hold balance per currency, from one read of the venue: what the bot
+        believes it holds (``Balance.total``) comes from here, never from its own journal."""
         ...
 
     async def get_fee_rates(self) -> FeeRates: ...
@@ -119,13 +125,15 @@ class Store(OrderJournal, Protocol):
 
     def runs(self) -> list[PurgeRun]: ...
 
-    def record_cycle(self, cycle: CycleRecord) -> None: ...
+    def record_cycle(self, cycle: CycleRecord, holdings: Sequence[HoldingSnapshot] = ()) -> None:
+        """The cycle and the holdings it measured, together."""
+        ...
 
     def cycles(self) -> list[CycleRecord]: ...
 
-    def record_holdings(self, cycle_index: int, now: float, holdings: list[HoldingSnapshot]) -> None: ...
-
-    def latest_holdings(self) -> list[HoldingSnapshot]: ...
+    def latest_holdings(self) -> list[HoldingSnapshot]:
+        """The holdings of the newest cycle that measured any."""
+        ...
 
     def save_document(self, name: str, document: str) -> None:
         """Keep a small named JSON document (the runner's state) across restarts."""

@@ -60,3 +60,17 @@ def test_a_failed_purge_backs_off_across_cycles_and_across_a_restart(tmp_path: P
     # A restart remembers the backoff: still no new try within the 300 s.
     run(db, "--cycles", "1", *no_taker, *balances)
     assert len([r for r in SqlStore(db).runs() if r.product_id == "PENGU-USD"]) == 1
+
+
+def test_short_cycles_buy_what_the_target_needs_not_what_a_double_count_suggests(tmp_path: Path) -> None:
+    """Cycles shorter than a loop's poll: a cycle starts while the ETH sell has filled on the
+    venue but its loop has not seen it yet. Counting the ETH again (from the journal) beside the
+    USD it brought in asked for 0.0118 BTC instead of ~0.0088 and ended near 49 % BTC."""
+    for cycle_sec in ("2", "5"):
+        db = f"sqlite:///{tmp_path / f'short-{cycle_sec}.db'}"
+        out = run(db, "--cycles", "30", "--cycle-sec", cycle_sec)
+        store = SqlStore(db)
+        bought = sum(o.filled_size for o in store.all_orders() if o.product_id == "BTC-USD")
+        assert Decimal("0.0085") <= bought <= Decimal("0.0090"), f"cycle {cycle_sec}s: bought {bought} BTC"
+        btc = next(h for h in out["holdings"] if h["asset"] == "BTC")
+        assert abs(Decimal(btc["weight"]) - TARGETS["BTC"]) <= Decimal("0.01")

@@ -16,6 +16,7 @@ from makerfirst.adapters.products_file import load_catalogue
 from makerfirst.adapters.sim.exchange import SimulatedExchange
 from makerfirst.bootstrap import build_paper_exchange, build_runner, open_store
 from makerfirst.clock import VirtualClock
+from makerfirst.domain.balances import Balance
 from makerfirst.domain.book import OrderBook
 from makerfirst.domain.errors import ExchangeError, RateLimitedError
 from makerfirst.domain.orders import OrderType
@@ -120,11 +121,11 @@ class FlakyVenue:
     def __getattr__(self, name: str) -> object:
         return getattr(self._inner, name)
 
-    async def get_balances(self) -> dict[str, Decimal]:
+    async def get_balance_sheet(self) -> dict[str, Balance]:
         self.balance_calls += 1
         if self.balance_calls in self._balance_failures:
             raise RateLimitedError("429 Too Many Requests (still, after retries)")
-        return await self._inner.get_balances()
+        return await self._inner.get_balance_sheet()
 
     async def get_order_book(self, product_id: str, depth: int = 50) -> OrderBook:
         self.book_calls += 1

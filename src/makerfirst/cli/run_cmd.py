@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
+from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, cast
@@ -113,15 +114,10 @@ def run(
         store = bootstrap.open_store(db)
         clock: Clock
         venue: ExchangePort
+        at_exit: Callable[[], None] | None = None
         if exchange is None:
             clock = VirtualClock() if fast else SystemClock()
-            venue = bootstrap.build_paper_exchange(
-                catalogue=load_catalogue(products_file),
-                clock=clock,
-                market=market,
-                seed=seed,
-                balances=parse_balances(balance) or dict(bootstrap.DEMO_BALANCES),
-            )
+            venue, at_exit = _paper_venue(store, db, clock, market, seed, balance, products_file)
         else:
             if fast:
                 raise typer.BadParameter("--fast runs the paper exchange only")
@@ -136,7 +132,7 @@ def run(
         work = runner.run(cycles, cycle_sec)
         if web_at is not None:
             work = _with_web(runner, work, store, seen, clock, web_at)
-        summary = asyncio.run(_run_and_close(work, venue))
+        summary = asyncio.run(_run_and_close(work, venue, at_exit))
         seen.bot_stopped(f"finished {len(summary.cycles)} cycles")
         seen.close()
     except MakerfirstError as error:
@@ -151,11 +147,39 @@ def run(
         typer.echo(json.dumps(_summary_json(summary, store), indent=2))
 
 
-async def _run_and_close(work: Any, venue: ExchangePort) -> RunSummary:
+def _paper_venue(
+    store: SqlStore,
+    db: str,
+    clock: Clock,
+    market: str | None,
+    seed: int,
+    balance: list[str] | None,
+    products_file: Path | None,
+) -> tuple[ExchangePort, Callable[[], None]]:
+    """The simulated venue: the world kept in ``store`` if there is one, else a new one; and the
+    hook that saves it at exit."""
+    world = bootstrap.load_paper_world(store)
+    if world is not None:
+        ignored = "; --balance ignored (another --db starts a new one)" if balance else ""
+        typer.echo(f"paper: continuing the simulated venue kept in {db}{ignored}", err=True)
+    venue = bootstrap.build_paper_exchange(
+        catalogue=load_catalogue(products_file),
+        clock=clock,
+        market=market,
+        seed=seed,
+        balances=parse_balances(balance) or dict(bootstrap.DEMO_BALANCES),
+        world=world,
+    )
+    return venue, bootstrap.keep_paper_world(venue, store)
+
+
+async def _run_and_close(work: Any, venue: ExchangePort, at_exit: Callable[[], None] | None) -> RunSummary:
     try:
         result: RunSummary = await work
         return result
     finally:
+        if at_exit is not None:  # also on Ctrl-C, which cancels ``work``
+            at_exit()
         close = getattr(venue, "close", None)
         if close is not None:
             await close()

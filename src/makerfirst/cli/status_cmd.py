@@ -12,7 +12,9 @@ from rich.table import Table
 
 from makerfirst import bootstrap
 from makerfirst.domain.money import plain
-from makerfirst.domain.records import HoldingSnapshot
+from makerfirst.domain.records import HoldingSnapshot, PurgeRun, RunStatus
+
+RUNS_SHOWN = 10  # ended loops listed on screen; --json has every one
 
 
 def _pct(weight: Decimal | None) -> str:
@@ -61,10 +63,25 @@ def status(
     if as_json:
         typer.echo(json.dumps(summary, indent=2))
         return
-    if not holdings:
+    if not cycles:
         typer.echo(f"no cycle recorded in {db} yet: run `makerfirst run` first")
         return
-    table = Table(title=f"makerfirst status ({len(cycles)} cycles, {summary['open_orders']} open orders)")
+    title = f"makerfirst status ({len(cycles)} cycles, {summary['open_orders']} open orders)"
+    console = Console(width=max(Console().width, 120))
+    if holdings:
+        console.print(_holdings_table(title, holdings))
+    else:
+        typer.echo(
+            f"{title}: no holdings measured; a run measures them when the policy sets"
+            " portfolio_management.rebalance.target_weights"
+        )
+    runs = store.runs()
+    if runs:
+        console.print(_runs_table(runs))
+
+
+def _holdings_table(title: str, holdings: list[HoldingSnapshot]) -> Table:
+    table = Table(title=title)
     for column in ("holding", "size", "value", "tier", "target", "actual", "purge", "dust"):
         table.add_column(
             column, justify="right" if column in ("size", "value", "target", "actual") else "left"
@@ -81,4 +98,23 @@ def status(
             h.purge_state or "",
             h.dust_reason or "",
         )
-    Console(width=max(Console().width, 120)).print(table)
+    return table
+
+
+def _runs_table(runs: list[PurgeRun]) -> Table:
+    """The trade loops, the active ones and the latest ended ones (``--json`` lists them all)."""
+    active = [r for r in runs if r.status is RunStatus.ACTIVE]
+    ended = [r for r in runs if r.status is not RunStatus.ACTIVE]
+    shown = sorted(active + ended[-RUNS_SHOWN:], key=lambda r: r.run_id)
+    hidden = len(runs) - len(shown)
+    table = Table(
+        title=f"trade loops ({len(runs)}{f'; {hidden} earlier in --json' if hidden else ''})",
+        title_justify="left",
+    )
+    for column in ("product", "side", "purpose", "status", "outcome", "remaining"):
+        table.add_column(column, justify="right" if column == "remaining" else "left")
+    for r in shown:
+        table.add_row(
+            r.product_id, r.side.value, r.purpose.value, r.status.value, r.outcome or "", plain(r.remaining)
+        )
+    return table

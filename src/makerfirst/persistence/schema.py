@@ -110,6 +110,9 @@ class HoldingRow(Base):
     __tablename__ = "holdings"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    # The cycle that measured it: the status shows the last cycle's rows by this id (a virtual
+    # clock restarts at the same time every run, so ``recorded_at`` cannot tell runs apart).
+    cycle_id: Mapped[int | None] = mapped_column(ForeignKey("cycles.id"), index=True)
     cycle_index: Mapped[int] = mapped_column(Integer, index=True)
     recorded_at: Mapped[float] = mapped_column(Float, index=True)
     asset: Mapped[str] = mapped_column(String(16))

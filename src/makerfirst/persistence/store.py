@@ -6,7 +6,7 @@ import logging
 from collections.abc import Sequence
 from decimal import Decimal
 
-from sqlalchemy import create_engine, false, select
+from sqlalchemy import create_engine, false, func, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -284,22 +284,40 @@ class SqlStore:
         with self._session() as s:
             return [_run(r) for r in s.scalars(select(PurgeRunRow).order_by(PurgeRunRow.id)).all()]
 
-    def record_cycle(self, cycle: CycleRecord) -> None:
+    def record_cycle(self, cycle: CycleRecord, holdings: Sequence[HoldingSnapshot] = ()) -> None:
+        """The cycle and the holdings it measured, in one transaction."""
         with self._session.begin() as s:
-            s.add(
-                CycleRow(
-                    index=cycle.index,
-                    started_at=cycle.started_at,
-                    ended_at=cycle.ended_at,
-                    cycle_sec=cycle.cycle_sec,
-                    busy_sec=cycle.busy_sec,
-                    utilization=cycle.utilization,
-                    requests=cycle.requests,
-                    io_sec=cycle.io_sec,
-                    intents=cycle.intents,
-                    reconciled=cycle.reconciled,
-                )
+            row = CycleRow(
+                index=cycle.index,
+                started_at=cycle.started_at,
+                ended_at=cycle.ended_at,
+                cycle_sec=cycle.cycle_sec,
+                busy_sec=cycle.busy_sec,
+                utilization=cycle.utilization,
+                requests=cycle.requests,
+                io_sec=cycle.io_sec,
+                intents=cycle.intents,
+                reconciled=cycle.reconciled,
             )
+            s.add(row)
+            s.flush()
+            for h in holdings:
+                s.add(
+                    HoldingRow(
+                        cycle_id=row.id,
+                        cycle_index=cycle.index,
+                        recorded_at=cycle.started_at,
+                        asset=h.asset,
+                        size=h.size,
+                        price=h.price,
+                        value=h.value,
+                        tier=h.tier,
+                        target_weight=h.target_weight,
+                        weight=h.weight,
+                        purge_state=h.purge_state,
+                        dust_reason=h.dust_reason,
+                    )
+                )
 
     def cycles(self) -> list[CycleRecord]:
         with self._session() as s:
@@ -319,33 +337,14 @@ class SqlStore:
                 for r in rows
             ]
 
-    def record_holdings(self, cycle_index: int, now: float, holdings: list[HoldingSnapshot]) -> None:
-        with self._session.begin() as s:
-            for h in holdings:
-                s.add(
-                    HoldingRow(
-                        cycle_index=cycle_index,
-                        recorded_at=now,
-                        asset=h.asset,
-                        size=h.size,
-                        price=h.price,
-                        value=h.value,
-                        tier=h.tier,
-                        target_weight=h.target_weight,
-                        weight=h.weight,
-                        purge_state=h.purge_state,
-                        dust_reason=h.dust_reason,
-                    )
-                )
-
     def latest_holdings(self) -> list[HoldingSnapshot]:
-        """The holdings as the last cycle that recorded any saw them."""
+        """The holdings as the last cycle that measured any saw them (the newest cycle id)."""
         with self._session() as s:
-            last = s.scalar(select(HoldingRow.recorded_at).order_by(HoldingRow.recorded_at.desc()).limit(1))
+            last = s.scalar(select(func.max(HoldingRow.cycle_id)))
             if last is None:
                 return []
             rows = s.scalars(
-                select(HoldingRow).where(HoldingRow.recorded_at == last).order_by(HoldingRow.id)
+                select(HoldingRow).where(HoldingRow.cycle_id == last).order_by(HoldingRow.id)
             ).all()
             return [
                 HoldingSnapshot(

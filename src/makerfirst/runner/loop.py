@@ -8,13 +8,14 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass
-from decimal import Decimal
 
 from makerfirst.clock import Clock
+from makerfirst.domain.balances import Balance
 from makerfirst.domain.errors import ExchangeError
 from makerfirst.domain.intents import Purpose, SizeBase, TradeIntent
 from makerfirst.domain.money import ZERO
-from makerfirst.domain.records import CycleRecord, RunStatus
+from makerfirst.domain.orders import Side
+from makerfirst.domain.records import CycleRecord, HoldingSnapshot, RunStatus
 from makerfirst.execution.engine import ExecutionEngine
 from makerfirst.execution.ids import ClientOrderIds
 from makerfirst.execution.reconcile import Reconciler
@@ -52,6 +53,7 @@ class Runner:
         self._reconciler = Reconciler(self._exchange, store, clock, policy.execution)
         self._portfolio = PortfolioStep(self._exchange, store, policy)
         self._active: dict[str, asyncio.Task[TwapReport | None]] = {}
+        self._trading: dict[str, TradeIntent] = {}  # the intent each task in ``_active`` carries out
         self._folded: set[asyncio.Task[TwapReport | None]] = set()
         self._reports: list[TwapReport] = []
         self._planned: int | None = None
@@ -72,16 +74,17 @@ class Runner:
         start = self._clock.now()
         self._exchange.reset()
         intents: list[TradeIntent] = []
+        holdings: list[HoldingSnapshot] = []
         changes = 0
         try:
-            balances = await self._exchange.get_balances()
+            sheet = await self._exchange.get_balance_sheet()
             if read_pause(self._store).paused:  # the kill switch (issue 11): nothing open, nothing new
                 changes = await self.halt()
                 log.info("Paused by the kill switch: no new orders until resumed", extra={"event": "paused"})
             else:
                 changes = (await self._reconciler.reconcile(self._owned_orders())).changes
                 self._fold_finished()
-                intents = await self._intents(index, balances)
+                intents = await self._intents(sheet, holdings)
         except ExchangeError as trouble:
             # The venue failed past the adapter's retries: skip this cycle's decisions, keep the
             # loops that are running, and try again next cycle (which reconciles first).
@@ -95,6 +98,7 @@ class Runner:
             intents = []
         for intent in intents:
             self._active[intent.product_id] = tasks.create_task(self._sell(intent))
+            self._trading[intent.product_id] = intent
         busy = self._clock.now() - start
         await self._clock.sleep_until(start + cycle_sec)
         record = CycleRecord(
@@ -108,7 +112,7 @@ class Runner:
             intents=len(intents),
             reconciled=changes,
         )
-        self._store.record_cycle(record)
+        self._store.record_cycle(record, holdings)
         log.info(
             "Cycle %d%s: busy %.2fs of %.0fs (utilization %.1f%%),"
             " %d requests (%.2fs in flight), %d new intents",
@@ -124,9 +128,10 @@ class Runner:
         )
         return record
 
-    async def _intents(self, index: int, balances: dict[str, Decimal]) -> list[TradeIntent]:
+    async def _intents(self, sheet: dict[str, Balance], holdings: list[HoldingSnapshot]) -> list[TradeIntent]:
         """Resume the runs a crash left active; then, with targets set, what the portfolio decides
-        (tiers, purges, rebalancing, dust); without, purge the policy's ``purge:`` list."""
+        (tiers, purges, rebalancing, dust; its holdings go to ``holdings``); without, purge the
+        policy's ``purge:`` list. What is held is the venue's balance sheet, holds included."""
         quote = self._policy.portfolio_management.quote_currency
         wanted: dict[str, TradeIntent] = {}
         for run in self._store.runs():
@@ -134,17 +139,19 @@ class Runner:
                 wanted[run.product_id] = TradeIntent(
                     run.product_id, SizeBase(run.requested_size), run.purpose, run.side
                 )
-        busy = {pid for pid, task in self._active.items() if not task.done()} | set(wanted)
+        running = {pid: self._trading[pid] for pid, task in self._active.items() if not task.done()}
+        busy = running | wanted
         if self._portfolio.enabled:
-            now = self._clock.now()
-            running = {pid.split("-", 1)[0] for pid in busy}
-            decision = await self._portfolio.decide(balances, running, now)
-            for intent in self._portfolio.intents(decision):
+            in_flight = {pid.split("-", 1)[0] for pid in busy}
+            decision = await self._portfolio.decide(sheet, in_flight, self._clock.now())
+            # Buys are paid from what the rebalancing sells bring in: none starts while one is under way.
+            selling = any(i.side is Side.SELL and i.purpose is Purpose.NORMAL for i in busy.values())
+            for intent in self._portfolio.intents(decision, sells_pending=selling):
                 wanted.setdefault(intent.product_id, intent)
-            self._store.record_holdings(index, now, self._portfolio.holdings(decision, running))
+            holdings += self._portfolio.holdings(decision, in_flight)
         else:
             for asset in self._policy.purge:
-                held = balances.get(asset, ZERO)
+                held = sheet[asset].total if asset in sheet else ZERO
                 product_id = f"{asset}-{quote}"
                 if held > ZERO and product_id not in wanted:
                     wanted[product_id] = TradeIntent(product_id, SizeBase(held), Purpose.PURGE)

@@ -7,6 +7,7 @@ from decimal import Decimal
 from typing import TypeVar
 
 from makerfirst.clock import Clock
+from makerfirst.domain.balances import Balance
 from makerfirst.domain.book import OrderBook
 from makerfirst.domain.orders import (
     CancelResult,
@@ -67,6 +68,9 @@ class MeteredExchange:
 
     async def get_balances(self) -> dict[str, Decimal]:
         return await self._timed(self._inner.get_balances())
+
+    async def get_balance_sheet(self) -> dict[str, Balance]:
+        return await self._timed(self._inner.get_balance_sheet())
 
     async def get_fee_rates(self) -> FeeRates:
         return await self._timed(self._inner.get_fee_rates())

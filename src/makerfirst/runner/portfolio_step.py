@@ -17,12 +17,12 @@ from decimal import Decimal
 from typing import Any
 
 from makerfirst.algorithms import twap
+from makerfirst.domain.balances import Balance, available, totals
 from makerfirst.domain.errors import ProductNotFoundError
 from makerfirst.domain.intents import Purpose, SizeBase, TradeIntent
 from makerfirst.domain.money import ZERO
-from makerfirst.domain.orders import Side
 from makerfirst.domain.product import Product
-from makerfirst.domain.records import HoldingSnapshot, StoredOrder
+from makerfirst.domain.records import HoldingSnapshot
 from makerfirst.execution.twap_loop import TwapReport
 from makerfirst.policy import Policy
 from makerfirst.portfolio.decide import (
@@ -89,9 +89,11 @@ class PortfolioStep:
         return self._enabled
 
     async def decide(
-        self, available: Mapping[str, Decimal], in_flight: Collection[str], now: float
+        self, balances: Mapping[str, Balance], in_flight: Collection[str], now: float
     ) -> PortfolioDecision:
-        snapshot = await self._measure(available, frozenset(in_flight))
+        """``balances``: one read of the venue's balance sheet; ``in_flight``: assets a loop is
+        trading now."""
+        snapshot = await self._measure(balances, frozenset(in_flight))
         decision = decide_portfolio(snapshot, self._state, self._policy, now)
         for entry in decision.dust_recorded:
             log.warning(
@@ -105,12 +107,13 @@ class PortfolioStep:
         self._keep(decision.state)
         return decision
 
-    def intents(self, decision: PortfolioDecision) -> list[TradeIntent]:
-        """Purges, then rebalancing: the sells first; the buys only once no sell is pending, since
-        the plan pays for them with what the sells bring in."""
+    def intents(self, decision: PortfolioDecision, *, sells_pending: bool = False) -> list[TradeIntent]:
+        """Purges, then rebalancing: the sells first; the buys only once no sell is planned or
+        still under way (``sells_pending``), since the plan pays for them with what the sells
+        bring in."""
         intents = [purge.intent() for purge in decision.purges]
         plan = decision.rebalance
-        orders = plan.sells if plan.sells else plan.buys
+        orders = plan.sells if plan.sells or sells_pending else plan.buys
         intents += [TradeIntent(o.product_id, SizeBase(o.size), Purpose.NORMAL, o.side) for o in orders]
         return intents
 
@@ -145,17 +148,11 @@ class PortfolioStep:
         ]
 
     # -- measuring ------------------------------------------------------------------------------------
-    async def _measure(
-        self, available: Mapping[str, Decimal], in_flight: frozenset[str]
-    ) -> PortfolioSnapshot:
+    async def _measure(self, sheet: Mapping[str, Balance], in_flight: frozenset[str]) -> PortfolioSnapshot:
         quote = self._policy.quote_currency
-        balances = dict(available)
-        for order in self._store.open_orders():  # what our resting orders hold is still ours
-            base, _, order_quote = order.product_id.partition("-")
-            if order.side is Side.SELL:
-                balances[base] = balances.get(base, ZERO) + _unfilled(order)
-            elif order_quote == quote:
-                balances[quote] = balances.get(quote, ZERO) + _unfilled(order) * order.limit_price
+        # What resting orders hold is in the venue's own totals: the journal adds nothing, since
+        # its view of what rests can lag the venue (a fill not polled yet, an order just placed).
+        balances = totals(sheet)
         universe = set(self._policy.rebalance.target_weights)
         assets = {a for a, size in balances.items() if size > ZERO} | universe | set(self._policy.purge)
         # A holding being purged right now needs no new measurement (it keeps its tier); the
@@ -174,7 +171,7 @@ class PortfolioStep:
 
         measured = await asyncio.gather(*(market(a) for a in sorted(assets)))
         markets = {asset: m for asset, m in measured if m is not None}
-        return PortfolioSnapshot(balances, available.get(quote, ZERO), markets, in_flight)
+        return PortfolioSnapshot(balances, available(sheet, quote), markets, in_flight)
 
     async def _product(self, product_id: str) -> Product | None:
         if product_id not in self._products:
@@ -187,10 +184,6 @@ class PortfolioStep:
     def _keep(self, state: PortfolioState) -> None:
         self._state = state
         self._store.save_document(STATE_DOCUMENT, json.dumps(_dump_state(state)))
-
-
-def _unfilled(order: StoredOrder) -> Decimal:
-    return order.size - order.filled_size
 
 
 # -- state as JSON (Decimals as strings) -----------------------------------------------------------------

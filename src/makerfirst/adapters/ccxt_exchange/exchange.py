@@ -40,6 +40,7 @@ from makerfirst.adapters.ccxt_exchange.errors import VenueRefusedError, VenueUna
 from makerfirst.adapters.ccxt_exchange.parsing import (
     PayloadError,
     available_balances,
+    balance_sheet_of,
     cancel_outcome_of_status,
     coinbase_cancel_answers,
     coinbase_fill,
@@ -57,6 +58,7 @@ from makerfirst.adapters.ccxt_exchange.parsing import (
 )
 from makerfirst.adapters.ccxt_exchange.resilience import RetryPolicy, SlidingWindowLimiter
 from makerfirst.clock import Clock
+from makerfirst.domain.balances import Balance
 from makerfirst.domain.book import OrderBook
 from makerfirst.domain.errors import (
     AuthenticationError,
@@ -172,6 +174,12 @@ class CcxtExchange:
         await self._ensure_markets()
         raw = await self._call("fetch_balance", self._client.fetch_balance)
         return available_balances(raw, self._caps.dialect)
+
+    async def get_balance_sheet(self) -> dict[str, Balance]:
+        """Available and on-hold balance per currency, from one ``fetch_balance``."""
+        await self._ensure_markets()
+        raw = await self._call("fetch_balance", self._client.fetch_balance)
+        return balance_sheet_of(raw, self._caps.dialect)
 
     async def get_fee_rates(self) -> FeeRates:
         """Our maker/taker rates (Coinbase: the fee tier of ``transaction_summary``)."""

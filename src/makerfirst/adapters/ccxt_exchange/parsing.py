@@ -16,6 +16,7 @@ from typing import Any
 from makerfirst.adapters.ccxt_exchange.capabilities import PayloadDialect, VenueCapabilities
 from makerfirst.adapters.ccxt_exchange.client import JsonDict
 from makerfirst.adapters.products_file import parse_product
+from makerfirst.domain.balances import Balance
 from makerfirst.domain.book import Level, OrderBook
 from makerfirst.domain.errors import ExchangeError
 from makerfirst.domain.money import ZERO
@@ -152,17 +153,32 @@ def order_book_of(product_id: str, raw: JsonDict, depth: int, now: float) -> Ord
 
 def available_balances(raw: JsonDict, dialect: PayloadDialect) -> dict[str, Decimal]:
     """Available (not held) balance per currency."""
+    return {currency: b.available for currency, b in balance_sheet_of(raw, dialect).items()}
+
+
+def balance_sheet_of(raw: JsonDict, dialect: PayloadDialect) -> dict[str, Balance]:
+    """Available and on-hold balance per currency, from one ``fetch_balance`` answer: Coinbase's
+    accounts (``available_balance``, ``hold``), or ccxt's unified ``free`` and ``used``."""
+    result: dict[str, Balance] = {}
     if dialect is PayloadDialect.COINBASE_ADVANCED:
         info = raw.get("info") or {}
-        result: dict[str, Decimal] = {}
         for account in info.get("accounts") or []:
             available = account.get("available_balance") or {}
+            hold = account.get("hold") or {}
             currency = str(available.get("currency") or account.get("currency"))
-            amount = decimal_or_zero(available.get("value"), field=f"{currency} available_balance")
-            result[currency] = result.get(currency, ZERO) + amount
+            free = decimal_or_zero(available.get("value"), field=f"{currency} available_balance")
+            held = decimal_or_zero(hold.get("value"), field=f"{currency} hold")
+            known = result.get(currency, Balance(ZERO))
+            result[currency] = Balance(known.available + free, known.hold + held)
         return result
-    free = raw.get("free") or {}
-    return {str(k): decimal_or_zero(v, field=f"{k} free") for k, v in free.items()}
+    unified_free: JsonDict = raw.get("free") or {}
+    unified_used: JsonDict = raw.get("used") or {}
+    for currency in set(unified_free) | set(unified_used):
+        result[str(currency)] = Balance(
+            decimal_or_zero(unified_free.get(currency), field=f"{currency} free"),
+            decimal_or_zero(unified_used.get(currency), field=f"{currency} used"),
+        )
+    return result
 
 
 def fee_rates_of(raw: Mapping[str, JsonDict], dialect: PayloadDialect) -> FeeRates:

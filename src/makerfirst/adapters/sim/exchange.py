@@ -15,15 +15,18 @@ import heapq
 import random
 import uuid
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import Enum
 from functools import partial
+from typing import Any
 
+from makerfirst.adapters.sim import world as w
 from makerfirst.adapters.sim.driver import NEVER, MarketDriver, ReportsVolume
 from makerfirst.adapters.sim.matching import Match, MatchingEngine
 from makerfirst.clock import Clock
+from makerfirst.domain.balances import Balance
 from makerfirst.domain.book import Level, OrderBook
 from makerfirst.domain.errors import OrderNotFoundError, ProductNotFoundError
 from makerfirst.domain.lifecycle import transition
@@ -136,6 +139,8 @@ class SimulatedExchange:
         self._timer_seq = 0
         self._rng = random.Random(self._settings.seed)
         self._time = clock.now()
+        self._changed = False  # the world moved since ``on_change`` last heard of it
+        self._on_change: Callable[[], None] | None = None
 
     # -- wiring ---------------------------------------------------------------------------------
     def attach_market(
@@ -156,6 +161,71 @@ class SimulatedExchange:
     def settings(self) -> SimulatorSettings:
         return self._settings
 
+    # -- the world, kept across restarts ----------------------------------------------------------
+    def on_change(self, callback: Callable[[], None] | None) -> None:
+        """Call ``callback`` after every request that changed balances, orders or fills (paper
+        trading saves the world there, so a crash loses at most the request in flight)."""
+        self._on_change = callback
+
+    def export_world(self) -> dict[str, Any]:
+        """Balances, every order and fill, the pending timers, the time and the id generator:
+        what :meth:`restore_world` needs to continue this venue. JSON-ready, money as strings."""
+        mids = {}
+        for product_id, venue in self._venues.items():
+            bid, ask = venue.engine.best_bid(), venue.engine.best_ask()
+            if bid is not None and ask is not None:
+                mids[product_id] = format((venue.price(bid) + venue.price(ask)) / 2, "f")
+        return {
+            "version": w.WORLD_VERSION,
+            "time": max(self._time, self._clock.now()),
+            "available": w.money(self._available),
+            "held": w.money(self._held),
+            "orders": [w.order_json(_world_order(o)) for o in self._orders.values()],
+            "fills": [w.fill_json(f) for f in self._fills],
+            "timers": [[when, seq, kind.value, order_id] for when, seq, kind, order_id in self._timers],
+            "timer_seq": self._timer_seq,
+            "rng": w.rng_state_json(self._rng.getstate()),
+            "mids": mids,
+        }
+
+    def restore_world(self, world: Mapping[str, Any]) -> None:
+        """Continue the venue :meth:`export_world` described: its balances, orders, fills and
+        timers replace this one's. Call it before the first request, markets attached: resting
+        orders go back into their books ahead of the market's first quotes. Timers that fell due
+        while the venue was away (a GTD order's end) fire on the first request."""
+        try:
+            self._restore(world)
+        except w.UNREADABLE as broken:
+            raise w.unreadable(broken) from None
+
+    def _restore(self, world: Mapping[str, Any]) -> None:
+        w.check_version(world)
+        orders = [w.order_of(d) for d in world["orders"]]
+        unknown = sorted({o.command.product_id for o in orders} - set(self._venues))
+        if unknown:
+            raise ProductNotFoundError(
+                f"the stored paper world has orders on {', '.join(unknown)}, which this catalogue"
+                " lacks: pass the --products-file it was made with, or another --db"
+            )
+        self._available = w.amounts(world["available"])
+        self._held = w.amounts(world["held"])
+        self._orders = {o.order_id: _SimOrder(**_fields(o)) for o in orders}
+        self._by_client = {o.command.client_order_id: o.order_id for o in orders}
+        self._fills = [w.fill_of(d) for d in world["fills"]]
+        self._timers = [(float(t[0]), int(t[1]), _Timer(t[2]), str(t[3])) for t in world["timers"]]
+        heapq.heapify(self._timers)
+        self._timer_seq = int(world["timer_seq"])
+        self._rng.setstate(w.rng_state_of(world["rng"]))
+        self._time = min(float(world["time"]), self._clock.now())
+        for order in self._orders.values():
+            c = order.command
+            if c.order_type is OrderType.POST_ONLY_GTD and not order.status.is_terminal:
+                venue = self._venues[c.product_id]
+                lots = venue.lots(c.size - order.filled_size)
+                venue.engine.submit(
+                    order.order_id, c.side, venue.ticks(c.limit_price), lots, ours=True, rest=True
+                )
+
     # -- the port ---------------------------------------------------------------------------------
     async def get_product(self, product_id: str) -> Product:
         await self._request()
@@ -168,6 +238,10 @@ class SimulatedExchange:
     async def get_balances(self) -> dict[str, Decimal]:
         await self._request()
         return dict(self._available)
+
+    async def get_balance_sheet(self) -> dict[str, Balance]:
+        await self._request()
+        return self.balance_sheet_now()
 
     async def get_fee_rates(self) -> FeeRates:
         await self._request()
@@ -204,11 +278,14 @@ class SimulatedExchange:
             self._schedule(command.end_time, _Timer.EXPIRE, order.order_id)
         elif not order.status.is_terminal:
             self._finish(order, OrderStatus.CANCELLED)  # IOC: what did not fill is cancelled
+        self._publish()
         return OrderAccepted(order.order_id, command.client_order_id)
 
     async def cancel_orders(self, order_ids: list[str]) -> list[CancelResult]:
         await self._request()
-        return [self._cancel(order_id) for order_id in order_ids]
+        results = [self._cancel(order_id) for order_id in order_ids]
+        self._publish()
+        return results
 
     async def get_order(self, order_id: str) -> OrderReport:
         await self._request()
@@ -260,6 +337,10 @@ class SimulatedExchange:
     def all_fills(self) -> list[Fill]:
         return list(self._fills)
 
+    def balance_sheet_now(self) -> dict[str, Balance]:
+        currencies = set(self._available) | set(self._held)
+        return {c: Balance(self._available.get(c, ZERO), self._held.get(c, ZERO)) for c in sorted(currencies)}
+
     def held(self) -> dict[str, Decimal]:
         return {k: v for k, v in self._held.items() if v != ZERO}
 
@@ -273,8 +354,14 @@ class SimulatedExchange:
             self._time = when
             act()
         self._time = now
+        self._publish()
 
     # -- internals --------------------------------------------------------------------------------
+    def _publish(self) -> None:
+        if self._changed and self._on_change is not None:
+            self._changed = False
+            self._on_change()
+
     async def _request(self) -> None:
         """The request travels for ``request_latency_sec`` while the market moves, then is served."""
         latency = self._settings.request_latency_sec
@@ -317,6 +404,7 @@ class SimulatedExchange:
         self._finish(order, OrderStatus.EXPIRED if kind is _Timer.EXPIRE else OrderStatus.CANCELLED)
 
     def _schedule(self, when: float, kind: _Timer, order_id: str) -> None:
+        self._changed = True
         self._timer_seq += 1
         heapq.heappush(self._timers, (when, self._timer_seq, kind, order_id))
 
@@ -350,6 +438,7 @@ class SimulatedExchange:
         return p.quote_currency, c.size * c.limit_price * (1 + self._settings.fees.taker)
 
     def _open(self, venue: _Venue, command: PlaceOrder) -> _SimOrder:
+        self._changed = True
         order_id = str(uuid.UUID(int=self._rng.getrandbits(128), version=4))
         currency, needed = self._hold_needed(venue.product, command)
         self._available[currency] -= needed
@@ -373,6 +462,7 @@ class SimulatedExchange:
             return CancelResult(order_id, CancelOutcome.ALREADY_FILLED)
         if order.status.is_terminal or order.status is OrderStatus.CANCEL_QUEUED:
             return CancelResult(order_id, CancelOutcome.ALREADY_DONE)
+        self._changed = True
         delay = self._settings.cancel_queue_sec
         if delay > 0:
             order.status = transition(order.status, OrderStatus.CANCEL_QUEUED)
@@ -395,6 +485,7 @@ class SimulatedExchange:
                 self._fill(venue, self._orders[m.taker_order_id], m, Liquidity.TAKER)
 
     def _fill(self, venue: _Venue, order: _SimOrder, m: Match, liquidity: Liquidity) -> None:
+        self._changed = True
         p, c = venue.product, order.command
         price, size = venue.price(m.price), venue.size(m.lots)
         value = price * size
@@ -420,6 +511,7 @@ class SimulatedExchange:
 
     def _finish(self, order: _SimOrder, status: OrderStatus) -> None:
         """Move an order to a terminal status and release what it still holds."""
+        self._changed = True
         order.status = transition(order.status, status)
         c = order.command
         product = self._venues[c.product_id].product
@@ -430,6 +522,23 @@ class SimulatedExchange:
 
     def _credit(self, currency: str, amount: Decimal) -> None:
         self._available[currency] = self._available.get(currency, ZERO) + amount
+
+
+def _world_order(o: _SimOrder) -> w.WorldOrder:
+    return w.WorldOrder(**_fields(o))
+
+
+def _fields(o: _SimOrder | w.WorldOrder) -> dict[str, Any]:
+    return {
+        "order_id": o.order_id,
+        "command": o.command,
+        "created_time": o.created_time,
+        "status": o.status,
+        "filled_size": o.filled_size,
+        "filled_value": o.filled_value,
+        "total_fees": o.total_fees,
+        "hold_per_unit": o.hold_per_unit,
+    }
 
 
 def _idle() -> None:  # pragma: no cover - only paired with time NEVER, never called
