@@ -117,13 +117,20 @@ def open_store(url: str) -> SqlStore:
 
 
 def build_ccxt_exchange(
-    exchange_id: str, api_url: str | None, credentials: Path | None, clock: Clock
+    exchange_id: str, api_url: str | None, credentials: Path | None, clock: Clock, *, live: bool
 ) -> ExchangePort:
-    """A ccxt-backed venue (Coinbase Advanced by default). Credentials come from ``credentials``
-    or the environment and stay inside the adapter."""
+    """A ccxt-backed venue (Coinbase Advanced by default), pointed at ``api_url`` when given.
+
+    Nothing is connected and no credential is read before the live guard has judged every host
+    the exchange would reach: a host outside this machine needs ``live``. Credentials come from
+    ``credentials`` or the environment and stay inside the adapter."""
     # Imported here: ccxt takes a second to import, and paper runs never need it.
     from makerfirst.adapters.ccxt_exchange import CcxtExchange, load_credentials  # noqa: PLC0415
+    from makerfirst.adapters.ccxt_exchange.client import api_endpoints  # noqa: PLC0415
+    from makerfirst.adapters.ccxt_exchange.endpoints import require_local_or_live  # noqa: PLC0415
 
+    endpoints = api_endpoints(exchange_id, api_url)
+    require_local_or_live(exchange_id, endpoints.urls, endpoints.hostname, live=live)
     return CcxtExchange(
         clock=clock, credentials=load_credentials(credentials), exchange_id=exchange_id, api_url=api_url
     )

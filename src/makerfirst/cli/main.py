@@ -6,6 +6,7 @@ import typer
 
 from makerfirst.cli.backtest_cmd import backtest, sweep
 from makerfirst.cli.config_cmd import config_app
+from makerfirst.cli.errors import ErrorReportingGroup
 from makerfirst.cli.run_cmd import run
 from makerfirst.cli.sim_server_cmd import sim_server
 from makerfirst.cli.simulate import simulate_app
@@ -13,6 +14,7 @@ from makerfirst.cli.status_cmd import status
 
 app = typer.Typer(
     name="makerfirst",
+    cls=ErrorReportingGroup,
     help="Maker-first crypto spot execution with guarded purges.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,

@@ -14,13 +14,14 @@ import typer
 
 from makerfirst import bootstrap
 from makerfirst.adapters.products_file import load_catalogue
+from makerfirst.cli.errors import INPUT_ERROR_EXIT, fail
 from makerfirst.cli.status_cmd import holding_json
 from makerfirst.cli.transcript import install_transcript
 from makerfirst.clock import Clock, SystemClock, VirtualClock
-from makerfirst.domain.errors import MakerfirstError
+from makerfirst.domain.errors import AuthenticationError, MakerfirstError
 from makerfirst.domain.money import plain
 from makerfirst.persistence.store import SqlStore
-from makerfirst.policy import default_policy_path, load_policy
+from makerfirst.policy import PolicyError, default_policy_path, load_policy
 from makerfirst.ports import ExchangePort
 from makerfirst.runner.loop import RunSummary
 
@@ -59,13 +60,18 @@ def run(
     ] = None,
     api_url: Annotated[
         str | None,
-        typer.Option("--api-url", help="Base URL of a Coinbase-compatible API (e.g. a sim-server)."),
+        typer.Option(
+            "--api-url",
+            help="Base URL every API request of the exchange goes to (e.g. a sim-server on 127.0.0.1).",
+        ),
     ] = None,
     credentials: Annotated[
         Path | None,
         typer.Option("--credentials", help="CDP key file; else COINBASE_API_KEY_NAME/_PRIVATE_KEY."),
     ] = None,
-    live: Annotated[bool, typer.Option("--live", help="Required to trade on the real exchange.")] = False,
+    live: Annotated[
+        bool, typer.Option("--live", help="Required for any venue outside this machine (not loopback).")
+    ] = False,
     db: Annotated[
         str, typer.Option("--db", help="SQLAlchemy URL of the state database.")
     ] = "sqlite:///makerfirst.db",
@@ -112,17 +118,22 @@ def run(
         else:
             if fast:
                 raise typer.BadParameter("--fast runs the paper exchange only")
-            if api_url is None and not live:
-                raise MakerfirstError(
-                    f"trading on the real {exchange} needs --live; for a local sim-server pass --api-url"
-                )
             clock = SystemClock()
-            venue = bootstrap.build_ccxt_exchange(exchange, api_url, credentials, clock)
+            venue = bootstrap.build_ccxt_exchange(exchange, api_url, credentials, clock, live=live)
         runner = bootstrap.build_runner(venue, clock, chosen_policy, store)
         summary = asyncio.run(_run_and_close(runner.run(cycles, cycle_sec), venue))
+    except PolicyError as error:
+        for problem in error.problems:
+            typer.echo(f"error: {problem}", err=True)
+        raise typer.Exit(INPUT_ERROR_EXIT) from None
+    except AuthenticationError as error:
+        # In --loop too: a wrong key or missing permission fails every later cycle the same way.
+        raise fail(
+            f"authentication failed, the bot stopped: {error}; fix the key (--credentials FILE, or"
+            f" COINBASE_API_KEY_NAME and COINBASE_API_PRIVATE_KEY) and its permissions"
+        ) from None
     except MakerfirstError as error:
-        typer.echo(f"error: {error}", err=True)
-        raise typer.Exit(2) from None
+        raise fail(error) from None
     except KeyboardInterrupt:
         typer.echo(
             "interrupted: open orders are GTD and expire on their own; the next start reconciles", err=True

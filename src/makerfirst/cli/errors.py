@@ -1,0 +1,36 @@
+"""How the command line reports a failure: one line on stderr, exit code 2, never a traceback."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import typer
+from typer.core import TyperGroup
+
+from makerfirst.domain.errors import MakerfirstError
+
+INPUT_ERROR_EXIT = 2
+_MAX_CHARS = 400  # a venue's HTML error page must not flood the terminal
+
+
+def one_line(message: object) -> str:
+    """``message`` on one line: whitespace (a venue's HTML body, a driver's hint) collapsed, capped."""
+    text = " ".join(str(message).split())
+    return text if len(text) <= _MAX_CHARS else text[: _MAX_CHARS - 1] + "…"
+
+
+def fail(message: object) -> typer.Exit:
+    """Print ``error: <message>`` on stderr; return the exit to raise (``raise fail(...) from None``)."""
+    typer.echo(f"error: {one_line(message)}", err=True)
+    return typer.Exit(INPUT_ERROR_EXIT)
+
+
+class ErrorReportingGroup(TyperGroup):
+    """The ``makerfirst`` command group: a :class:`MakerfirstError` that a command did not report
+    itself (a bad ``--db`` for ``status``, say) ends as one ``error:`` line and exit code 2."""
+
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except MakerfirstError as error:
+            raise fail(error) from None
