@@ -6,6 +6,9 @@ from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, SQLAlchemyError
+
 from makerfirst.adapters.products_file import Catalogue
 from makerfirst.adapters.sim.exchange import SimulatedExchange, SimulatorSettings
 from makerfirst.adapters.sim.market import SyntheticMarket
@@ -112,8 +115,48 @@ def build_runner(exchange: ExchangePort, clock: Clock, policy: Policy, store: St
     return Runner(exchange, clock, policy, store, ClientOrderIds())
 
 
+class DatabaseUrlError(MakerfirstError):
+    """``--db`` names no database this process can open; the message says why and what to pass."""
+
+
+DB_URL_HELP = "pass e.g. --db sqlite:///makerfirst.db or --db postgresql+psycopg://USER:PASS@HOST/DB"
+
+
 def open_store(url: str) -> SqlStore:
-    return SqlStore(url)
+    """The store at ``url``. Every way ``url`` can fail (not a URL, an unknown dialect, a driver
+    not installed, a file that cannot be created, a server that does not answer) is one
+    :class:`DatabaseUrlError` naming the URL (password hidden) and the fix."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise DatabaseUrlError(f"--db {url!r} is not a database URL; {DB_URL_HELP}") from None
+    shown = parsed.render_as_string(hide_password=True)
+    if parsed.get_backend_name() == "sqlite" and parsed.database not in {None, "", ":memory:"}:
+        folder = Path(str(parsed.database)).expanduser().absolute().parent
+        if not folder.is_dir():
+            raise DatabaseUrlError(
+                f"--db {shown}: the folder {folder} does not exist; create it or {DB_URL_HELP}"
+            )
+    try:
+        return SqlStore(url)
+    except NoSuchModuleError:
+        raise DatabaseUrlError(
+            f"--db {shown}: SQLAlchemy knows no database kind {parsed.drivername!r}; {DB_URL_HELP}"
+        ) from None
+    except ImportError as missing:
+        raise DatabaseUrlError(
+            f"--db {shown}: its driver (Python module {missing.name or '?'}) is not installed; install it or"
+            f" {DB_URL_HELP}"
+        ) from None
+    except DBAPIError as failed:
+        reason = " ".join(str(failed.orig).split()) or type(failed.orig).__name__
+        if parsed.get_backend_name() == "sqlite":
+            fix = "check that the file and its folder are writable"
+        else:
+            fix = "check that the server is running and the URL's host, port, database, user and password"
+        raise DatabaseUrlError(f"--db {shown}: cannot open the database ({reason}); {fix}") from None
+    except SQLAlchemyError as failed:
+        raise DatabaseUrlError(f"--db {shown}: {' '.join(str(failed).split())}; {DB_URL_HELP}") from None
 
 
 def build_ccxt_exchange(
