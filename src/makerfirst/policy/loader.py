@@ -181,6 +181,9 @@ def _describe(error: ErrorDetails, data: Mapping[str, object]) -> str:
     if error["type"] == "extra_forbidden" and parent is not None:
         return f"{path}: unknown key; allowed keys: {', '.join(sorted(parent.model_fields))}"
     got = _show(_raw_value(data, loc, error["input"]))
+    if error["type"] == "policy_rule":  # a rule between keys: the message names values and the fix
+        key = str(error.get("ctx", {}).get("key", ""))
+        return f"{'.'.join(part for part in (path, key) if part)}: {error['msg']}"
     if field is None:
         return f"{path}: {error['msg']} (got {got})"
     section = _model_of(field)
