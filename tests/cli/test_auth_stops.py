@@ -8,12 +8,17 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import ClassVar
 
 import pytest
+from typer.testing import CliRunner
 
 from makerfirst.adapters.sim_server.auth import generate_credentials
 from makerfirst.adapters.sim_server.testing import running_server
+from makerfirst.cli.main import app
 
 MAKERFIRST = [sys.executable, "-c", "from makerfirst.cli.main import app; app()"]
 STOP_WITHIN_SEC = 60  # ccxt's import and one refused cycle take a few seconds; forever is the bug
@@ -37,3 +42,42 @@ def test_a_refused_key_stops_the_bot_with_one_error_line(tmp_path: Path, mode: l
     assert len(errors) == 1 and "authentication failed, the bot stopped" in errors[0], done.stderr
     assert "Traceback" not in done.stderr + done.stdout
     assert "Cycle 2" not in done.stdout  # stopped in the first cycle, not after skipping more
+
+
+class _Forbidden(BaseHTTPRequestHandler):
+    """A venue (or the firewall in front of it) that answers every request with an HTML 403."""
+
+    requests: ClassVar[list[str]] = []
+
+    def do_GET(self) -> None:
+        self.requests.append(self.path)
+        body = b"<html><body><h1>403 Forbidden</h1></body></html>"
+        self.send_response(403)
+        self.send_header("Content-Type", "text/html")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    do_POST = do_GET  # noqa: N815 - the stdlib names the handler methods
+
+    def log_message(self, *_: object) -> None:
+        pass
+
+
+def test_a_403_is_an_authentication_failure_not_a_venue_to_retry(tmp_path: Path) -> None:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Forbidden)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    key = generate_credentials().write(tmp_path / "key")
+    try:
+        result = CliRunner().invoke(
+            app,
+            ["run", "--exchange", "coinbase", "--api-url", f"http://127.0.0.1:{server.server_address[1]}",
+             "--credentials", str(key), "--cycles", "3", "--cycle-sec", "1", "--db", f"sqlite:///{tmp_path}/f.db"],
+        )  # fmt: skip
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert result.exit_code == 2, result.output
+    assert "error: authentication failed, the bot stopped" in result.stderr
+    # load_markets' first requests, each once: nothing retried, no second cycle.
+    assert _Forbidden.requests and len(set(_Forbidden.requests)) == len(_Forbidden.requests)

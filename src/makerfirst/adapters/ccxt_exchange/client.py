@@ -24,6 +24,8 @@ from makerfirst.domain.errors import MakerfirstError
 
 JsonDict = dict[str, Any]
 
+HTTP_UNAUTHORIZED = 401
+HTTP_FORBIDDEN = 403
 HTTP_TOO_MANY_REQUESTS = 429
 HTTP_SERVER_ERROR = 500
 HTTP_GATEWAY_TIMEOUT = 504
@@ -68,7 +70,8 @@ WIRE_LOG.addFilter(_WireLogFilter(Redactor()))
 def _status_aware_handle_errors(base: Any) -> Any:
     """ccxt lets any JSON body with an ``error`` key decide the exception before the HTTP status
     does, so a 500 ``{"error": "INTERNAL"}`` or a 429 ``{"error": "RATE_LIMIT_EXCEEDED"}`` would
-    come out as a plain ``ExchangeError``. The status says more: check it first."""
+    come out as a plain ``ExchangeError``. The status says more: check it first. 401 and 403 are
+    authentication failures whatever the body says: they stop the bot."""
     inherited = base.handle_errors
 
     def handle_errors(  # noqa: PLR0917 - ccxt calls it with these ten positional arguments
@@ -84,6 +87,12 @@ def _status_aware_handle_errors(base: Any) -> Any:
         request_body: Any,
     ) -> Any:
         summary = f"{self.id} {method} {url} {code} {reason} {(body or '')[:300]}"
+        if code == HTTP_UNAUTHORIZED:
+            raise ccxt_async.AuthenticationError(summary)
+        if code == HTTP_FORBIDDEN:
+            # ccxt's table calls a bare 403 "exchange not available" (retry); it is a key without
+            # the permission, or an address the venue refuses: retrying cannot help.
+            raise ccxt_async.PermissionDenied(summary)
         if code == HTTP_TOO_MANY_REQUESTS:
             raise ccxt_async.RateLimitExceeded(summary)
         if code == HTTP_GATEWAY_TIMEOUT:
