@@ -253,3 +253,13 @@ def test_live_lets_a_public_venue_through_and_nothing_else_does() -> None:
     require_local_or_live("kraken", endpoints.urls, endpoints.hostname, live=True)
     with pytest.raises(LiveTradingNotConfirmedError, match=r"api\.kraken\.com"):
         require_local_or_live("kraken", endpoints.urls, endpoints.hostname, live=False)
+
+
+def test_an_api_url_without_an_exchange_is_refused_not_ignored(
+    socket_guard: SocketGuard, tmp_path: Path
+) -> None:
+    result = _run(
+        "--paper", "--fast", "--cycles", "1", "--api-url", "http://127.0.0.1:8765", db=tmp_path / "p.db"
+    )
+    assert result.exit_code == 2
+    assert "--api-url needs --exchange" in result.output

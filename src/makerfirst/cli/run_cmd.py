@@ -91,10 +91,7 @@ def run(
     as_json: Annotated[bool, typer.Option("--json", help="Print a JSON summary at the end.")] = False,
 ) -> None:
     """Run the bot: each cycle refreshes balances, reconciles, purges the policy's `purge:` list."""
-    if (cycles is None) == (not loop):
-        raise typer.BadParameter("give exactly one of --cycles N or --loop")
-    if paper and exchange:
-        raise typer.BadParameter("--paper and --exchange exclude each other")
+    _check_options(cycles=cycles, loop=loop, paper=paper, exchange=exchange, api_url=api_url)
     _configure_logging(as_json)
     try:
         if policy is None and exchange is None:
@@ -141,6 +138,17 @@ def run(
         raise typer.Exit(130) from None
     if as_json:
         typer.echo(json.dumps(_summary_json(summary, store), indent=2))
+
+
+def _check_options(
+    *, cycles: int | None, loop: bool, paper: bool, exchange: str | None, api_url: str | None
+) -> None:
+    if (cycles is None) == (not loop):
+        raise typer.BadParameter("give exactly one of --cycles N or --loop")
+    if paper and exchange:
+        raise typer.BadParameter("--paper and --exchange exclude each other")
+    if exchange is None and api_url is not None:
+        raise typer.BadParameter("--api-url needs --exchange (e.g. --exchange coinbase): paper is in-process")
 
 
 async def _run_and_close(work: Any, venue: ExchangePort) -> RunSummary:
