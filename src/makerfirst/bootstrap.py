@@ -160,7 +160,7 @@ def open_store(url: str) -> SqlStore:
 
 
 def build_ccxt_exchange(
-    exchange_id: str, api_url: str | None, credentials: Path | None, clock: Clock, *, live: bool
+    exchange_id: str, api_url: str | None, credentials: Path | None, clock: Clock, *, live: bool = False
 ) -> ExchangePort:
     """A ccxt-backed venue (Coinbase Advanced by default), pointed at ``api_url`` when given.
 

@@ -166,10 +166,6 @@ class CcxtClient:
         self._ex: Any = _configured_exchange(caps.exchange_id, config, api_url)
         self._ex.logger = WIRE_LOG
 
-    @property
-    def endpoints(self) -> ApiEndpoints:
-        return _endpoints_of(self._ex)
-
     def has(self, feature: str) -> bool:
         return bool(cast(Mapping[str, Any], self._ex.has).get(feature))
 

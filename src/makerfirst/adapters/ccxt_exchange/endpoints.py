@@ -19,7 +19,6 @@ from __future__ import annotations
 import ipaddress
 import socket
 from collections.abc import Iterator, Mapping
-from typing import Any
 from urllib.parse import urlsplit
 
 from makerfirst.domain.errors import MakerfirstError
@@ -40,7 +39,7 @@ def check_api_url(api_url: str) -> str:
     (no query, no fragment, no user info); else :class:`ApiUrlError`."""
     try:
         parts = urlsplit(api_url.strip())
-        port = parts.port  # raises ValueError for a port that is not a number in range
+        _ = parts.port  # raises ValueError for a port that is not a number in range
     except ValueError as exc:
         raise ApiUrlError(f"--api-url {api_url!r} is not a URL ({exc}); e.g. http://127.0.0.1:8765") from None
     if parts.scheme not in {"http", "https"} or not parts.hostname:
@@ -51,7 +50,6 @@ def check_api_url(api_url: str) -> str:
         raise ApiUrlError(
             f"--api-url {api_url!r}: give only scheme, host, port and path, e.g. http://127.0.0.1:8765"
         )
-    del port
     return api_url.strip().rstrip("/")
 
 
@@ -136,7 +134,7 @@ def _loopback(address: str) -> bool:
     return ip.is_loopback
 
 
-def require_local_or_live(exchange_id: str, urls: Any, hostname: str | None, *, live: bool) -> None:
+def require_local_or_live(exchange_id: str, urls: object, hostname: str | None, *, live: bool) -> None:
     """Refuse (:class:`LiveTradingNotConfirmedError`) unless ``live`` or every API host is loopback."""
     if live:
         return
