@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner
 
+from makerfirst.cli.errors import fail
 from makerfirst.cli.main import app
 from makerfirst.replay.readers import read_capture
 
@@ -144,3 +145,11 @@ def test_a_binary_products_file_is_named_with_the_fix(tmp_path: Path) -> None:
         app, ["simulate", "purge", "--product", "PENGU-USD", "--size", "1", "--products-file", str(path)]
     )
     _assert_one_error_line(result, str(path), "not UTF-8")
+
+
+def test_a_long_venue_message_is_one_line_and_never_cuts_the_fix(capsys: pytest.CaptureFixture[str]) -> None:
+    exit_ = fail("<html>\n" + "x " * 2000 + "\n</html>", "fix the key")
+    err = capsys.readouterr().err
+    assert exit_.exit_code == 2
+    assert err.count("\n") == 1 and err.startswith("error: <html> x x") and err.endswith("…; fix the key\n")
+    assert len(err) < 500

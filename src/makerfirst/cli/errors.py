@@ -13,15 +13,17 @@ INPUT_ERROR_EXIT = 2
 _MAX_CHARS = 400  # a venue's HTML error page must not flood the terminal
 
 
-def one_line(message: object) -> str:
+def one_line(message: object, limit: int = _MAX_CHARS) -> str:
     """``message`` on one line: whitespace (a venue's HTML body, a driver's hint) collapsed, capped."""
     text = " ".join(str(message).split())
-    return text if len(text) <= _MAX_CHARS else text[: _MAX_CHARS - 1] + "…"
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def fail(message: object) -> typer.Exit:
-    """Print ``error: <message>`` on stderr; return the exit to raise (``raise fail(...) from None``)."""
-    typer.echo(f"error: {one_line(message)}", err=True)
+def fail(message: object, fix: str = "") -> typer.Exit:
+    """Print ``error: <message>[; <fix>]`` on stderr, the fix never cut off by a long message;
+    return the exit to raise (``raise fail(...) from None``)."""
+    line = one_line(message, _MAX_CHARS - len(fix)) + (f"; {fix}" if fix else "")
+    typer.echo(f"error: {line}", err=True)
     return typer.Exit(INPUT_ERROR_EXIT)
 
 

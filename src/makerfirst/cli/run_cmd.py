@@ -126,8 +126,9 @@ def run(
     except AuthenticationError as error:
         # In --loop too: a wrong key or missing permission fails every later cycle the same way.
         raise fail(
-            f"authentication failed, the bot stopped: {error}; fix the key (--credentials FILE, or"
-            f" COINBASE_API_KEY_NAME and COINBASE_API_PRIVATE_KEY) and its permissions"
+            f"authentication failed, the bot stopped: {error}",
+            "fix the key (--credentials FILE, or COINBASE_API_KEY_NAME and COINBASE_API_PRIVATE_KEY)"
+            " and its permissions",
         ) from None
     except MakerfirstError as error:
         raise fail(error) from None
