@@ -6,19 +6,28 @@ request is answered 401. Before, ``--loop`` logged "Cycle N skipped" forever.
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import sys
 import threading
+from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import pytest
 from typer.testing import CliRunner
 
+from makerfirst.adapters.products_file import load_catalogue
+from makerfirst.adapters.sim.exchange import SimulatedExchange
 from makerfirst.adapters.sim_server.auth import generate_credentials
 from makerfirst.adapters.sim_server.testing import running_server
+from makerfirst.bootstrap import build_paper_exchange, build_runner, open_store
 from makerfirst.cli.main import app
+from makerfirst.clock import VirtualClock
+from makerfirst.domain.errors import AuthenticationError
+from makerfirst.domain.orders import PlaceOrder
+from simkit import policy_with
 
 MAKERFIRST = [sys.executable, "-c", "from makerfirst.cli.main import app; app()"]
 STOP_WITHIN_SEC = 60  # ccxt's import and one refused cycle take a few seconds; forever is the bug
@@ -81,3 +90,33 @@ def test_a_403_is_an_authentication_failure_not_a_venue_to_retry(tmp_path: Path)
     assert "error: authentication failed, the bot stopped" in result.stderr
     # load_markets' first requests, each once: nothing retried, no second cycle.
     assert _Forbidden.requests and len(set(_Forbidden.requests)) == len(_Forbidden.requests)
+
+
+class _ReadOnlyKey:
+    """The paper venue behind a key that may read but not trade: every order is refused with 403."""
+
+    def __init__(self, venue: SimulatedExchange) -> None:
+        self._venue = venue
+        self.refused = 0
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._venue, name)
+
+    async def place_order(self, command: PlaceOrder) -> Any:
+        self.refused += 1
+        raise AuthenticationError(f"403 PERMISSION_DENIED: the key may not trade ({command.product_id})")
+
+
+def test_a_key_that_may_not_trade_stops_the_bot_from_inside_a_sell_loop(tmp_path: Path) -> None:
+    clock = VirtualClock()
+    venue = _ReadOnlyKey(
+        build_paper_exchange(
+            catalogue=load_catalogue(), clock=clock, market="dead", seed=1, balances={"PENGU": Decimal(1116)}
+        )
+    )
+    store = open_store(f"sqlite:///{tmp_path}/r.db")
+    runner = build_runner(venue, clock, policy_with("purge=[PENGU]"), store)  # type: ignore[arg-type]
+    with pytest.raises(AuthenticationError, match="may not trade"):
+        asyncio.run(runner.run(cycles=50, cycle_sec=60))
+    assert venue.refused == 1  # the first refused order stopped everything: no retry next cycle
+    assert len(store.cycles()) <= 1
