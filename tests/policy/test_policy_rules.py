@@ -8,6 +8,7 @@ a count can never reach, a poll every nanosecond).
 
 from __future__ import annotations
 
+import pickle
 from decimal import Decimal
 from pathlib import Path
 
@@ -192,3 +193,12 @@ def test_every_policy_validate_accepts_builds_the_runs_portfolio_rules(overrides
         return
     event("accepted")
     portfolio_policy(policy)  # raises ValueError if a rule is missing from the models
+
+
+def test_a_policy_error_survives_pickling_as_its_problem_lines() -> None:
+    """A sweep validates each grid point in a worker process and sends the error back pickled."""
+    with pytest.raises(PolicyError) as raised:
+        load_policy(CONFIG_POLICY, [f"{PURGE}.maker_first_ttl_sec=2"])
+    again = pickle.loads(pickle.dumps(raised.value))  # noqa: S301 - our own object, just pickled
+    assert again.problems == raised.value.problems and len(again.problems) == 1
+    assert str(again) == str(raised.value)

@@ -34,6 +34,10 @@ class PolicyError(MakerfirstError):
         self.problems = list(problems)
         super().__init__("\n".join(self.problems))
 
+    def __reduce__(self) -> tuple[type[PolicyError], tuple[list[str]]]:
+        # Rebuilt from its problems, not its message: a sweep's worker process sends it back pickled.
+        return (PolicyError, (self.problems,))
+
 
 def default_policy_path(name: str = "policy.yaml") -> Path:
     """The policy shipped inside the package (a copy of ``config/policy.yaml``), whatever the cwd;
