@@ -132,7 +132,7 @@ def open_store(url: str) -> SqlStore:
         raise DatabaseUrlError(f"--db {url!r} is not a database URL; {DB_URL_HELP}") from None
     shown = parsed.render_as_string(hide_password=True)
     if parsed.get_backend_name() == "sqlite" and parsed.database not in {None, "", ":memory:"}:
-        folder = Path(str(parsed.database)).expanduser().absolute().parent
+        folder = Path(str(parsed.database)).absolute().parent  # SQLite expands no ~
         if not folder.is_dir():
             raise DatabaseUrlError(
                 f"--db {shown}: the folder {folder} does not exist; create it or {DB_URL_HELP}"
