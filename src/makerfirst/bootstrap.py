@@ -9,6 +9,9 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, SQLAlchemyError
+
 from makerfirst.adapters.products_file import Catalogue
 from makerfirst.adapters.sim import world as paper_world
 from makerfirst.adapters.sim.exchange import SimulatedExchange, SimulatorSettings
@@ -145,18 +148,65 @@ def build_runner(exchange: ExchangePort, clock: Clock, policy: Policy, store: St
     return Runner(exchange, clock, policy, store, ClientOrderIds())
 
 
+class DatabaseUrlError(MakerfirstError):
+    """``--db`` names no database this process can open; the message says why and what to pass."""
+
+
+DB_URL_HELP = "pass e.g. --db sqlite:///makerfirst.db or --db postgresql+psycopg://USER:PASS@HOST/DB"
+
+
 def open_store(url: str) -> SqlStore:
-    return SqlStore(url)
+    """The store at ``url``. Every way ``url`` can fail (not a URL, an unknown dialect, a driver
+    not installed, a file that cannot be created, a server that does not answer) is one
+    :class:`DatabaseUrlError` naming the URL (password hidden) and the fix."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise DatabaseUrlError(f"--db {url!r} is not a database URL; {DB_URL_HELP}") from None
+    shown = parsed.render_as_string(hide_password=True)
+    if parsed.get_backend_name() == "sqlite" and parsed.database not in {None, "", ":memory:"}:
+        folder = Path(str(parsed.database)).absolute().parent  # SQLite expands no ~
+        if not folder.is_dir():
+            raise DatabaseUrlError(
+                f"--db {shown}: the folder {folder} does not exist; create it or {DB_URL_HELP}"
+            )
+    try:
+        return SqlStore(url)
+    except NoSuchModuleError:
+        raise DatabaseUrlError(
+            f"--db {shown}: SQLAlchemy knows no database kind {parsed.drivername!r}; {DB_URL_HELP}"
+        ) from None
+    except ImportError as missing:
+        raise DatabaseUrlError(
+            f"--db {shown}: its driver (Python module {missing.name or '?'}) is not installed; install it or"
+            f" {DB_URL_HELP}"
+        ) from None
+    except DBAPIError as failed:
+        reason = " ".join(str(failed.orig).split()) or type(failed.orig).__name__
+        if parsed.get_backend_name() == "sqlite":
+            fix = "check that the file and its folder are writable"
+        else:
+            fix = "check that the server is running and the URL's host, port, database, user and password"
+        raise DatabaseUrlError(f"--db {shown}: cannot open the database ({reason}); {fix}") from None
+    except SQLAlchemyError as failed:
+        raise DatabaseUrlError(f"--db {shown}: {' '.join(str(failed).split())}; {DB_URL_HELP}") from None
 
 
 def build_ccxt_exchange(
-    exchange_id: str, api_url: str | None, credentials: Path | None, clock: Clock
+    exchange_id: str, api_url: str | None, credentials: Path | None, clock: Clock, *, live: bool = False
 ) -> ExchangePort:
-    """A ccxt-backed venue (Coinbase Advanced by default). Credentials come from ``credentials``
-    or the environment and stay inside the adapter."""
+    """A ccxt-backed venue (Coinbase Advanced by default), pointed at ``api_url`` when given.
+
+    Nothing is connected and no credential is read before the live guard has judged every host
+    the exchange would reach: a host outside this machine needs ``live``. Credentials come from
+    ``credentials`` or the environment and stay inside the adapter."""
     # Imported here: ccxt takes a second to import, and paper runs never need it.
     from makerfirst.adapters.ccxt_exchange import CcxtExchange, load_credentials  # noqa: PLC0415
+    from makerfirst.adapters.ccxt_exchange.client import api_endpoints  # noqa: PLC0415
+    from makerfirst.adapters.ccxt_exchange.endpoints import require_local_or_live  # noqa: PLC0415
 
+    endpoints = api_endpoints(exchange_id, api_url)
+    require_local_or_live(exchange_id, endpoints.urls, endpoints.hostname, live=live)
     return CcxtExchange(
         clock=clock, credentials=load_credentials(credentials), exchange_id=exchange_id, api_url=api_url
     )

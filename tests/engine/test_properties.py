@@ -21,6 +21,7 @@ PURGE = "portfolio_management.purge_execution"
 @st.composite
 def scenarios(draw: st.DrawFn) -> dict[str, object]:
     cushion = draw(st.integers(0, 2))
+    first_ttl = draw(st.integers(1, 30))
     return {
         "market": draw(st.sampled_from(["dead", "thin", "liquid"])),
         "seed": draw(st.integers(0, 10_000)),
@@ -28,14 +29,14 @@ def scenarios(draw: st.DrawFn) -> dict[str, object]:
         "held": draw(st.integers(0, 8_000)),
         "purpose": draw(st.sampled_from([Purpose.PURGE, Purpose.NORMAL])),
         "overrides": [
-            f"{PURGE}.taker_fallback_threshold_usd={draw(st.integers(0, 150))}",
+            f"{PURGE}.taker_fallback_threshold_usd={draw(st.integers(1, 150))}",  # 0 is refused
             f"{PURGE}.taker_max_slippage_bps={draw(st.integers(0, 300))}",
             f"{PURGE}.max_consecutive_no_fill={draw(st.integers(1, 3))}",
             f"{PURGE}.allow_taker_fallback={str(draw(st.booleans())).lower()}",
             f"{PURGE}.cushion_ticks={cushion}",
             f"{PURGE}.max_cushion_ticks={draw(st.integers(max(cushion, 1), 4))}",
-            f"{PURGE}.maker_first_ttl_sec={draw(st.integers(1, 30))}",
-            f"{PURGE}.maker_retry_ttl_sec={draw(st.integers(1, 30))}",
+            f"{PURGE}.maker_first_ttl_sec={first_ttl}",
+            f"{PURGE}.maker_retry_ttl_sec={draw(st.integers(1, min(30, 4 * first_ttl)))}",  # policy bound
             f"execution.max_slice_usd={draw(st.sampled_from([5, 20, 1000]))}",
         ],
     }

@@ -250,7 +250,7 @@ def test_bad_input_is_reported_at_its_dotted_path(
         ),
         (
             {"execution.order_poll_interval_sec": 0},
-            "execution.order_poll_interval_sec: must be > 0 (got 0); allowed: a number > 0 and <= 60",
+            "execution.order_poll_interval_sec: must be >= 0.25 (got 0); allowed: a number from 0.25 to 60",
         ),
         (
             {"guards.min_depth_usd": -1.5},
@@ -354,8 +354,8 @@ def test_override_turns_the_taker_fallback_off() -> None:
 
 
 def test_override_sets_an_int() -> None:
-    policy = load_policy(CONFIG_POLICY, [f"{PURGE}.maker_first_ttl_sec=2"])
-    assert policy.portfolio_management.purge_execution.maker_first_ttl_sec == 2
+    policy = load_policy(CONFIG_POLICY, [f"{PURGE}.maker_first_ttl_sec=10"])
+    assert policy.portfolio_management.purge_execution.maker_first_ttl_sec == 10
 
 
 def test_override_float_becomes_exact_decimal() -> None:

@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from conftest import MAKERFIRST, TOKEN, Served, free_port, wait_until_serving
+from webkit import MAKERFIRST, TOKEN, Served, free_port, wait_until_serving
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARGS = [

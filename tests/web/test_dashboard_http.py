@@ -9,10 +9,10 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import create_engine
 
-from conftest import TOKEN, Served
 from makerfirst.observability.kill_switch import read_pause
 from makerfirst.observability.operator_log import audit_entries
 from makerfirst.persistence.store import SqlStore
+from webkit import TOKEN, Served
 
 
 @pytest.mark.parametrize(

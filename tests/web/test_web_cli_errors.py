@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from conftest import TOKEN
 from makerfirst.cli.main import app
+from webkit import TOKEN
 
 runner = CliRunner()
 

@@ -97,4 +97,8 @@ def load_catalogue(path: Path | None = None) -> Catalogue:
         text = path.read_text(encoding="utf-8")
     except OSError as missing:
         raise ProductsFileError(f"cannot read products file {path}: {missing.strerror}") from None
+    except UnicodeDecodeError:
+        raise ProductsFileError(
+            f"products file {path} is not UTF-8 text; pass a saved Coinbase /products answer (JSON)"
+        ) from None
     return parse_catalogue(text, str(path))

@@ -7,6 +7,7 @@ import typer
 from makerfirst.cli.backtest_cmd import backtest, sweep
 from makerfirst.cli.config_cmd import config_app
 from makerfirst.cli.db_cmd import db_app
+from makerfirst.cli.errors import ErrorReportingGroup
 from makerfirst.cli.run_cmd import run
 from makerfirst.cli.sim_server_cmd import sim_server
 from makerfirst.cli.simulate import simulate_app
@@ -15,6 +16,7 @@ from makerfirst.cli.web_cmd import web
 
 app = typer.Typer(
     name="makerfirst",
+    cls=ErrorReportingGroup,
     help="Maker-first crypto spot execution with guarded purges.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,

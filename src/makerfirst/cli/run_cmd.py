@@ -14,15 +14,16 @@ import typer
 
 from makerfirst import bootstrap
 from makerfirst.adapters.products_file import load_catalogue
+from makerfirst.cli.errors import INPUT_ERROR_EXIT, fail
 from makerfirst.cli.status_cmd import holding_json
 from makerfirst.cli.transcript import TranscriptFormatter
 from makerfirst.clock import Clock, SystemClock, VirtualClock
-from makerfirst.domain.errors import MakerfirstError
+from makerfirst.domain.errors import AuthenticationError, MakerfirstError
 from makerfirst.domain.money import plain
 from makerfirst.observability import wiring
 from makerfirst.observability.logs import LOG_FORMATS, LogFormat
 from makerfirst.persistence.store import SqlStore
-from makerfirst.policy import default_policy_path, load_policy
+from makerfirst.policy import PolicyError, default_policy_path, load_policy
 from makerfirst.ports import ExchangePort
 from makerfirst.runner.loop import Runner, RunSummary
 
@@ -64,13 +65,18 @@ def run(
     ] = None,
     api_url: Annotated[
         str | None,
-        typer.Option("--api-url", help="Base URL of a Coinbase-compatible API (e.g. a sim-server)."),
+        typer.Option(
+            "--api-url",
+            help="Base URL every API request of the exchange goes to (e.g. a sim-server on 127.0.0.1).",
+        ),
     ] = None,
     credentials: Annotated[
         Path | None,
         typer.Option("--credentials", help="CDP key file; else COINBASE_API_KEY_NAME/_PRIVATE_KEY."),
     ] = None,
-    live: Annotated[bool, typer.Option("--live", help="Required to trade on the real exchange.")] = False,
+    live: Annotated[
+        bool, typer.Option("--live", help="Required for any venue outside this machine (not loopback).")
+    ] = False,
     db: Annotated[
         str, typer.Option("--db", help="SQLAlchemy URL of the state database.")
     ] = "sqlite:///makerfirst.db",
@@ -97,10 +103,7 @@ def run(
     ] = None,
 ) -> None:
     """Run the bot: each cycle refreshes balances, reconciles, purges the policy's `purge:` list."""
-    if (cycles is None) == (not loop):
-        raise typer.BadParameter("give exactly one of --cycles N or --loop")
-    if paper and exchange:
-        raise typer.BadParameter("--paper and --exchange exclude each other")
+    _check_options(cycles=cycles, loop=loop, paper=paper, exchange=exchange, api_url=api_url)
     if log_format not in LOG_FORMATS:
         raise typer.BadParameter(f"--log-format must be one of {', '.join(LOG_FORMATS)}, got {log_format!r}")
     try:
@@ -121,12 +124,8 @@ def run(
         else:
             if fast:
                 raise typer.BadParameter("--fast runs the paper exchange only")
-            if api_url is None and not live:
-                raise MakerfirstError(
-                    f"trading on the real {exchange} needs --live; for a local sim-server pass --api-url"
-                )
             clock = SystemClock()
-            venue = bootstrap.build_ccxt_exchange(exchange, api_url, credentials, clock)
+            venue = bootstrap.build_ccxt_exchange(exchange, api_url, credentials, clock, live=live)
         seen = _configure_logging(as_json, db, cast(LogFormat, log_format), log_file, clock)
         runner = bootstrap.build_runner(venue, clock, chosen_policy, store)
         work = runner.run(cycles, cycle_sec)
@@ -135,9 +134,19 @@ def run(
         summary = asyncio.run(_run_and_close(work, venue, at_exit))
         seen.bot_stopped(f"finished {len(summary.cycles)} cycles")
         seen.close()
+    except PolicyError as error:
+        for problem in error.problems:
+            typer.echo(f"error: {problem}", err=True)
+        raise typer.Exit(INPUT_ERROR_EXIT) from None
+    except AuthenticationError as error:
+        # In --loop too: a wrong key or missing permission fails every later cycle the same way.
+        raise fail(
+            f"authentication failed, the bot stopped: {error}",
+            "fix the key (--credentials FILE, or COINBASE_API_KEY_NAME and COINBASE_API_PRIVATE_KEY)"
+            " and its permissions",
+        ) from None
     except MakerfirstError as error:
-        typer.echo(f"error: {error}", err=True)
-        raise typer.Exit(2) from None
+        raise fail(error) from None
     except KeyboardInterrupt:
         typer.echo(
             "interrupted: open orders are GTD and expire on their own; the next start reconciles", err=True
@@ -171,6 +180,17 @@ def _paper_venue(
         world=world,
     )
     return venue, bootstrap.keep_paper_world(venue, store)
+
+
+def _check_options(
+    *, cycles: int | None, loop: bool, paper: bool, exchange: str | None, api_url: str | None
+) -> None:
+    if (cycles is None) == (not loop):
+        raise typer.BadParameter("give exactly one of --cycles N or --loop")
+    if paper and exchange:
+        raise typer.BadParameter("--paper and --exchange exclude each other")
+    if exchange is None and api_url is not None:
+        raise typer.BadParameter("--api-url needs --exchange (e.g. --exchange coinbase): paper is in-process")
 
 
 async def _run_and_close(work: Any, venue: ExchangePort, at_exit: Callable[[], None] | None) -> RunSummary:

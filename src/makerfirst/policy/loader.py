@@ -34,6 +34,10 @@ class PolicyError(MakerfirstError):
         self.problems = list(problems)
         super().__init__("\n".join(self.problems))
 
+    def __reduce__(self) -> tuple[type[PolicyError], tuple[list[str]]]:
+        # Rebuilt from its problems, not its message: a sweep's worker process sends it back pickled.
+        return (PolicyError, (self.problems,))
+
 
 def default_policy_path(name: str = "policy.yaml") -> Path:
     """The policy shipped inside the package (a copy of ``config/policy.yaml``), whatever the cwd;
@@ -181,6 +185,9 @@ def _describe(error: ErrorDetails, data: Mapping[str, object]) -> str:
     if error["type"] == "extra_forbidden" and parent is not None:
         return f"{path}: unknown key; allowed keys: {', '.join(sorted(parent.model_fields))}"
     got = _show(_raw_value(data, loc, error["input"]))
+    if error["type"] == "policy_rule":  # a rule between keys: the message names values and the fix
+        key = str(error.get("ctx", {}).get("key", ""))
+        return f"{'.'.join(part for part in (path, key) if part)}: {error['msg']}"
     if field is None:
         return f"{path}: {error['msg']} (got {got})"
     section = _model_of(field)

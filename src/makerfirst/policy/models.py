@@ -13,6 +13,9 @@ Contracts:
 * Flags are strict bools: only ``true``/``false``.
 * Orderings between fields are checked on the later field of each pair, so the error
   names a concrete key (see :func:`_at_most` and :func:`_at_least`).
+* Every rule the run relies on lives here, so ``config validate`` fails wherever ``run`` would:
+  the portfolio's own checks (``portfolio/*.__post_init__``) can never fire on a loaded policy.
+  Rules between keys that are not one ordering are :func:`_rule` errors naming the key to change.
 
 A new section is a new ``_Section`` subclass plus one field on :class:`Policy` (or on the
 section that holds it); the loader's error messages derive from the models and need no change.
@@ -76,6 +79,18 @@ def _at_most(value: int, limit_field: str, info: ValidationInfo) -> int:
     return value
 
 
+def _rule(problem: str, fix: str, key: str = "") -> PydanticCustomError:
+    """A broken rule between keys. ``key`` (dotted, below where the validator runs) is the key to
+    change; the loader appends it to the error's path. ``problem`` says what is wrong, ``fix`` what to do."""
+    return PydanticCustomError(
+        "policy_rule", "{problem}; {fix}", {"problem": problem, "fix": fix, "key": key}
+    )
+
+
+def _duplicates(assets: tuple[str, ...]) -> list[str]:
+    return sorted({asset for asset in assets if assets.count(asset) > 1})
+
+
 def _at_least(value: int, limit_field: str, info: ValidationInfo) -> int:
     """Refuse ``value`` below the already validated ``limit_field`` (absent when that field was invalid)."""
     limit = info.data.get(limit_field)
@@ -94,6 +109,17 @@ class _Section(BaseModel):
     # validate_default: the defaults pass the same checks as the file, cross-field ones included,
     # so a section that sets only one side of an ordering is still checked against the other.
     model_config = ConfigDict(frozen=True, extra="forbid", validate_default=True)
+
+
+# More than four checks a second per resting order and the checks alone spend the venue's request
+# budget (Coinbase: 30 private requests a second for every order, cancel and balance together).
+MIN_POLL_INTERVAL_SEC = Decimal("0.25")
+
+# The first purge attempt gets the full time and retries a little less (the design note: 25 s, then
+# 20 s). A retry may still rest longer than the first attempt, so the first TTL can be swept on its
+# own against the default retry (5 s beside 20 s), but at most this many times as long: 3600 s
+# beside 5 s is a slip of units, and would park a purge order for an hour.
+MAX_RETRY_TO_FIRST_TTL = 4
 
 
 class ExecutionPolicy(_Section):
@@ -137,9 +163,9 @@ class ExecutionPolicy(_Section):
     )
     order_poll_interval_sec: ExactDecimal = Field(
         Decimal("5.0"),
-        gt=0,
+        ge=MIN_POLL_INTERVAL_SEC,
         le=60,
-        description="Seconds; how often a resting order is checked before its TTL.",
+        description="Seconds; how often a resting order is checked before its TTL (at least 0.25).",
     )
     cancel_confirm_timeout_sec: WholeNumber = Field(
         10,
@@ -202,7 +228,9 @@ class PurgeExecutionPolicy(_Section):
     )
     allow_taker_fallback: Flag = Field(True, description="Rollback switch 1: false = never a taker order.")
     taker_fallback_threshold_usd: ExactDecimal = Field(
-        Decimal("50"), ge=0, description="USD; rollback switch 2: only positions under this get the taker."
+        Decimal("50"),
+        gt=0,
+        description="USD; rollback switch 2: only positions under this get the taker (never: switch 1).",
     )
     taker_max_slippage_bps: WholeNumber = Field(
         100,
@@ -240,9 +268,36 @@ class PurgeExecutionPolicy(_Section):
     def _max_cushion_covers_cushion(cls, value: int, info: ValidationInfo) -> int:
         return _at_least(value, "cushion_ticks", info)
 
+    @field_validator("maker_retry_ttl_sec")
+    @classmethod
+    def _retry_ttl_near_the_first(cls, value: int, info: ValidationInfo) -> int:
+        first = info.data.get("maker_first_ttl_sec")
+        if isinstance(first, int) and value > MAX_RETRY_TO_FIRST_TTL * first:
+            limit = MAX_RETRY_TO_FIRST_TTL * first
+            raise PydanticCustomError(
+                "above_field",
+                "must be at most {factor} x maker_first_ttl_sec, which is {first}",
+                {"factor": MAX_RETRY_TO_FIRST_TTL, "first": first, "le": limit},
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _no_fill_count_reachable(self) -> PurgeExecutionPolicy:
+        if self.max_consecutive_no_fill > self.max_slices:
+            raise _rule(
+                f"{self.max_consecutive_no_fill} attempts without a fill can never happen within"
+                f" max_slices={self.max_slices} (the purge ends its maker slices first)",
+                f"lower it to at most {self.max_slices}, or raise max_slices",
+                key="max_consecutive_no_fill",
+            )
+        return self
+
 
 Asset = Annotated[str, StringConstraints(pattern=r"^[A-Z0-9]{2,10}$")]
 Weight = Annotated[ExactDecimal, Field(ge=0, le=1)]
+
+
+_LOOSER_IS_HIGHER = {"max_spread_bps": True, "min_depth_usd": False, "min_volume_24h_usd": False}
 
 
 class TierThresholdsPolicy(_Section):
@@ -275,8 +330,10 @@ class TiersPolicy(_Section):
     depth_band_bps: WholeNumber = Field(200, ge=1, le=10_000, description="Bps; depth is measured within it.")
     t1: TierThresholdsPolicy = Field(default_factory=_t1, description="The most liquid tier.")
     t2: TierThresholdsPolicy = Field(default_factory=_t2, description="Liquid enough to trade normally.")
-    upgrade_margin: Annotated[ExactDecimal, Field(ge=0, le=10)] = Field(
-        Decimal("0.2"), description="A better tier's thresholds must be beaten by this share to count."
+    upgrade_margin: Annotated[ExactDecimal, Field(ge=0, lt=1)] = Field(
+        Decimal("0.2"),
+        description="A better tier's thresholds must be beaten by this share to count (below 1: it"
+        " scales the spread threshold down).",
     )
     upgrade_after_cycles: WholeNumber = Field(
         3, ge=1, le=1000, description="Cycles in a row before moving up."
@@ -288,10 +345,40 @@ class TiersPolicy(_Section):
         default_factory=dict, description="Asset → forced tier, e.g. {BTC: T1}."
     )
 
+    @field_validator("t2")
+    @classmethod
+    def _t2_at_least_as_loose_as_t1(
+        cls, t2: TierThresholdsPolicy, info: ValidationInfo
+    ) -> TierThresholdsPolicy:
+        t1 = info.data.get("t1")
+        if not isinstance(t1, TierThresholdsPolicy):
+            return t2
+        for key, looser_is_higher in _LOOSER_IS_HIGHER.items():
+            mine, theirs = getattr(t2, key), getattr(t1, key)
+            if (mine < theirs) if looser_is_higher else (mine > theirs):
+                bound = "at least" if looser_is_higher else "at most"
+                raise _rule(
+                    f"is {mine}, stricter than t1's {theirs}: t2 must be at least as loose as t1 on"
+                    " every threshold",
+                    f"make it {bound} {theirs}, or change t1.{key}",
+                    key=key,
+                )
+        return t2
+
 
 class DriftBandPolicy(_Section):
     absolute: Weight = Field(Decimal("0.02"), description="Weight points an asset may drift from its target.")
     relative: Weight = Field(Decimal("0.25"), description="Or this share of its target, whichever is larger.")
+
+    @model_validator(mode="after")
+    def _some_width(self) -> DriftBandPolicy:
+        if self.absolute == 0 and self.relative == 0:
+            raise _rule(
+                "absolute and relative are both 0: any drift at all is traded back, every cycle",
+                "give the band a width, e.g. absolute: 0.02",
+                key="absolute",
+            )
+        return self
 
 
 class RebalancePolicy(_Section):
@@ -301,7 +388,9 @@ class RebalancePolicy(_Section):
         default_factory=dict, description="Asset → weight; the keys are the universe; sum at most 1."
     )
     drift_band: DriftBandPolicy = Field(default_factory=DriftBandPolicy, description="Allowed drift.")
-    fee_reserve_fraction: Weight = Field(Decimal("0.01"), description="Share of the buy budget never spent.")
+    fee_reserve_fraction: Annotated[ExactDecimal, Field(ge=0, lt=1)] = Field(
+        Decimal("0.01"), description="Share of the buy budget never spent (below 1: else nothing is bought)."
+    )
 
     @field_validator("target_weights")
     @classmethod
@@ -315,6 +404,11 @@ class RebalancePolicy(_Section):
 class PurgeBackoffPolicy(_Section):
     base_delay_sec: WholeNumber = Field(300, ge=1, le=86_400, description="Wait after a first failed purge.")
     max_delay_sec: WholeNumber = Field(14_400, ge=1, le=604_800, description="The wait doubles up to this.")
+
+    @field_validator("max_delay_sec")
+    @classmethod
+    def _max_covers_base(cls, value: int, info: ValidationInfo) -> int:
+        return _at_least(value, "base_delay_sec", info)
 
 
 class PortfolioManagementPolicy(_Section):
@@ -333,6 +427,37 @@ class PortfolioManagementPolicy(_Section):
         default_factory=PurgeBackoffPolicy, description="Backoff after a failed purge."
     )
 
+    @field_validator("keep")
+    @classmethod
+    def _keep_lists_assets_once_and_not_the_quote(
+        cls, keep: tuple[str, ...], info: ValidationInfo
+    ) -> tuple[str, ...]:
+        return _asset_list(keep, info.data.get("quote_currency"))
+
+    @field_validator("rebalance")
+    @classmethod
+    def _quote_takes_no_target(cls, rebalance: RebalancePolicy, info: ValidationInfo) -> RebalancePolicy:
+        quote = info.data.get("quote_currency")
+        if quote in rebalance.target_weights:
+            raise _rule(
+                f"{quote} is the quote currency: it takes whatever weight the targets leave",
+                f"remove {quote} from target_weights",
+                key="target_weights",
+            )
+        return rebalance
+
+
+def _asset_list(assets: tuple[str, ...], quote: object) -> tuple[str, ...]:
+    """Refuse an asset listed twice, and the quote currency (nothing can sell it into itself)."""
+    if twice := _duplicates(assets):
+        raise _rule(f"lists {', '.join(twice)} more than once", "name each asset once")
+    if quote in assets:
+        raise _rule(
+            f"{quote} is the quote currency: holdings are sold into it, it is never kept or purged",
+            f"remove {quote}",
+        )
+    return assets
+
 
 class Policy(_Section):
     """The whole policy file. Rollback is a change to the file, never to code."""
@@ -347,3 +472,24 @@ class Policy(_Section):
     purge: tuple[Annotated[str, StringConstraints(pattern=r"^[A-Z0-9]{2,10}$")], ...] = Field(
         (), description="Assets to sell out of completely with the purge loop, e.g. [PENGU, ZK]."
     )
+
+    @field_validator("purge")
+    @classmethod
+    def _purge_agrees_with_portfolio_management(
+        cls, purge: tuple[str, ...], info: ValidationInfo
+    ) -> tuple[str, ...]:
+        portfolio = info.data.get("portfolio_management")
+        if not isinstance(portfolio, PortfolioManagementPolicy):
+            return _asset_list(purge, None)
+        _asset_list(purge, portfolio.quote_currency)
+        if both := sorted(set(purge) & set(portfolio.keep)):
+            raise _rule(
+                f"{', '.join(both)} also on portfolio_management.keep: an asset is either kept or purged",
+                "remove it from one of the two lists",
+            )
+        if targeted := sorted(set(purge) & set(portfolio.rebalance.target_weights)):
+            raise _rule(
+                f"{', '.join(targeted)} also has a target weight: it would be bought back after every purge",
+                "remove it from purge or from portfolio_management.rebalance.target_weights",
+            )
+        return purge

@@ -25,7 +25,13 @@ from pathlib import Path
 from typing import Any
 
 from makerfirst.adapters.products_file import load_catalogue
-from makerfirst.replay.decoding import CaptureFormatError, RowBuilder, UnitScale, seconds_text_to_ns
+from makerfirst.replay.decoding import (
+    CaptureFormatError,
+    RowBuilder,
+    UnitScale,
+    open_text,
+    seconds_text_to_ns,
+)
 from makerfirst.replay.events import ASK, BBO, BID, BUY, CLEAR, LEVEL, SELL, TRADE, EventStream, ProductScale
 
 _BOOK_SIDE = {"buy": BID, "sell": ASK}
@@ -39,7 +45,7 @@ def decode_coinbase_feed(feed: Path, products_file: Path) -> EventStream:
     missing a field, a product absent from the products file, or an off-increment price or size.
     """
     decoder = _Decoder(feed, products_file)
-    with feed.open(encoding="utf-8") as lines:
+    with open_text(feed) as lines:  # binary or damaged input: a CaptureFormatError at its line
         for line_no, line in enumerate(lines, start=1):
             if not line.strip() or line.startswith("wss://"):
                 continue

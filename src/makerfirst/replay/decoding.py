@@ -6,9 +6,12 @@ Nothing here knows a venue; ``coinbase_feed`` and ``binance_depth`` do.
 from __future__ import annotations
 
 import gzip
+import zlib
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import IO
+from typing import BinaryIO
 
 import numpy as np
 
@@ -29,11 +32,59 @@ class CaptureFormatError(MakerfirstError):
         self.line_no = line_no
 
 
-def open_text(path: Path) -> IO[str]:
-    """``path`` opened for reading as UTF-8 text, through gzip when it ends in ``.gz``."""
+GZIP_MAGIC = b"\x1f\x8b"
+
+
+@contextmanager
+def open_text(path: Path) -> Iterator[Iterator[str]]:
+    """The lines of ``path`` as UTF-8 text, through gzip when the file is gzip (by its first bytes).
+
+    Whatever stops the reading part-way is a :class:`CaptureFormatError` at the line it reached:
+    a binary file (not UTF-8), a truncated or damaged gzip stream (which Python reports as an
+    ``EOFError``, and the command line would otherwise turn into a bare "Aborted."), an
+    unreadable file. Lines are decoded one by one, so the line named is the one at fault.
+    """
+    try:
+        handle = _open(path)
+    except OSError as failed:
+        raise CaptureFormatError(path, 0, f"cannot read the capture ({failed.strerror or failed})") from None
+    with handle:
+        yield _checked_lines(path, handle)
+
+
+def _open(path: Path) -> gzip.GzipFile | BinaryIO:
+    with path.open("rb") as probe:
+        gzipped = probe.read(len(GZIP_MAGIC)) == GZIP_MAGIC
+    if gzipped:
+        return gzip.open(path, "rb")
     if path.suffix == ".gz":
-        return gzip.open(path, "rt", encoding="utf-8")
-    return path.open(encoding="utf-8")
+        raise CaptureFormatError(path, 0, "named .gz but not a gzip file; download or capture it again")
+    return path.open("rb")
+
+
+def _checked_lines(path: Path, handle: Iterable[bytes]) -> Iterator[str]:
+    line_no = 0
+    try:
+        for raw in handle:
+            line_no += 1
+            line = raw.decode("utf-8")
+            yield line[:-2] + "\n" if line.endswith("\r\n") else line  # as text mode would read it
+    except UnicodeDecodeError:
+        raise CaptureFormatError(
+            path,
+            line_no,
+            "not UTF-8 text (a binary file?); pass a Coinbase feed or Binance depth capture, as text or gzip",
+        ) from None
+    except (EOFError, zlib.error, gzip.BadGzipFile) as failed:
+        raise CaptureFormatError(
+            path,
+            line_no + 1,
+            f"the gzip stream is truncated or damaged ({failed}); download or capture the file again",
+        ) from None
+    except OSError as failed:
+        raise CaptureFormatError(
+            path, line_no + 1, f"cannot read the capture ({failed.strerror or failed})"
+        ) from None
 
 
 class UnitScale:

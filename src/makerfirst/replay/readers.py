@@ -14,6 +14,7 @@ output changes, so stale cache entries are not read.
 
 from __future__ import annotations
 
+import logging
 import re
 from enum import StrEnum
 from pathlib import Path
@@ -23,6 +24,8 @@ from makerfirst.replay.binance_depth import decode_binance_depth
 from makerfirst.replay.coinbase_feed import decode_coinbase_feed
 from makerfirst.replay.decoding import CaptureFormatError, open_text
 from makerfirst.replay.events import EventStream
+
+log = logging.getLogger(__name__)
 
 __all__ = [
     "DECODER_VERSIONS",
@@ -100,5 +103,13 @@ def read_capture(
     if hit is not None:
         return hit
     stream = decode_capture(path, products=products)
-    cache.store(key, directory, stream)
+    try:
+        cache.store(key, directory, stream)
+    except OSError as failed:
+        # The cache only saves the next run a decode: a folder that cannot be written is no reason to stop.
+        log.warning(
+            "replay cache not written to %s (%s); set MAKERFIRST_CACHE_DIR to a writable folder",
+            directory,
+            failed.strerror or failed,
+        )
     return stream

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from makerfirst.clock import Clock
 from makerfirst.domain.balances import Balance
-from makerfirst.domain.errors import ExchangeError
+from makerfirst.domain.errors import AuthenticationError, ExchangeError
 from makerfirst.domain.intents import Purpose, SizeBase, TradeIntent
 from makerfirst.domain.money import ZERO
 from makerfirst.domain.orders import Side
@@ -62,11 +62,19 @@ class Runner:
         """Run ``cycles`` cycles (forever if None), then wait for the sell loops still in flight."""
         records: list[CycleRecord] = []
         self._planned = cycles
-        async with asyncio.TaskGroup() as tasks:
-            index = 0
-            while cycles is None or index < cycles:
-                records.append(await self._cycle(index, cycle_sec, tasks))
-                index += 1
+        try:
+            async with asyncio.TaskGroup() as tasks:
+                index = 0
+                while cycles is None or index < cycles:
+                    records.append(await self._cycle(index, cycle_sec, tasks))
+                    index += 1
+        except BaseExceptionGroup as group:
+            # A wrong key stops everything (the group cancelled the other loops): raise it alone, so
+            # the caller sees the AuthenticationError and not the TaskGroup's wrapper.
+            refused = group.subgroup(AuthenticationError)
+            if refused is not None:
+                raise _first_leaf(refused) from None
+            raise
         await self._reconciler.reconcile()  # nothing may be left open when the runner returns
         return RunSummary(records, self._reports)
 
@@ -85,6 +93,8 @@ class Runner:
                 changes = (await self._reconciler.reconcile(self._owned_orders())).changes
                 self._fold_finished()
                 intents = await self._intents(sheet, holdings)
+        except AuthenticationError:
+            raise  # the credentials or their permissions are wrong: no later cycle can do better
         except ExchangeError as trouble:
             # The venue failed past the adapter's retries: skip this cycle's decisions, keep the
             # loops that are running, and try again next cycle (which reconciles first).
@@ -184,6 +194,8 @@ class Runner:
         the store and the next cycle reconciles and resumes it."""
         try:
             report = await self._twap_loop.run(intent)
+        except AuthenticationError:
+            raise  # stops the bot: the TaskGroup cancels the other loops and ``run`` re-raises it
         except ExchangeError as trouble:
             log.error(
                 "%s: loop stopped by %s: %s; the next cycle reconciles and resumes it",
@@ -195,3 +207,8 @@ class Runner:
             return None
         self._reports.append(report)
         return report
+
+
+def _first_leaf(group: BaseExceptionGroup[BaseException]) -> BaseException:
+    first = group.exceptions[0]
+    return _first_leaf(first) if isinstance(first, BaseExceptionGroup) else first

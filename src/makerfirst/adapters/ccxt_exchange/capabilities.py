@@ -105,7 +105,6 @@ class VenueCapabilities:
     request_costs: Mapping[str, tuple[int, int]]  # call → (public, private) requests; default (0, 1)
     # Extra ccxt params for fetch_order_book: Coinbase's private book route has 3x the public budget.
     order_book_params: Mapping[str, Any]
-    api_url_key: str  # the ``urls['api']`` key that points ccxt at a base URL
     ccxt_config: Mapping[str, Any] = field(default_factory=lambda: _frozen({}))
 
 
@@ -195,7 +194,6 @@ COINBASE = VenueCapabilities(
     # load_markets: public products (spot, then futures) and the private fee summary.
     request_costs=_frozen({"load_markets": (2, 1), "fetch_order_book": (0, 1)}),
     order_book_params=_frozen({"usePrivate": True}),  # GET /product_book: 30/s, not the public 10/s
-    api_url_key="rest",  # the one REST key: serves v2 and v3, public and private
     ccxt_config=_frozen(
         {
             "has": {"fetchCurrencies": False},  # skip the three legacy /v2 currency calls
@@ -252,7 +250,6 @@ def generic_capabilities(exchange_id: str) -> VenueCapabilities:
         public_budget=RequestBudget(5),
         request_costs=_frozen({"load_markets": (1, 0), "fetch_order_book": (1, 0)}),
         order_book_params=_frozen({}),
-        api_url_key="rest",
     )
 
 

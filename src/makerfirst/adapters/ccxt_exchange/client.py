@@ -19,10 +19,13 @@ import ccxt.async_support as ccxt_async  # type: ignore[import-untyped]  # ccxt 
 
 from makerfirst.adapters.ccxt_exchange.capabilities import VenueCapabilities
 from makerfirst.adapters.ccxt_exchange.credentials import ApiCredentials, Redactor
+from makerfirst.adapters.ccxt_exchange.endpoints import rewrite_api_urls
 from makerfirst.domain.errors import MakerfirstError
 
 JsonDict = dict[str, Any]
 
+HTTP_UNAUTHORIZED = 401
+HTTP_FORBIDDEN = 403
 HTTP_TOO_MANY_REQUESTS = 429
 HTTP_SERVER_ERROR = 500
 HTTP_GATEWAY_TIMEOUT = 504
@@ -67,7 +70,8 @@ WIRE_LOG.addFilter(_WireLogFilter(Redactor()))
 def _status_aware_handle_errors(base: Any) -> Any:
     """ccxt lets any JSON body with an ``error`` key decide the exception before the HTTP status
     does, so a 500 ``{"error": "INTERNAL"}`` or a 429 ``{"error": "RATE_LIMIT_EXCEEDED"}`` would
-    come out as a plain ``ExchangeError``. The status says more: check it first."""
+    come out as a plain ``ExchangeError``. The status says more: check it first. 401 and 403 are
+    authentication failures whatever the body says: they stop the bot."""
     inherited = base.handle_errors
 
     def handle_errors(  # noqa: PLR0917 - ccxt calls it with these ten positional arguments
@@ -83,6 +87,12 @@ def _status_aware_handle_errors(base: Any) -> Any:
         request_body: Any,
     ) -> Any:
         summary = f"{self.id} {method} {url} {code} {reason} {(body or '')[:300]}"
+        if code == HTTP_UNAUTHORIZED:
+            raise ccxt_async.AuthenticationError(summary)
+        if code == HTTP_FORBIDDEN:
+            # ccxt's table calls a bare 403 "exchange not available" (retry); it is a key without
+            # the permission, or an address the venue refuses: retrying cannot help.
+            raise ccxt_async.PermissionDenied(summary)
         if code == HTTP_TOO_MANY_REQUESTS:
             raise ccxt_async.RateLimitExceeded(summary)
         if code == HTTP_GATEWAY_TIMEOUT:
@@ -103,6 +113,35 @@ def _exchange_class(exchange_id: str) -> Any:
     return type(f"Makerfirst_{exchange_id}", (base,), {"handle_errors": _status_aware_handle_errors(base)})
 
 
+@dataclass(frozen=True, slots=True)
+class ApiEndpoints:
+    """Where an exchange instance sends requests: ccxt's ``urls['api']`` (a URL or a nested mapping
+    of them, one per API group) and the ``hostname`` that fills their ``{hostname}`` placeholder."""
+
+    urls: object
+    hostname: str | None
+
+
+def _configured_exchange(exchange_id: str, config: JsonDict, api_url: str | None) -> Any:
+    exchange = _exchange_class(exchange_id)(config)
+    if api_url is not None:
+        # Every API group's URL, not one key: ccxt deep-merges a config's ``urls``, so a key it does
+        # not use would leave the real venue's URLs in place (Kraken's public and private).
+        exchange.urls = {**exchange.urls, "api": rewrite_api_urls(exchange.urls.get("api"), api_url)}
+    return exchange
+
+
+def _endpoints_of(exchange: Any) -> ApiEndpoints:
+    hostname = getattr(exchange, "hostname", None)
+    return ApiEndpoints(exchange.urls.get("api"), hostname if isinstance(hostname, str) else None)
+
+
+def api_endpoints(exchange_id: str, api_url: str | None) -> ApiEndpoints:
+    """The endpoints a :class:`CcxtClient` for ``exchange_id`` and ``api_url`` would use, read from a
+    throwaway instance built the same way (no credentials, no connection)."""
+    return _endpoints_of(_configured_exchange(exchange_id, {}, api_url))
+
+
 class CcxtClient:
     """One ccxt exchange instance, typed at the edge. Not safe to share across event loops."""
 
@@ -121,12 +160,10 @@ class CcxtClient:
         }
         for key, value in caps.ccxt_config.items():
             config[key] = json.loads(json.dumps(value))  # a private, mutable copy for ccxt
-        if api_url is not None:
-            config["urls"] = {"api": {caps.api_url_key: api_url.rstrip("/")}}
         if credentials is not None:
             config["apiKey"] = credentials.key_name
             config["secret"] = credentials.private_key.get_secret_value()
-        self._ex: Any = _exchange_class(caps.exchange_id)(config)
+        self._ex: Any = _configured_exchange(caps.exchange_id, config, api_url)
         self._ex.logger = WIRE_LOG
 
     def has(self, feature: str) -> bool:
