@@ -57,7 +57,7 @@ from typing import Any
 import numpy as np
 
 from makerfirst.domain.orders import Side
-from makerfirst.replay.cbook import BookTape, CompiledBook, StopReason
+from makerfirst.replay.cbook import BookTape, CompiledBook, StopReason, Volume, count_volume
 from makerfirst.replay.driver import ReplayBook
 from makerfirst.replay.events import BBO, BID, BUY, CLEAR, LEVEL, TRADE, EventStream
 from makerfirst.replay.readers import read_capture
@@ -71,14 +71,6 @@ class Order:
     placed_ns: int
     price_ticks: int
     size_lots: int
-
-
-@dataclass(frozen=True, slots=True)
-class Volume:
-    """What a replay went through: messages (snapshots + diffs + trades) and level rows."""
-
-    messages: int
-    level_rows: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,16 +126,8 @@ def loop_events(events: np.ndarray, loops: int) -> np.ndarray:
     return out
 
 
-def volume(events: np.ndarray) -> Volume:
-    """Messages and level rows in book/trade ``events``: a snapshot is its CLEAR row and the LEVEL
-    rows stamped with it; a depth diff is a run of LEVEL rows sharing one receive time; a trade is
-    one TRADE row."""
-    kind, ts = events["kind"], events["ts_ns"]
-    level = kind == LEVEL
-    continues = np.zeros(len(events), bool)
-    continues[1:] = (ts[1:] == ts[:-1]) & (level[:-1] | (kind[:-1] == CLEAR))
-    diffs = int((level & ~continues).sum())
-    return Volume(int((kind == CLEAR).sum()) + diffs + int((kind == TRADE).sum()), int(level.sum()))
+def volume(rows: np.ndarray) -> Volume:
+    return count_volume(rows["kind"], rows["ts_ns"])
 
 
 def choose_order(events: np.ndarray, ticks_above: int, size_lots: int) -> Order:

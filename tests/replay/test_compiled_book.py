@@ -16,7 +16,15 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from makerfirst.domain.orders import Side
-from makerfirst.replay.cbook import BookFill, BookTape, CompiledBook, StopReason, TakerFill, checkpoints
+from makerfirst.replay.cbook import (
+    BookFill,
+    BookTape,
+    CompiledBook,
+    StopReason,
+    TakerFill,
+    Volume,
+    checkpoints,
+)
 from makerfirst.replay.driver import ReplayBook
 from makerfirst.replay.events import ASK, BBO, BID, BUY, CLEAR, EVENT_DTYPE, LEVEL, SELL, TRADE, ProductScale
 from makerfirst.replay.readers import read_capture
@@ -253,6 +261,20 @@ def test_far_levels_and_prices_without_level_rows_are_handled() -> None:
     assert book.best_ask() == 102
     order = book.submit(Side.SELL, 5_000_000, 2).order  # no level row ever had this price
     assert order is not None and book.queue_ahead(order) == 0
+
+
+def test_volume_counts_messages_not_rows_and_leaves_tickers_out() -> None:
+    t = tape(
+        *snapshot(),  # one message, four level rows
+        (10, LEVEL, BID, 99, 4),  # one diff of two rows
+        (10, LEVEL, ASK, 103, 1),
+        (11, BBO, 0, 99, 1),  # a ticker: not a message here
+        (12, TRADE, BUY, 101, 1),
+        (12, TRADE, BUY, 102, 1),  # two trades, two messages
+        (13, LEVEL, ASK, 101, 0),  # another diff
+    )
+    assert t.volume() == Volume(messages=5, level_rows=7)
+    assert t.volume(start=5) == Volume(messages=4, level_rows=3)
 
 
 def test_orders_beyond_the_initial_capacity_all_rest() -> None:

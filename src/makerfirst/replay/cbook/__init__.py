@@ -10,7 +10,9 @@ from makerfirst.replay.cbook.book import (
     Placed,
     StopReason,
     TakerFill,
+    Volume,
     checkpoints,
+    count_volume,
 )
 
 __all__ = [
@@ -23,5 +25,7 @@ __all__ = [
     "Placed",
     "StopReason",
     "TakerFill",
+    "Volume",
     "checkpoints",
+    "count_volume",
 ]

@@ -34,9 +34,32 @@ import numpy as np
 from makerfirst.domain.errors import MakerfirstError
 from makerfirst.domain.orders import Side
 from makerfirst.replay.cbook import kernels as kn
-from makerfirst.replay.events import BID, LEVEL, EventStream, ProductScale
+from makerfirst.replay.events import BBO, BID, CLEAR, LEVEL, TRADE, EventStream, ProductScale
 
 DEFAULT_PAIRING_NS = 250_000_000  # ReplayBook's pairing_window_sec default
+
+
+@dataclass(frozen=True, slots=True)
+class Volume:
+    """What a replay went through, in the venue's units of work: ``messages`` (snapshots + depth
+    diffs + trades; BBO/ticker messages are not counted) and ``level_rows`` (the (side, price,
+    size) entries the snapshots and diffs carry)."""
+
+    messages: int
+    level_rows: int
+
+
+def count_volume(kind: np.ndarray, ts_ns: np.ndarray) -> Volume:
+    """The :class:`Volume` of rows with these ``kind`` and ``ts_ns`` columns: a snapshot is a CLEAR
+    row and the LEVEL rows stamped with it; a depth diff is a run of LEVEL rows sharing one receive
+    time; a trade is one TRADE row; BBO rows are skipped."""
+    book_or_trade = kind != BBO
+    kind, ts_ns = kind[book_or_trade], ts_ns[book_or_trade]
+    level = kind == LEVEL
+    continues = np.zeros(len(kind), bool)  # a LEVEL row that belongs to the message before it
+    continues[1:] = (ts_ns[1:] == ts_ns[:-1]) & (level[:-1] | (kind[:-1] == CLEAR))
+    diffs = int((level & ~continues).sum())
+    return Volume(int((kind == CLEAR).sum()) + diffs + int((kind == TRADE).sum()), int(level.sum()))
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -85,6 +108,11 @@ class BookTape:
 
     def __len__(self) -> int:
         return len(self.ts_ns)
+
+    def volume(self, start: int = 0, stop: int | None = None) -> Volume:
+        """Messages and level rows in rows ``start:stop`` (e.g. from an episode's arrival cursor to
+        where it ended, so a prefix restored from a checkpoint is not counted)."""
+        return count_volume(self.kind[start:stop], self.ts_ns[start:stop])
 
     def level_of(self, price: int) -> int:
         """The level index of ``price``, or -1 if no level row of the tape has it."""
