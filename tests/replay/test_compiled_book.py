@@ -15,6 +15,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from makerfirst.domain.errors import MakerfirstError
 from makerfirst.domain.orders import Side
 from makerfirst.replay.cbook import (
     BookFill,
@@ -275,6 +276,20 @@ def test_volume_counts_messages_not_rows_and_leaves_tickers_out() -> None:
     )
     assert t.volume() == Volume(messages=5, level_rows=7)
     assert t.volume(start=5) == Volume(messages=4, level_rows=3)
+
+
+def test_a_tape_of_other_rows_or_out_of_order_rows_is_refused_in_one_line() -> None:
+    with pytest.raises(MakerfirstError, match="EVENT_DTYPE"):
+        BookTape.from_rows(np.zeros(3, np.int64), SCALE)
+    rows = np.array([(5, 0, LEVEL, BID, 99, 1, 0), (4, 0, LEVEL, BID, 98, 1, 0)], EVENT_DTYPE)
+    with pytest.raises(MakerfirstError, match="time order"):
+        BookTape.from_rows(rows, SCALE)
+
+
+def test_a_checkpoint_of_another_tape_is_refused() -> None:
+    point = CompiledBook(tape(*snapshot())).checkpoint()
+    with pytest.raises(MakerfirstError, match="another tape"):
+        CompiledBook.restore(tape((0, LEVEL, BID, 50, 1)), point)
 
 
 def test_orders_beyond_the_initial_capacity_all_rest() -> None:

@@ -34,7 +34,7 @@ import numpy as np
 from makerfirst.domain.errors import MakerfirstError
 from makerfirst.domain.orders import Side
 from makerfirst.replay.cbook import kernels as kn
-from makerfirst.replay.events import BBO, BID, CLEAR, LEVEL, TRADE, EventStream, ProductScale
+from makerfirst.replay.events import BBO, BID, CLEAR, EVENT_DTYPE, LEVEL, TRADE, EventStream, ProductScale
 
 DEFAULT_PAIRING_NS = 250_000_000  # ReplayBook's pairing_window_sec default
 
@@ -88,6 +88,10 @@ class BookTape:
     @classmethod
     def from_rows(cls, rows: np.ndarray, scale: ProductScale) -> BookTape:
         """``rows`` (``EVENT_DTYPE``, one product, time-ordered) as a tape."""
+        if rows.dtype != EVENT_DTYPE:
+            raise MakerfirstError(f"tape rows must be an EventStream's EVENT_DTYPE, not {rows.dtype}")
+        if len(rows) > 1 and bool((np.diff(rows["ts_ns"]) < 0).any()):
+            raise MakerfirstError("tape rows must be in receive-time order (an EventStream's events are)")
         price = np.ascontiguousarray(rows["price"], np.int64)
         kind = np.ascontiguousarray(rows["kind"], np.int8)
         prices = np.unique(price[kind == LEVEL])
@@ -108,6 +112,13 @@ class BookTape:
 
     def __len__(self) -> int:
         return len(self.ts_ns)
+
+    @property
+    def key(self) -> tuple[int, int, int, int]:
+        """What tells this tape from another: rows, level prices, first and last receive time."""
+        if not len(self):
+            return (0, len(self.prices), 0, 0)
+        return (len(self), len(self.prices), int(self.ts_ns[0]), int(self.ts_ns[-1]))
 
     def volume(self, start: int = 0, stop: int | None = None) -> Volume:
         """Messages and level rows in rows ``start:stop`` (e.g. from an episode's arrival cursor to
@@ -183,6 +194,7 @@ class Checkpoint:
     values: np.ndarray  # (N_MARKET_FIELDS, 2, len(levels))
     orders: np.ndarray
     next_handle: int
+    tape_key: tuple[int, int, int, int]  # the tape's rows, level prices, first and last time
 
     @property
     def cursor(self) -> int:
@@ -370,6 +382,7 @@ class CompiledBook:
             values=np.ascontiguousarray(values[:, :, keep]),
             orders=self._orders.copy(),
             next_handle=self._next_handle,
+            tape_key=self.tape.key,
         )
 
     @classmethod
@@ -377,7 +390,7 @@ class CompiledBook:
         cls, tape: BookTape, checkpoint: Checkpoint, *, order_capacity: int | None = None
     ) -> CompiledBook:
         """A new book on ``tape`` (the one the checkpoint was taken on) in the checkpoint's state."""
-        if int(checkpoint.state[kn.ST_M]) != len(tape.prices) or checkpoint.cursor > len(tape):
+        if checkpoint.tape_key != tape.key:
             raise MakerfirstError("this checkpoint was taken on another tape; take one on this tape")
         capacity = max(order_capacity or 0, len(checkpoint.orders))
         book = cls(tape, order_capacity=capacity)
