@@ -314,21 +314,30 @@ class Twins:
     fills: list[tuple[int, str, int, int]] = field(default_factory=list)  # (ns, id, lots, price)
     oracle_fills: list[tuple[int, str, int, int]] = field(default_factory=list)
     placed: int = 0
+    feed_latency_ns: int = 0
 
     def row(self) -> None:
-        """Apply the next row to both; compare what it did."""
+        """Apply the next row to both; compare what it did and why the compiled book stopped."""
         i = self.book.cursor
         t = self.tape
-        ts = int(t.ts_ns[i])
+        now = int(t.ts_ns[i]) - self.feed_latency_ns
         matches = self.oracle.apply(
-            int(t.kind[i]), int(t.side[i]), int(t.price[i]), int(t.size[i]), int(t.aux[i]), now=ts / 1e9
+            int(t.kind[i]), int(t.side[i]), int(t.price[i]), int(t.size[i]), int(t.aux[i]), now=now / 1e9
         )
-        self.oracle_fills += [(ts, m.maker_order_id, m.lots, m.price) for m in matches]
-        got = self.book.advance(max_rows=1)
+        self.oracle_fills += [(now, m.maker_order_id, m.lots, m.price) for m in matches]
+        best = (self.book.best_bid(), self.book.best_ask())
+        got = self.book.advance(max_rows=1, stop_on_best_change=True)
         assert got.rows == 1
         self.fills += [(f.ts_ns, self.ids[f.order], f.lots, f.price) for f in got.fills]
         assert [f.row for f in got.fills] == [i] * len(got.fills)
         assert self.fills == self.oracle_fills, f"fills differ after row {i}"
+        if got.fills:
+            expected = StopReason.FILL
+        elif (self.book.best_bid(), self.book.best_ask()) != best:
+            expected = StopReason.BEST
+        else:
+            expected = StopReason.END if self.book.exhausted else StopReason.ROWS
+        assert got.reason is expected
 
     def submit(self, side: Side, price: int | None, lots: int, rest: bool) -> None:
         self.placed += 1
@@ -410,12 +419,14 @@ def scenarios(draw: st.DrawFn) -> tuple[BookTape, list[tuple[object, ...]]]:
 
 
 @settings(max_examples=200, deadline=None)
-@given(scenarios())
+@given(scenarios(), st.sampled_from([0, 0, STEP_NS]))
 def test_the_compiled_book_matches_the_oracle_event_by_event(
-    scenario: tuple[BookTape, list[tuple[object, ...]]],
+    scenario: tuple[BookTape, list[tuple[object, ...]]], feed_latency_ns: int
 ) -> None:
     t, steps = scenario
-    twins = Twins(t, CompiledBook(t, order_capacity=2))
+    twins = Twins(
+        t, CompiledBook(t, order_capacity=2, feed_latency_ns=feed_latency_ns), feed_latency_ns=feed_latency_ns
+    )
     for step in steps:
         match step:
             case ("row",):
@@ -428,7 +439,7 @@ def test_the_compiled_book_matches_the_oracle_event_by_event(
                 twins.restore()
         twins.check_book()
     # The same orders, with the tape applied in as few advance() calls as the fills allow.
-    chunked = CompiledBook(t, order_capacity=2)
+    chunked = CompiledBook(t, order_capacity=2, feed_latency_ns=feed_latency_ns)
     handles: list[int] = []
     fills: list[tuple[int, int, int, int]] = []
     pending = 0
