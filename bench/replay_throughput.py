@@ -1,16 +1,33 @@
-"""Replay throughput: our fast kernel vs hftbacktest and NautilusTrader on the same BTCUSDT capture.
+"""Replay throughput on the BTCUSDT capture, like with like: messages/s and level rows/s, one core.
 
-Every engine replays the same rows (the Binance BTCUSDT capture decoded by ``read_capture``, looped
-until there are at least ``--min-events`` rows, timestamps shifted by the capture's span each loop)
-with ONE resting post-only sell: placed 60 s in, ``--ticks-above`` ticks above the venue's best ask
-then, ``--size-lots`` lots. Each engine gets the data in its own format, converted at run time (a
-temp dir for hftbacktest's ``.npz``; Nautilus gets its data objects in memory), then one warm-up on
-one loop (JIT compiles), then one timed run over all loops. Only the replay is timed (not the
-conversion or the data loading, which the note column reports). The process is pinned to one core.
+Every engine replays the same market (the Binance BTCUSDT capture decoded by ``read_capture``,
+looped until there are at least ``--min-rows`` book and trade rows, timestamps shifted by the
+capture's span each loop) with ONE resting post-only sell: placed 60 s in, ``--ticks-above``
+ticks above the venue's best ask then, ``--size-lots`` lots, under a conservative queue model.
 
-Counted events: ours counts every row of our stream (book, trade and BBO rows); the peers get the
-book and trade rows only (our BBO rows would overwrite hftbacktest's depth; Nautilus needs no quotes
-for an L2 book), and Nautilus no deletes of absent levels, so their counts are lower.
+Units. *Messages* are what the venue sent that moves the book or trades: snapshots + depth diffs +
+trades; BBO/ticker messages (``bookTicker``) are excluded from the counts and from every engine's
+input (they do no book work). *Level rows* are the (side, price, size) entries those snapshots and
+diffs carry. Rates are messages (level rows) over the timed replay only: data conversion and
+loading are reported in the note, not timed. Rates are per CPU second of the process (pinned to
+one core; the wall-clock seconds are printed beside them, and differ only when the core is shared).
+
+Rows (the letters are issue 10's):
+
+* (b) ``compiled book``: :class:`makerfirst.replay.cbook.CompiledBook` alone, the numba book with our
+  orders inside it, advanced in one compiled call to the end (stopping only at our fills);
+* (b) ``compiled, wake on BBO``: the same, but returning to Python at every change of the best
+  bid or ask and reading both, as an engine subscribed to the touch would;
+* (e) ``python dict book``: a plain-Python dict-of-levels book with the same queue tracking;
+* ``ReplayBook (oracle)``: the pure-Python book ``makerfirst backtest`` replays through today
+  (the compiled book's test oracle), fed row by row;
+* (c) hftbacktest 2.4.4, HashMap and ROIVector depth: a strategy that wakes on every feed event
+  and reads the best bid and ask (``wait_next_feed``), RiskAverse queue, partial fills;
+* (d) NautilusTrader 1.231.0 with ``bypass_logging=True``, L2 book, queue position on.
+
+Row (a), ``makerfirst backtest``'s replay path on the compiled book, needs the replay venue wired
+onto it (issue 10, build 2) and is not measured here yet. The Python rows replay ``--python-loops``
+loops only (their rate does not depend on the length). The process is pinned to one core.
 
 Run it (the peers need Python >= 3.12 for nautilus-trader 1.231.0):
 
@@ -27,6 +44,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import os
+import platform
 import tempfile
 import time
 import warnings
@@ -38,11 +56,14 @@ from typing import Any
 
 import numpy as np
 
-from makerfirst.replay import fast
+from makerfirst.domain.orders import Side
+from makerfirst.replay.cbook import BookTape, CompiledBook, StopReason, Volume, count_volume
+from makerfirst.replay.driver import ReplayBook
 from makerfirst.replay.events import BBO, BID, BUY, CLEAR, LEVEL, TRADE, EventStream
 from makerfirst.replay.readers import read_capture
 
 CAPTURE = Path("binance-btcusdt-2024-08-08") / "btcusdt_20240808.gz"
+HFTBACKTEST = "hftbacktest 2.4.4"
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,11 +74,39 @@ class Order:
 
 
 @dataclass(frozen=True, slots=True)
+class Span:
+    """A timed replay: the process's CPU seconds (what the rates use: the machine may be shared,
+    and the process is pinned to one core) and the wall-clock seconds."""
+
+    cpu: float
+    wall: float
+
+
+class Stopwatch:
+    def __init__(self) -> None:
+        self._cpu, self._wall = time.process_time(), time.perf_counter()
+
+    def span(self) -> Span:
+        return Span(time.process_time() - self._cpu, time.perf_counter() - self._wall)
+
+
+@dataclass(frozen=True, slots=True)
 class Row:
     engine: str
-    events: int | None
-    seconds: float | None
+    work: str  # one line: what this engine does per message
+    volume: Volume | None
+    seconds: Span | None
     note: str
+
+
+def machine() -> str:
+    """The CPU model (Linux), else the architecture."""
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.is_file():
+        for line in cpuinfo.read_text().splitlines():
+            if line.startswith("model name"):
+                return f"{line.split(':', 1)[1].strip()} ({os.cpu_count()} logical CPUs)"
+    return platform.machine()
 
 
 def data_dir() -> Path:
@@ -65,13 +114,20 @@ def data_dir() -> Path:
     return Path(override) if override else Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
 
+def book_and_trade_rows(events: np.ndarray) -> np.ndarray:
+    return events[events["kind"] != BBO]
+
+
 def loop_events(events: np.ndarray, loops: int) -> np.ndarray:
     """``events`` repeated ``loops`` times, each copy shifted by the capture's span + 1 ns."""
     span = int(events["ts_ns"][-1] - events["ts_ns"][0]) + 1
     out = np.concatenate([events] * loops)
-    shift = np.repeat(np.arange(loops, dtype=np.int64) * span, len(events))
-    out["ts_ns"] += shift
+    out["ts_ns"] += np.repeat(np.arange(loops, dtype=np.int64) * span, len(events))
     return out
+
+
+def volume(rows: np.ndarray) -> Volume:
+    return count_volume(rows["kind"], rows["ts_ns"])
 
 
 def choose_order(events: np.ndarray, ticks_above: int, size_lots: int) -> Order:
@@ -83,35 +139,182 @@ def choose_order(events: np.ndarray, ticks_above: int, size_lots: int) -> Order:
 
 def fill_note(start_ns: int, fill_ns: int | None, filled_lots: int, extra: str = "") -> str:
     when = (
-        "no fill" if fill_ns is None else f"filled {filled_lots} lots at +{(fill_ns - start_ns) / 1e9:.3f} s"
+        "no fill"
+        if fill_ns is None
+        else f"filled {filled_lots} lots, first at +{(fill_ns - start_ns) / 1e9:.3f} s"
     )
     return f"{when}{'; ' + extra if extra else ''}"
 
 
-def run_ours(looped: np.ndarray, one_loop: np.ndarray, order: Order) -> tuple[Row, float]:
-    def call(events: np.ndarray) -> fast.RestingSellResult:
-        return fast.replay_resting_sell(
-            events,
-            product=0,
-            price_ticks=order.price_ticks,
-            size_lots=order.size_lots,
-            placed_ns=order.placed_ns,
+# -- (b) the compiled book ------------------------------------------------------------------------
+
+
+def run_compiled(
+    rows: np.ndarray, one_loop: np.ndarray, stream: EventStream, order: Order, *, wake_on_bbo: bool
+) -> Row:
+    scale = stream.products[0]
+
+    def replay(tape: BookTape) -> tuple[Span, int | None, int, int]:
+        watch = Stopwatch()
+        book = CompiledBook(tape)
+        book.advance(order.placed_ns - 1)
+        handle = book.submit(Side.SELL, order.price_ticks, order.size_lots).order
+        first_fill: int | None = None
+        filled = wakes = 0
+        while not book.exhausted:
+            step = book.advance(stop_on_best_change=wake_on_bbo)
+            for fill in step.fills:
+                first_fill = fill.ts_ns if first_fill is None else first_fill
+                filled += fill.lots
+            if step.reason is StopReason.BEST:
+                wakes += 1
+                book.best_bid(), book.best_ask()  # what a subscribed engine would read
+        assert handle is not None
+        return watch.span(), first_fill, filled, wakes
+
+    replay(BookTape.from_rows(one_loop, scale))  # numba compiles (or loads its cache)
+    prepared = time.perf_counter()
+    tape = BookTape.from_rows(rows, scale)
+    prep = time.perf_counter() - prepared
+    seconds, first_fill, filled, wakes = replay(tape)
+    extra = f"tape + level layout {prep:.2f} s ({len(tape.prices):,} distinct level prices)"
+    if wake_on_bbo:
+        extra = f"{wakes:,} wake-ups; " + extra
+        return Row(
+            "(b) compiled, wake on BBO",
+            "as (b), back in Python at every best bid/ask change to read both",
+            volume(rows),
+            seconds,
+            fill_note(int(rows["ts_ns"][0]), first_fill, filled, extra),
         )
+    return Row(
+        "(b) compiled book",
+        "numba L2 book (both sides, best bid/ask) + our order's queue, one call to the end",
+        volume(rows),
+        seconds,
+        fill_note(int(rows["ts_ns"][0]), first_fill, filled, extra),
+    )
 
-    call(one_loop)  # numba compiles (or loads its cache)
-    started = time.perf_counter()
-    result = call(looped)
-    seconds = time.perf_counter() - started
-    note = fill_note(int(looped["ts_ns"][0]), result.first_fill_ns, result.filled_lots, result.outcome.name)
-    return Row("makerfirst fast (numba)", result.events_processed, seconds, note), seconds
+
+# -- (e) a plain-Python dict book with queue tracking ---------------------------------------------
 
 
-def to_hftbacktest(events: np.ndarray, tick: Decimal, lot: Decimal) -> np.ndarray:
-    """Our rows as hftbacktest events (exchange = local time; a CLEAR clears each side up to the
-    snapshot's deepest level, as its own Binance converter does); BBO rows dropped."""
+class DictBook:
+    """The obvious Python book: a dict of levels per side, best prices kept as levels come and go,
+    and one resting sell with its queue ahead under the same conservative rules (trades at or
+    through our price after the queue ahead; a shrink of our level caps the queue ahead and is
+    credited against the trade that follows within 0.25 s)."""
+
+    def __init__(self, order: Order) -> None:
+        self.bids: dict[int, int] = {}
+        self.asks: dict[int, int] = {}
+        self.best_bid: int | None = None
+        self.best_ask: int | None = None
+        self.order = order
+        self.resting = False
+        self.ahead = self.credit = self.filled = 0
+        self.credit_ts = -(1 << 62)
+        self.first_fill: int | None = None
+
+    def apply(self, ts: int, kind: int, side: int, price: int, size: int) -> None:
+        if kind == LEVEL:
+            levels = self.bids if side == BID else self.asks
+            if size:
+                levels[price] = size
+                if side == BID:
+                    if self.best_bid is None or price > self.best_bid:
+                        self.best_bid = price
+                elif self.best_ask is None or price < self.best_ask:
+                    self.best_ask = price
+            elif levels.pop(price, None) is not None:
+                if side == BID and price == self.best_bid:
+                    self.best_bid = max(levels) if levels else None
+                elif side != BID and price == self.best_ask:
+                    self.best_ask = min(levels) if levels else None
+            if self.resting and side != BID and price == self.order.price_ticks and size < self.ahead:
+                fresh = ts - self.credit_ts <= 250_000_000
+                self.credit = (self.credit if fresh else 0) + self.ahead - size
+                self.credit_ts, self.ahead = ts, size
+        elif kind == TRADE:
+            if self.resting and side == BUY and price >= self.order.price_ticks:
+                self._fill(ts, price, size)
+        elif kind == CLEAR:
+            self.bids, self.asks = {}, {}
+            self.best_bid = self.best_ask = None
+
+    def place(self) -> None:
+        self.resting = True
+        self.ahead = self.asks.get(self.order.price_ticks, 0)
+
+    def _fill(self, ts: int, price: int, lots: int) -> None:
+        left = self.order.size_lots - self.filled
+        if price > self.order.price_ticks:
+            take = min(left, lots)
+        else:
+            used = min(lots, self.credit) if ts - self.credit_ts <= 250_000_000 else 0
+            self.credit -= used
+            self.ahead -= lots - used
+            take = 0
+            if self.ahead < 0:
+                take, self.ahead = min(left, -self.ahead), 0
+        if take:
+            self.filled += take
+            self.first_fill = ts if self.first_fill is None else self.first_fill
+            self.resting = self.filled < self.order.size_lots
+
+
+def run_dict_book(rows: np.ndarray, order: Order) -> Row:
+    columns = [rows[name].tolist() for name in ("ts_ns", "kind", "side", "price", "size")]
+    watch = Stopwatch()
+    book = DictBook(order)
+    placed = False
+    for ts, kind, side, price, size in zip(*columns, strict=True):
+        if not placed and ts >= order.placed_ns:
+            book.place()
+            placed = True
+        book.apply(ts, kind, side, price, size)
+    seconds = watch.span()
+    return Row(
+        "(e) python dict book",
+        "dict per side, best bid/ask kept, our order's queue; one Python call per row",
+        volume(rows),
+        seconds,
+        fill_note(int(rows["ts_ns"][0]), book.first_fill, book.filled),
+    )
+
+
+def run_replay_book(rows: np.ndarray, order: Order) -> Row:
+    columns = [rows[name].tolist() for name in ("ts_ns", "kind", "side", "price", "size", "aux")]
+    watch = Stopwatch()
+    book = ReplayBook()
+    placed = False
+    first_fill: int | None = None
+    filled = 0
+    for ts, kind, side, price, size, aux in zip(*columns, strict=True):
+        if not placed and ts >= order.placed_ns:
+            book.submit("ours", Side.SELL, order.price_ticks, order.size_lots, ours=True, rest=True)
+            placed = True
+        for match in book.apply(kind, side, price, size, aux, now=ts / 1e9):
+            first_fill = ts if first_fill is None else first_fill
+            filled += match.lots
+    seconds = watch.span()
+    return Row(
+        "ReplayBook (oracle)",
+        "the backtest's book today: Python MatchingEngine levels + virtual orders, per row",
+        volume(rows),
+        seconds,
+        fill_note(int(rows["ts_ns"][0]), first_fill, filled),
+    )
+
+
+# -- (c) hftbacktest --------------------------------------------------------------------------------
+
+
+def to_hftbacktest(rows: np.ndarray, tick: Decimal, lot: Decimal) -> np.ndarray:
+    """Book/trade rows as hftbacktest events (exchange = local time; a CLEAR clears each side up to
+    the snapshot's deepest level, as its own Binance converter does)."""
     import hftbacktest as hbt  # noqa: PLC0415 - an optional peer, imported only when installed
 
-    rows = events[events["kind"] != BBO]
     kind, side, price = rows["kind"], rows["side"], rows["price"]
     base = hbt.EXCH_EVENT | hbt.LOCAL_EVENT
     side_flag = np.where(side == BID, hbt.BUY_EVENT, hbt.SELL_EVENT).astype(np.uint64)
@@ -140,27 +343,36 @@ def to_hftbacktest(events: np.ndarray, tick: Decimal, lot: Decimal) -> np.ndarra
     return out
 
 
-def run_hftbacktest(looped: np.ndarray, one_loop: np.ndarray, order: Order, stream: EventStream) -> Row:
+def run_hftbacktest(
+    rows: np.ndarray, one_loop: np.ndarray, order: Order, stream: EventStream, depth: str
+) -> Row:
+    name = f"(c) {HFTBACKTEST} {depth}"
+    work = "Rust book + queue; strategy wakes on every feed event, reads best bid/ask"
     if importlib.util.find_spec("hftbacktest") is None:
-        return Row("hftbacktest 2.4.4", None, None, "not importable here: run with bench/.venv-peers")
+        return Row(name, work, None, None, "not importable here: run with bench/.venv-peers")
     import hftbacktest as hbt  # noqa: PLC0415 - an optional peer, imported only when installed
     from numba import njit  # noqa: PLC0415 - comes with hftbacktest
 
     scale = stream.products[0]
+    tick, lot = float(scale.tick), float(scale.lot)
     gtx, limit = hbt.GTX, hbt.LIMIT  # plain ints, frozen into the compiled closure
 
     @njit
-    def strategy(bt: Any, placed_ns: int, price: float, qty: float) -> tuple[int, float]:
-        bt.wait_next_feed(False, 10**15)  # the clock starts at the first row
-        bt.elapse(placed_ns - bt.current_timestamp)
-        bt.submit_sell_order(0, 1, price, qty, gtx, limit, False)
+    def strategy(bt: Any, placed_ns: int, price: float, qty: float) -> tuple[int, float, float]:
+        placed = False
         fill_ns = -1
-        while bt.elapse(100_000_000) == 0:
+        touch = 0.0
+        while bt.wait_next_feed(False, 10**15) == 2:  # 2: a feed event arrived; 1: end of data
+            depth = bt.depth(0)
+            touch += depth.best_bid_tick + depth.best_ask_tick  # read the book, as a strategy would
+            if not placed and bt.current_timestamp >= placed_ns:
+                bt.submit_sell_order(0, 1, price, qty, gtx, limit, False)
+                placed = True
             if fill_ns < 0 and bt.position(0) != 0.0:
                 fill_ns = bt.current_timestamp
-        return fill_ns, bt.position(0)
+        return fill_ns, bt.position(0), touch
 
-    def replay(events: np.ndarray, folder: Path) -> tuple[float, float, int, float, int]:
+    def replay(events: np.ndarray, folder: Path) -> tuple[float, Span, int, float]:
         started = time.perf_counter()
         path = folder / "events.npz"
         np.savez(path, data=to_hftbacktest(events, scale.tick, scale.lot))
@@ -172,35 +384,40 @@ def run_hftbacktest(looped: np.ndarray, one_loop: np.ndarray, order: Order, stre
             .risk_adverse_queue_model()
             .partial_fill_exchange()
             .trading_value_fee_model(0.0, 0.0)
-            .tick_size(float(scale.tick))
-            .lot_size(float(scale.lot))
+            .tick_size(tick)
+            .lot_size(lot)
             .last_trades_capacity(0)
         )
-        bt = hbt.HashMapMarketDepthBacktest([asset])
-        prepared = time.perf_counter()
-        fill_ns, position = strategy(
-            bt, order.placed_ns, order.price_ticks * float(scale.tick), order.size_lots * float(scale.lot)
-        )
-        done = time.perf_counter()
+        if depth == "ROIVector":  # the traded range +- 1 %: the snapshot's far levels would need GBs
+            traded = events["price"][events["kind"] == TRADE]
+            asset = asset.roi_lb(float(traded.min()) * tick * 0.99).roi_ub(float(traded.max()) * tick * 1.01)
+            bt = hbt.ROIVectorMarketDepthBacktest([asset])
+        else:
+            bt = hbt.HashMapMarketDepthBacktest([asset])
+        prep = time.perf_counter() - started
+        watch = Stopwatch()
+        fill_ns, position, _ = strategy(bt, order.placed_ns, order.price_ticks * tick, order.size_lots * lot)
+        seconds = watch.span()
         bt.close()
-        rows = int((events["kind"] != BBO).sum() + (events["kind"] == CLEAR).sum())
-        return prepared - started, done - prepared, fill_ns, position, rows
+        return prep, seconds, fill_ns, position
 
     with tempfile.TemporaryDirectory() as tmp:
         replay(one_loop, Path(tmp))
-        prep, seconds, fill_ns, position, rows = replay(looped, Path(tmp))
-    lots = round(-position / float(scale.lot))
+        prep, seconds, fill_ns, position = replay(rows, Path(tmp))
     note = fill_note(
-        int(looped["ts_ns"][0]),
+        int(rows["ts_ns"][0]),
         None if fill_ns < 0 else fill_ns,
-        lots,
-        f"RiskAverse+partial, convert+load {prep:.1f} s",
+        round(-position / lot),
+        f"RiskAverse + partial fills, convert + load {prep:.1f} s",
     )
-    return Row("hftbacktest 2.4.4", rows, seconds, note)
+    return Row(name, work, volume(rows), seconds, note)
 
 
-def to_nautilus(events: np.ndarray, instrument_id: Any, price_digits: int, size_digits: int) -> list[Any]:
-    """Our rows as Nautilus ``OrderBookDelta``/``TradeTick`` objects (raw fixed-point, exact)."""
+# -- (d) NautilusTrader -----------------------------------------------------------------------------
+
+
+def to_nautilus(rows: np.ndarray, instrument_id: Any, price_digits: int, size_digits: int) -> list[Any]:
+    """Book/trade rows as Nautilus ``OrderBookDelta``/``TradeTick`` objects (raw fixed-point, exact)."""
     from nautilus_trader.model import objects  # noqa: PLC0415 - optional peer
     from nautilus_trader.model.data import OrderBookDelta, TradeTick  # noqa: PLC0415 - optional peer
     from nautilus_trader.model.enums import (  # noqa: PLC0415 - optional peer
@@ -214,7 +431,6 @@ def to_nautilus(events: np.ndarray, instrument_id: Any, price_digits: int, size_
     price_raw = 10 ** (objects.FIXED_PRECISION - price_digits)
     size_raw = 10 ** (objects.FIXED_PRECISION - size_digits)
     last, snapshot = int(RecordFlag.F_LAST), int(RecordFlag.F_SNAPSHOT)
-    rows = events[events["kind"] != BBO]
     kind, side = rows["kind"].tolist(), rows["side"].tolist()
     price, size, ts = rows["price"].tolist(), rows["size"].tolist(), rows["ts_ns"].tolist()
     out: list[Any] = []
@@ -279,10 +495,11 @@ def to_nautilus(events: np.ndarray, instrument_id: Any, price_digits: int, size_
     return out
 
 
-def run_nautilus(looped: np.ndarray, one_loop: np.ndarray, order: Order) -> Row:
-    name = "NautilusTrader 1.231.0"
+def run_nautilus(rows: np.ndarray, one_loop: np.ndarray, order: Order) -> Row:
+    name = "(d) NautilusTrader 1.231.0"
+    work = "Rust/Cython engine, L2 book, queue position; bypass_logging=True"
     if importlib.util.find_spec("nautilus_trader") is None:
-        return Row(name, None, None, "not importable here: run with bench/.venv-peers (Python >= 3.12)")
+        return Row(name, work, None, None, "not importable here: run with bench/.venv-peers (Python >= 3.12)")
     from nautilus_trader.backtest.config import BacktestEngineConfig  # noqa: PLC0415 - optional peer
     from nautilus_trader.backtest.engine import BacktestEngine  # noqa: PLC0415 - optional peer
     from nautilus_trader.common.config import LoggingConfig  # noqa: PLC0415 - optional peer
@@ -331,11 +548,11 @@ def run_nautilus(looped: np.ndarray, one_loop: np.ndarray, order: Order) -> Row:
             if self.fill_ns is None:
                 self.fill_ns = event.ts_event
 
-    def replay(events: np.ndarray) -> tuple[float, float, int, OneRestingSell]:
+    def replay(events: np.ndarray) -> tuple[float, Span, OneRestingSell]:
         started = time.perf_counter()
         data = to_nautilus(events, instrument.id, instrument.price_precision, instrument.size_precision)
         engine = BacktestEngine(
-            BacktestEngineConfig(logging=LoggingConfig(log_level="ERROR"), run_analysis=False)
+            BacktestEngineConfig(logging=LoggingConfig(bypass_logging=True), run_analysis=False)
         )
         engine.add_venue(
             Venue("BINANCE"),
@@ -351,110 +568,104 @@ def run_nautilus(looped: np.ndarray, one_loop: np.ndarray, order: Order) -> Row:
         engine.add_data([d for d in data if isinstance(d, TradeTick)])
         strategy = OneRestingSell()
         engine.add_strategy(strategy)
-        prepared = time.perf_counter()
+        prep = time.perf_counter() - started
+        watch = Stopwatch()
         engine.run()
-        done = time.perf_counter()
+        seconds = watch.span()
         engine.dispose()
-        return prepared - started, done - prepared, len(data), strategy
+        return prep, seconds, strategy
 
     replay(one_loop)
-    prep, seconds, rows, strategy = replay(looped)
+    prep, seconds, strategy = replay(rows)
     accepted = "accepted" if strategy.accepted else "NOT accepted"
-    extra = f"queue_position=True, {accepted}, convert+load {prep:.1f} s"
-    note = fill_note(int(looped["ts_ns"][0]), strategy.fill_ns, strategy.filled_raw // 10**10, extra)
-    return Row(name, rows, seconds, note)
+    extra = f"{accepted}, convert + load {prep:.1f} s"
+    note = fill_note(int(rows["ts_ns"][0]), strategy.fill_ns, strategy.filled_raw // 10**10, extra)
+    return Row(name, work, volume(rows), seconds, note)
 
 
-def what_bounds_us(looped: np.ndarray, order: Order, ours_seconds: float) -> str:
-    """Time a bare compiled pass reading the same columns, and the kernel's pre-passes."""
-    from numba import njit  # noqa: PLC0415 - numba is the kernel's optional accelerator
+# -- the table ----------------------------------------------------------------------------------------
 
-    @njit(cache=False)
-    def bare(
-        product: np.ndarray, kind: np.ndarray, side: np.ndarray, price: np.ndarray, size: np.ndarray
-    ) -> int:
-        acc = 0
-        for i in range(product.shape[0]):
-            acc += product[i] + kind[i] + side[i] + (price[i] ^ size[i])
-        return acc
 
-    cols = (looped["product"], looped["kind"], looped["side"], looped["price"], looped["size"])
-    bare(*(c[:10] for c in cols))
-    started = time.perf_counter()
-    bare(*cols)
-    scan = time.perf_counter() - started
-    started = time.perf_counter()
-    _, window, below, above = fast.level_layout(looped, 0, order.price_ticks)
-    layout_seconds = time.perf_counter() - started
-    book = max(ours_seconds - layout_seconds, 0.0)
-    rows = len(looped)
-    n_far = len(below) + len(above)
-    layout = (
-        f"a {window:,}-tick dense window around our price + {n_far:,} far levels by rank"
-        if n_far
-        else f"all {window:,} ticks dense"
+def render(rows: Sequence[Row]) -> str:
+    reference = next((r for r in rows if r.engine.endswith(f"{HFTBACKTEST} HashMap") and r.seconds), None)
+    ref_rate = (
+        reference.volume.messages / reference.seconds.cpu
+        if reference and reference.volume and reference.seconds
+        else None
     )
-    bound = (
-        "per-row work (kind/side branches, the level store, best-price rescans), not memory traffic"
-        if book > 3 * scan
-        else "memory traffic over the strided columns"
+    header = (
+        f"{'engine':<30} {'messages':>11} {'level rows':>11} {'cpu s':>7} {'wall s':>7} {'msg/s':>12} "
+        f"{'level rows/s':>13} {'vs hbt HashMap':>14}"
     )
-    return (
-        f"what bounds us: {rows / 1e6:.1f} M rows of {looped.dtype.itemsize} B "
-        f"({looped.nbytes / 1e6:.0f} MB); "
-        f"a bare compiled read of the same columns takes {scan:.2f} s ({scan / rows * 1e9:.1f} ns/row); "
-        f"the level-layout pre-passes {layout_seconds:.2f} s ({layout}); the book + queue loop "
-        f"{book:.2f} s ({book / rows * 1e9:.1f} ns/row). So: {bound}; one core, no Python per event."
-    )
-
-
-def render(rows: Sequence[Row], ours_rate: float) -> str:
-    header = f"{'engine':<26} {'events':>11} {'seconds':>8} {'events/s':>11} {'vs ours':>8}  note"
     lines = [header, "-" * len(header)]
     for row in rows:
-        if row.events is None or row.seconds is None:
-            lines.append(f"{row.engine:<26} {'-':>11} {'-':>8} {'-':>11} {'-':>8}  {row.note}")
-            continue
-        rate = row.events / row.seconds
-        lines.append(
-            f"{row.engine:<26} {row.events:>11,} {row.seconds:>8.2f} {rate:>11,.0f} "
-            f"{rate / ours_rate:>7.2f}x  {row.note}"
-        )
+        if row.volume is None or row.seconds is None:
+            dash = "-"
+            lines.append(
+                f"{row.engine:<30} {dash:>11} {dash:>11} {dash:>7} {dash:>7} {dash:>12} {dash:>13} {dash:>14}"
+            )
+        else:
+            cpu = row.seconds.cpu
+            rate = row.volume.messages / cpu
+            ratio = f"{rate / ref_rate:.2f}x" if ref_rate else "-"
+            lines.append(
+                f"{row.engine:<30} {row.volume.messages:>11,} {row.volume.level_rows:>11,} "
+                f"{cpu:>7.2f} {row.seconds.wall:>7.2f} {rate:>12,.0f} {row.volume.level_rows / cpu:>13,.0f} "
+                f"{ratio:>14}"
+            )
+        lines.append(f"{'':<30}   work: {row.work}; {row.note}")
     return "\n".join(lines)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--min-events", type=int, default=10_000_000)
+    parser.add_argument("--min-rows", type=int, default=10_000_000, help="book + trade rows to replay")
+    parser.add_argument("--python-loops", type=int, default=3, help="capture loops for the Python rows")
     parser.add_argument("--ticks-above", type=int, default=2000, help="our sell's price above the best ask")
     parser.add_argument("--size-lots", type=int, default=1000, help="our sell's size (lots of 0.000001 BTC)")
     parser.add_argument("--peers", default="hftbacktest,nautilus", help="comma-separated; empty for none")
     args = parser.parse_args(argv)
     warnings.filterwarnings("ignore", message=".*utcnow is deprecated")  # inside nautilus_trader's run()
+    pinned = "not pinned"
     if hasattr(os, "sched_setaffinity"):
-        os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})  # one core for every engine
+        core = min(os.sched_getaffinity(0))
+        os.sched_setaffinity(0, {core})  # one core for every engine
+        pinned = f"pinned to core {core}"
 
     stream = read_capture(data_dir() / CAPTURE)
-    one_loop = stream.events
-    loops = -(-args.min_events // len(one_loop))
+    order = choose_order(stream.events, args.ticks_above, args.size_lots)
+    one_loop = book_and_trade_rows(stream.events)
+    loops = -(-args.min_rows // len(one_loop))
     looped = loop_events(one_loop, loops)
-    order = choose_order(one_loop, args.ticks_above, args.size_lots)
+    python_rows = loop_events(one_loop, min(args.python_loops, loops))
+    per_loop = volume(one_loop)
     print(
-        f"BTCUSDT capture: {len(one_loop):,} rows x {loops} loops = {len(looped):,} rows; one post-only "
-        f"sell of {order.size_lots} lots at {order.price_ticks} ticks placed 60 s in "
-        f"(best ask + {args.ticks_above} ticks)"
+        f"BTCUSDT capture: {per_loop.messages:,} messages ({per_loop.level_rows:,} level rows) a loop, "
+        f"BBO excluded; x {loops} loops for the compiled and peer rows, x {min(args.python_loops, loops)} "
+        f"for the Python rows. One post-only sell of {order.size_lots} lots at {order.price_ticks} ticks "
+        f"placed 60 s in (best ask + {args.ticks_above} ticks). {machine()}, "
+        f"Python {platform.python_version()}, {pinned}."
     )
-    ours, ours_seconds = run_ours(looped, one_loop, order)
-    rows = [ours]
-    peers: dict[str, Callable[[], Row]] = {
-        "hftbacktest": lambda: run_hftbacktest(looped, one_loop, order, stream),
-        "nautilus": lambda: run_nautilus(looped, one_loop, order),
+    rows = [
+        run_compiled(looped, one_loop, stream, order, wake_on_bbo=False),
+        run_compiled(looped, one_loop, stream, order, wake_on_bbo=True),
+        run_dict_book(python_rows, order),
+        run_replay_book(python_rows, order),
+    ]
+    peers: dict[str, Callable[[], list[Row]]] = {
+        "hftbacktest": lambda: [
+            run_hftbacktest(looped, one_loop, order, stream, "HashMap"),
+            run_hftbacktest(looped, one_loop, order, stream, "ROIVector"),
+        ],
+        "nautilus": lambda: [run_nautilus(looped, one_loop, order)],
     }
     for name in filter(None, args.peers.split(",")):
-        rows.append(peers[name.strip()]())
-    assert ours.events is not None
-    print(render(rows, ours.events / ours_seconds))
-    print(what_bounds_us(looped, order, ours_seconds))
+        rows += peers[name.strip()]()
+    print(render(rows))
+    print(
+        "(a) makerfirst backtest's replay path on the compiled book: not measured yet (its replay venue "
+        "is still on ReplayBook; wiring the compiled book under it is the next step of issue 10)."
+    )
     return 0
 
 

@@ -1,0 +1,31 @@
+"""The compiled L2 book with our orders inside it (numba): see :mod:`makerfirst.replay.cbook.book`."""
+
+from makerfirst.replay.cbook.book import (
+    Advanced,
+    BookFill,
+    BookStats,
+    BookTape,
+    Checkpoint,
+    CompiledBook,
+    Placed,
+    StopReason,
+    TakerFill,
+    Volume,
+    checkpoints,
+    count_volume,
+)
+
+__all__ = [
+    "Advanced",
+    "BookFill",
+    "BookStats",
+    "BookTape",
+    "Checkpoint",
+    "CompiledBook",
+    "Placed",
+    "StopReason",
+    "TakerFill",
+    "Volume",
+    "checkpoints",
+    "count_volume",
+]

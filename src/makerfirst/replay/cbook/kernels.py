@@ -1,0 +1,514 @@
+"""The compiled book's kernels: numba functions over a handful of integer arrays (no Python per row).
+
+The book's whole state lives in arrays owned by :class:`~makerfirst.replay.cbook.book.CompiledBook`,
+so that a checkpoint is a copy of them and a restore a write back:
+
+* ``state`` (int64, ``N_STATE``): scalars, indexed by the ``ST_*`` constants;
+* ``lv`` (int64, ``(N_LEVEL_FIELDS, 2, m)``): per side (0 = bids, 1 = asks) and per *level index*
+  (the rank of the price among the tape's distinct level prices, see ``BookTape``), the fields
+  ``LV_SIZE`` (displayed lots), ``LV_TAKEN`` (lots our own taker orders consumed since the level's
+  last update: the matching engine shows ``size - taken``) and ``LV_OURS`` (how many of our orders
+  rest there);
+* ``touched_flag`` / ``touched`` (the level indices written since the last ``CLEAR``: a snapshot
+  forgets only those, however far the levels span);
+* ``orders`` (int64, ``(capacity, N_ORDER_FIELDS)``): our virtual resting orders, ``OR_*`` fields;
+* ``fills`` (int64, ``(capacity, N_FILL_FIELDS)``): the fills of the last ``advance``, ``FL_*``.
+
+Every rule is the conservative model of :class:`makerfirst.replay.driver.ReplayBook`, statement
+by statement (the property tests compare the two event by event); times are venue nanoseconds.
+ReplayBook also pairs each level's unexplained decreases with later trades (``_traded``,
+``_decrease``); that only feeds its probabilistic model's split of cancels ahead/behind and changes
+no fill under the conservative model, so it is not carried here. What keeps an update that
+precedes its match from counting twice is each order's credit (``OR_CREDIT``), which is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, cast
+
+import numpy as np
+from numba import njit
+
+Decorator = Callable[[Callable[..., Any]], Callable[..., Any]]
+
+
+def _compiler(**options: Any) -> Decorator:
+    """numba's ``njit`` with ``options``, typed for mypy (``_nrt`` is not in numba's stubs)."""
+    return cast(Decorator, njit(**options))
+
+
+_jit = _compiler(cache=True, nogil=True)
+# The kernels that run per row allocate nothing, so they run without numba's reference counting
+# (``_nrt=False``): with it, every array handed from one compiled function to another costs atomic
+# reference-count updates, which made a book row several times slower; the per-row helpers are
+# also inlined into the loop at numba's IR level (``inline="always"``), which halves it again.
+_kernel = _compiler(cache=True, nogil=True, _nrt=False)
+_inline = _compiler(cache=True, nogil=True, _nrt=False, inline="always")
+
+# Tape kinds and side codes: the EventStream's (events.py), repeated as literals numba freezes.
+K_CLEAR, K_LEVEL, K_TRADE, K_BBO = 0, 1, 2, 3
+CODE_BID = 1  # BID / BUY; ASK / SELL is -1
+BIDS, ASKS = 0, 1  # side index into lv
+
+NO_TIME = -(1 << 62)  # "never": older than any pairing window, and no overflow on subtraction
+FAR = 1 << 62  # an until_ns that never stops
+
+# state
+ST_CURSOR = 0  # the next tape row
+ST_BEST_BID = 1  # displayed best bid level, -1 = none
+ST_BEST_ASK = 2  # displayed best ask level, m = none
+ST_LO = 3  # lowest level index written since the last CLEAR (m = none): bounds best-price rescans
+ST_HI = 4  # highest (-1 = none)
+ST_RESYNC = 5  # 1 while a snapshot's rows are arriving (ReplayBook._resync_time is not None)
+ST_RESYNC_TS = 6
+ST_N_TOUCHED = 7
+ST_TAKEN_BID = 8  # levels a side has with LV_TAKEN > 0 (0: the engine shows the displayed book)
+ST_TAKEN_ASK = 9
+ST_SEQ = 10  # next queue sequence number for our resting orders
+ST_TRADES = 11
+ST_LEVEL_UPDATES = 12
+ST_BBO_COMPARED = 13
+ST_BBO_MISMATCHES = 14
+ST_N_FILLS = 15
+ST_NOW = 16  # venue time of the last row applied
+ST_M = 17  # number of level indices
+ST_PAIRING = 18  # pairing window, ns
+ST_SHIFT = 19  # feed latency, ns: a row applies at ts - shift
+ST_N_BIDS = 20  # our resting orders per side
+ST_N_ASKS = 21
+ST_OUR_BID = 22  # our highest resting bid price (ticks), -1 = none
+ST_OUR_ASK = 23  # our lowest resting ask price, FAR = none
+N_STATE = 24
+
+LV_SIZE, LV_TAKEN, LV_OURS = 0, 1, 2
+N_LEVEL_FIELDS = 3
+N_MARKET_FIELDS = 2  # the fields a CLEAR forgets (LV_OURS is about our orders, not the market)
+
+OR_ACTIVE, OR_SIDE, OR_PRICE, OR_LEVEL, OR_REMAINING, OR_AHEAD, OR_SEQ, OR_CREDIT, OR_CREDIT_TS = range(9)
+OR_HANDLE = 9
+N_ORDER_FIELDS = 10
+
+FL_ROW, FL_TS, FL_HANDLE, FL_LOTS, FL_PRICE, FL_AGGRESSOR = range(6)
+N_FILL_FIELDS = 6
+
+# why advance() returned
+STOP_END, STOP_UNTIL, STOP_FILL, STOP_BEST, STOP_ROWS = 0, 1, 2, 3, 4
+
+
+@_jit
+def new_state(m: int, pairing_ns: int, shift_ns: int) -> np.ndarray:
+    state = np.zeros(N_STATE, np.int64)
+    state[ST_BEST_BID] = -1
+    state[ST_BEST_ASK] = m
+    state[ST_LO] = m
+    state[ST_HI] = -1
+    state[ST_M] = m
+    state[ST_PAIRING] = pairing_ns
+    state[ST_SHIFT] = shift_ns
+    state[ST_OUR_BID] = -1
+    state[ST_OUR_ASK] = FAR
+    return state
+
+
+@_inline
+def engine_best(state: np.ndarray, lv: np.ndarray, s: int) -> int:
+    """The best level the matching engine shows on side ``s``: the displayed best, skipping levels
+    our own taker orders emptied since their last update."""
+    if s == BIDS:
+        j = state[ST_BEST_BID]
+        if state[ST_TAKEN_BID] == 0:
+            return j  # type: ignore[no-any-return]
+        lo = state[ST_LO]
+        while j >= lo and lv[LV_SIZE, BIDS, j] - lv[LV_TAKEN, BIDS, j] <= 0:
+            j -= 1
+        return j if j >= lo else -1
+    j = state[ST_BEST_ASK]
+    if state[ST_TAKEN_ASK] == 0:
+        return j  # type: ignore[no-any-return]
+    hi = state[ST_HI]
+    while j <= hi and lv[LV_SIZE, ASKS, j] - lv[LV_TAKEN, ASKS, j] <= 0:
+        j += 1
+    return j if j <= hi else state[ST_M]  # type: ignore[no-any-return]
+
+
+@_inline
+def _refresh_our_best(state: np.ndarray, orders: np.ndarray, s: int) -> None:
+    best = -1 if s == BIDS else FAR
+    for k in range(orders.shape[0]):
+        if orders[k, OR_ACTIVE] == 1 and orders[k, OR_SIDE] == s:
+            p = orders[k, OR_PRICE]
+            best = max(best, p) if s == BIDS else min(best, p)
+    state[ST_OUR_BID + s] = best
+
+
+@_inline
+def _deactivate(state: np.ndarray, lv: np.ndarray, orders: np.ndarray, k: int) -> None:
+    s = orders[k, OR_SIDE]
+    j = orders[k, OR_LEVEL]
+    orders[k, OR_ACTIVE] = 0
+    if j >= 0:
+        lv[LV_OURS, s, j] -= 1
+    state[ST_N_BIDS + s] -= 1
+    _refresh_our_best(state, orders, s)
+
+
+@_inline
+def _end_resync(state: np.ndarray, lv: np.ndarray, orders: np.ndarray) -> None:
+    """The snapshot is in: cap every queue estimate at the size now displayed at its price."""
+    state[ST_RESYNC] = 0
+    for k in range(orders.shape[0]):
+        if orders[k, OR_ACTIVE] == 1:
+            j = orders[k, OR_LEVEL]
+            shown = lv[LV_SIZE, orders[k, OR_SIDE], j] if j >= 0 else 0
+            orders[k, OR_AHEAD] = min(orders[k, OR_AHEAD], shown)
+
+
+@_inline
+def _clear(state: np.ndarray, lv: np.ndarray, touched_flag: np.ndarray, touched: np.ndarray, t: int) -> None:
+    """A snapshot follows: forget the displayed book (not our orders, whose queue estimates are
+    capped once the snapshot's rows are in)."""
+    for n in range(state[ST_N_TOUCHED]):
+        j = touched[n]
+        for f in range(N_MARKET_FIELDS):
+            lv[f, BIDS, j] = 0
+            lv[f, ASKS, j] = 0
+        touched_flag[j] = 0
+    m = state[ST_M]
+    state[ST_N_TOUCHED] = 0
+    state[ST_LO] = m
+    state[ST_HI] = -1
+    state[ST_BEST_BID] = -1
+    state[ST_BEST_ASK] = m
+    state[ST_TAKEN_BID] = 0
+    state[ST_TAKEN_ASK] = 0
+    state[ST_RESYNC] = 1
+    state[ST_RESYNC_TS] = t
+
+
+@_inline
+def _set_level(  # noqa: PLR0917 - a kernel: arrays and scalars, positional
+    state: np.ndarray,
+    lv: np.ndarray,
+    touched_flag: np.ndarray,
+    touched: np.ndarray,
+    orders: np.ndarray,
+    s: int,
+    j: int,
+    lots: int,
+    t: int,
+) -> None:
+    """The displayed size at level ``j`` of side ``s`` is now ``lots`` (ReplayBook.set_level)."""
+    state[ST_LEVEL_UPDATES] += 1
+    if touched_flag[j] == 0:
+        touched_flag[j] = 1
+        touched[state[ST_N_TOUCHED]] = j
+        state[ST_N_TOUCHED] += 1
+        state[ST_LO] = min(state[ST_LO], j)
+        state[ST_HI] = max(state[ST_HI], j)
+    lv[LV_SIZE, s, j] = lots
+    if lv[LV_TAKEN, s, j] > 0:  # the feed's update replaces what our taker order consumed
+        lv[LV_TAKEN, s, j] = 0
+        state[ST_TAKEN_BID + s] -= 1
+    _move_best(state, lv, s, j, lots)
+    if state[ST_RESYNC] == 1 or lv[LV_OURS, s, j] == 0:
+        return
+    pairing = state[ST_PAIRING]
+    for k in range(orders.shape[0]):
+        if orders[k, OR_ACTIVE] == 1 and orders[k, OR_SIDE] == s and orders[k, OR_LEVEL] == j:
+            # Conservative: nobody can be ahead of us who is not displayed; what the cap moves us
+            # up is credit, awaiting the trade that caused it.
+            was = orders[k, OR_AHEAD]
+            ahead = min(was, lots)
+            moved = was - ahead
+            if moved > 0:
+                fresh = t - orders[k, OR_CREDIT_TS] <= pairing
+                orders[k, OR_CREDIT] = (orders[k, OR_CREDIT] if fresh else 0) + moved
+                orders[k, OR_CREDIT_TS] = t
+            orders[k, OR_AHEAD] = ahead
+
+
+@_inline
+def _move_best(state: np.ndarray, lv: np.ndarray, s: int, j: int, lots: int) -> None:
+    """Keep the displayed best of side ``s`` after level ``j`` became ``lots``: a level that comes
+    alive can only improve it; emptying the best rescans to the next live level."""
+    if s == BIDS:
+        if lots > 0:
+            state[ST_BEST_BID] = max(state[ST_BEST_BID], j)
+        elif j == state[ST_BEST_BID]:
+            lo = state[ST_LO]
+            b = j - 1
+            while b >= lo and lv[LV_SIZE, BIDS, b] == 0:
+                b -= 1
+            state[ST_BEST_BID] = b if b >= lo else -1
+    elif lots > 0:
+        state[ST_BEST_ASK] = min(state[ST_BEST_ASK], j)
+    elif j == state[ST_BEST_ASK]:
+        hi = state[ST_HI]
+        a = j + 1
+        while a <= hi and lv[LV_SIZE, ASKS, a] == 0:
+            a += 1
+        state[ST_BEST_ASK] = a if a <= hi else state[ST_M]
+
+
+@_inline
+def _reached_in_priority(orders: np.ndarray, scratch: np.ndarray, sp: int, price: int) -> int:
+    """Write into ``scratch`` our orders on side ``sp`` that a trade at ``price`` reaches (at or
+    through their limit), in priority order: best price first, then arrival; return how many."""
+    n = 0
+    sign = 1 if sp == ASKS else -1
+    for k in range(orders.shape[0]):
+        if orders[k, OR_ACTIVE] == 1 and orders[k, OR_SIDE] == sp:
+            p = orders[k, OR_PRICE]
+            if (sp == ASKS and p <= price) or (sp == BIDS and p >= price):
+                key_p = sign * p
+                key_s = orders[k, OR_SEQ]
+                at = n
+                while at > 0:  # insertion sort: we rarely have more than a few orders
+                    prev = scratch[at - 1]
+                    prev_p = sign * orders[prev, OR_PRICE]
+                    if prev_p < key_p or (prev_p == key_p and orders[prev, OR_SEQ] < key_s):
+                        break
+                    scratch[at] = prev
+                    at -= 1
+                scratch[at] = k
+                n += 1
+    return n
+
+
+@_inline
+def _trade(  # noqa: PLR0917 - a kernel: arrays and scalars, positional
+    state: np.ndarray,
+    lv: np.ndarray,
+    orders: np.ndarray,
+    fills: np.ndarray,
+    scratch: np.ndarray,
+    row: int,
+    aggressor: int,
+    price: int,
+    lots: int,
+    t: int,
+) -> None:
+    """A trade of ``lots`` at ``price`` whose aggressor has stream code ``aggressor``
+    (ReplayBook.trade)."""
+    state[ST_TRADES] += 1
+    sp = ASKS if aggressor == CODE_BID else BIDS  # the passive side
+    if state[ST_N_BIDS + sp] == 0:
+        return
+    our_best = state[ST_OUR_BID + sp]
+    if (sp == ASKS and our_best > price) or (sp == BIDS and our_best < price):
+        return
+    pairing = state[ST_PAIRING]
+    n = _reached_in_priority(orders, scratch, sp, price)
+    available = lots
+    for r in range(n):
+        k = scratch[r]
+        remaining = orders[k, OR_REMAINING]
+        if orders[k, OR_PRICE] != price:  # the trade went through our price: we were first in line
+            take = min(remaining, available)
+        else:
+            credit_used = 0
+            credit = orders[k, OR_CREDIT]
+            if credit != 0 and t - orders[k, OR_CREDIT_TS] <= pairing:
+                credit_used = min(lots, credit)
+                orders[k, OR_CREDIT] = credit - credit_used
+            ahead = orders[k, OR_AHEAD] - (lots - credit_used)
+            if ahead >= 0:
+                orders[k, OR_AHEAD] = ahead
+                take = 0
+            else:
+                orders[k, OR_AHEAD] = 0
+                take = min(remaining, -ahead, available)
+        if take > 0:
+            f = state[ST_N_FILLS]
+            fills[f, FL_ROW] = row
+            fills[f, FL_TS] = t
+            fills[f, FL_HANDLE] = orders[k, OR_HANDLE]
+            fills[f, FL_LOTS] = take
+            fills[f, FL_PRICE] = orders[k, OR_PRICE]  # resting orders fill at their own limit
+            fills[f, FL_AGGRESSOR] = aggressor
+            state[ST_N_FILLS] = f + 1
+            orders[k, OR_REMAINING] = remaining - take
+            if remaining - take <= 0:
+                _deactivate(state, lv, orders, k)
+            available -= take
+
+
+@_inline
+def _check_bbo(state: np.ndarray, prices: np.ndarray, bid: int, ask: int) -> None:
+    """The venue's own best bid/ask against the displayed book (0 = an empty side)."""
+    state[ST_BBO_COMPARED] += 1
+    b = state[ST_BEST_BID]
+    a = state[ST_BEST_ASK]
+    shown_bid = prices[b] if b >= 0 else 0
+    shown_ask = prices[a] if a < state[ST_M] else 0
+    if shown_bid != bid or shown_ask != ask:
+        state[ST_BBO_MISMATCHES] += 1
+
+
+@_kernel
+def advance(  # noqa: PLR0917 - one flat loop; its arguments are the tape and the state
+    ts: np.ndarray,
+    kind: np.ndarray,
+    side: np.ndarray,
+    price: np.ndarray,
+    size: np.ndarray,
+    aux: np.ndarray,
+    level: np.ndarray,
+    prices: np.ndarray,
+    until_ns: int,
+    max_rows: int,
+    stop_on_best: bool,
+    state: np.ndarray,
+    lv: np.ndarray,
+    touched_flag: np.ndarray,
+    touched: np.ndarray,
+    orders: np.ndarray,
+    fills: np.ndarray,
+    scratch: np.ndarray,
+) -> int:
+    """Apply tape rows from the cursor until one of: the next row's venue time is after
+    ``until_ns``; a row filled one of our orders (applied, then stop); with ``stop_on_best``, a row
+    changed the engine's best bid or ask level; ``max_rows`` rows applied; the tape ends.
+
+    Returns the ``STOP_*`` reason; the cursor, the fills and the state are in the arrays.
+    """
+    n = ts.shape[0]
+    i = state[ST_CURSOR]
+    stop = min(n, i + max_rows)
+    shift = state[ST_SHIFT]
+    state[ST_N_FILLS] = 0
+    bid0 = engine_best(state, lv, BIDS)
+    ask0 = engine_best(state, lv, ASKS)
+    reason = STOP_END if stop == n else STOP_ROWS
+    while i < stop:
+        t = ts[i] - shift
+        if t > until_ns:
+            reason = STOP_UNTIL
+            break
+        k = kind[i]
+        if state[ST_RESYNC] == 1 and (k != K_LEVEL or t != state[ST_RESYNC_TS]):
+            _end_resync(state, lv, orders)
+        if k == K_LEVEL:
+            s = BIDS if side[i] == CODE_BID else ASKS
+            _set_level(state, lv, touched_flag, touched, orders, s, level[i], size[i], t)
+        elif k == K_TRADE:
+            _trade(state, lv, orders, fills, scratch, i, side[i], price[i], size[i], t)
+        elif k == K_CLEAR:
+            _clear(state, lv, touched_flag, touched, t)
+        elif k == K_BBO and size[i] == 1:
+            _check_bbo(state, prices, price[i], aux[i])
+        state[ST_NOW] = t
+        i += 1
+        if state[ST_N_FILLS] > 0:
+            reason = STOP_FILL
+            break
+        if stop_on_best:
+            bid = engine_best(state, lv, BIDS)
+            ask = engine_best(state, lv, ASKS)
+            if bid != bid0 or ask != ask0:
+                reason = STOP_BEST
+                break
+    if i == n and reason == STOP_ROWS:
+        reason = STOP_END
+    state[ST_CURSOR] = i
+    return reason
+
+
+@_kernel
+def submit(  # noqa: PLR0917 - a kernel: arrays and scalars, positional
+    state: np.ndarray,
+    lv: np.ndarray,
+    orders: np.ndarray,
+    prices: np.ndarray,
+    matches: np.ndarray,
+    s: int,
+    price: int,
+    has_price: bool,
+    j: int,
+    lots: int,
+    rest: bool,
+    handle: int,
+) -> int:
+    """Our order arrives (ReplayBook.submit): what crosses takes the engine's levels, best first, down
+    to its limit; what is left rests (if ``rest``) as a virtual order behind the displayed size at
+    its price (level ``j``, -1 if no level row has that price). Writes (price, lots) per level taken
+    into ``matches``; returns how many. ``orders`` must have a free row when ``rest``."""
+    opp = ASKS if s == BIDS else BIDS
+    n_matches = 0
+    remaining = lots
+    crosses = True
+    if has_price:
+        b = engine_best(state, lv, opp)
+        if b < 0 or b >= state[ST_M]:  # nothing on the other side
+            crosses = False
+        else:
+            best = int(prices[b])
+            crosses = price >= best if s == BIDS else price <= best
+    if crosses:
+        while remaining > 0:
+            b = engine_best(state, lv, opp)
+            if b < 0 or b >= state[ST_M]:
+                break
+            p = prices[b]
+            if has_price and (p > price if s == BIDS else p < price):
+                break
+            shown = lv[LV_SIZE, opp, b] - lv[LV_TAKEN, opp, b]
+            take = min(remaining, shown)
+            if lv[LV_TAKEN, opp, b] == 0:
+                state[ST_TAKEN_BID + opp] += 1
+            lv[LV_TAKEN, opp, b] += take
+            matches[n_matches, 0] = p
+            matches[n_matches, 1] = take
+            n_matches += 1
+            remaining -= take
+    if rest and remaining > 0 and has_price:
+        k = 0
+        while orders[k, OR_ACTIVE] == 1:
+            k += 1
+        orders[k, OR_ACTIVE] = 1
+        orders[k, OR_SIDE] = s
+        orders[k, OR_PRICE] = price
+        orders[k, OR_LEVEL] = j
+        orders[k, OR_REMAINING] = remaining
+        orders[k, OR_AHEAD] = lv[LV_SIZE, s, j] if j >= 0 else 0
+        orders[k, OR_SEQ] = state[ST_SEQ]
+        orders[k, OR_CREDIT] = 0
+        orders[k, OR_CREDIT_TS] = NO_TIME
+        orders[k, OR_HANDLE] = handle
+        state[ST_SEQ] += 1
+        if j >= 0:
+            lv[LV_OURS, s, j] += 1
+        state[ST_N_BIDS + s] += 1
+        _refresh_our_best(state, orders, s)
+    return n_matches
+
+
+@_kernel
+def cancel(state: np.ndarray, lv: np.ndarray, orders: np.ndarray, handle: int) -> int:
+    """Remove our resting order ``handle``; its remaining lots, or -1 if it was not resting."""
+    for k in range(orders.shape[0]):
+        if orders[k, OR_ACTIVE] == 1 and orders[k, OR_HANDLE] == handle:
+            remaining = orders[k, OR_REMAINING]
+            _deactivate(state, lv, orders, k)
+            return remaining  # type: ignore[no-any-return]
+    return -1
+
+
+@_jit
+def engine_levels(state: np.ndarray, lv: np.ndarray, prices: np.ndarray, s: int, depth: int) -> np.ndarray:
+    """Up to ``depth`` (price, lots) rows the matching engine shows on side ``s``, best first."""
+    out = np.empty((depth, 2), np.int64)
+    n = 0
+    j = engine_best(state, lv, s)
+    step = -1 if s == BIDS else 1
+    lo = state[ST_LO]
+    hi = state[ST_HI]
+    while n < depth and lo <= j <= hi:
+        shown = lv[LV_SIZE, s, j] - lv[LV_TAKEN, s, j]
+        if shown > 0:
+            out[n, 0] = prices[j]
+            out[n, 1] = shown
+            n += 1
+        j += step
+    return out[:n]
