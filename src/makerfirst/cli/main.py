@@ -6,6 +6,7 @@ import typer
 
 from makerfirst.cli.backtest_cmd import backtest, sweep
 from makerfirst.cli.config_cmd import config_app
+from makerfirst.cli.market_cmd import market_app
 from makerfirst.cli.run_cmd import run
 from makerfirst.cli.sim_server_cmd import sim_server
 from makerfirst.cli.simulate import simulate_app
@@ -18,6 +19,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(config_app, name="config", help="Check a policy file.")
+app.add_typer(market_app, name="market", help="Check the synthetic market against a capture; fit it.")
 app.add_typer(simulate_app, name="simulate", help="Run one sell on the simulated exchange.")
 app.command("run", help="Run the bot: cycles of reconcile, purge, record (paper by default).")(run)
 app.command("backtest", help="Replay backtests of execution policies on real or synthetic markets.")(backtest)
