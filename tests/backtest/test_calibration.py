@@ -138,7 +138,7 @@ def test_the_real_thin_book_calibrates_near_its_measured_numbers(tmp_path: Path)
     assert 8.0 < p.median_spread_bps < 20.0
     assert 200 < p.touch_quote < 3000
     assert 0.1 < p.taker_buy_per_sec < 2.0
-    assert 0.0001 < p.vol_per_sqrt_sec < 0.001
+    assert 0.05 < p.fair_jumps_per_sec <= 0.2  # the mid moved over most 5 s lags: ≤ one move per lag
     assert fitted.as_json()["params"]["name"] == "calibrated:SKL-USD"
     yfi = calibrate(product_tape(capture, "YFI-BTC"), calibration).params
     assert yfi.taker_buy_per_sec == 0.0  # YFI-BTC printed no trade at all

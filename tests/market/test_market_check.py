@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 from makerfirst.adapters.sim.presets import PRESETS
 from makerfirst.cli.main import app
 from makerfirst.replay.events import EVENT_DTYPE, EventStream, ProductScale
-from makerfirst.replay.fidelity import Metric, check_capture, check_json
+from makerfirst.replay.fidelity import Measure, Metric, check_capture, check_json, metrics_of
 from makerfirst.replay.intervals import poisson_rate, wilson
 from makerfirst.replay.synthetic_tape import record_tape
 from simkit import BINANCE_BTCUSDT, COINBASE_THIN
@@ -59,14 +59,17 @@ def test_within_is_the_real_interval_and_nothing_else() -> None:
 
 
 def stream_from_presets(seconds: float, seed: int) -> EventStream:
-    """A "capture" made of two recorded synthetic markets: one with buyers, one without."""
+    """A "capture" made of two recorded synthetic markets: the thin one, and the same without buyers."""
     scales = (
         ProductScale("LIVE-USD", Decimal("0.0001"), Decimal("0.1")),
         ProductScale("DEAD-USD", Decimal("0.0001"), Decimal("0.1")),
+        ProductScale("QUIET-USD", Decimal("0.0001"), Decimal("0.1")),
     )
     rows = []
-    for index, (scale, preset) in enumerate(zip(scales, ("thin", "dead"), strict=True)):
-        tape = record_tape(scale, PRESETS[preset], Decimal("0.79"), seconds=seconds, seed=seed)
+    no_buyers = PRESETS["thin"].without_buyers("no-buyers", "test: the thin book, nobody buying")
+    markets = (PRESETS["thin"], no_buyers, PRESETS["dead"])  # dead: nothing after its snapshot
+    for index, (scale, params) in enumerate(zip(scales, markets, strict=True)):
+        tape = record_tape(scale, params, Decimal("0.79"), seconds=seconds, seed=seed)
         for i, t in enumerate(tape.times):
             rows.append((round((1_700_000_000 + t) * 1e9), index, tape.kinds[i], tape.sides[i],
                          tape.prices[i], tape.sizes[i], 0))  # fmt: skip
@@ -76,10 +79,10 @@ def stream_from_presets(seconds: float, seed: int) -> EventStream:
 
 def test_check_of_a_market_against_itself_puts_its_fill_figures_within_and_keeps_dead_dead() -> None:
     checks = check_capture(stream_from_presets(120.0, seed=3), quote_usd={"USD": Decimal(1)},
-                           quote_of={"LIVE-USD": "USD", "DEAD-USD": "USD"}, seeds=2)  # fmt: skip
-    result = check_json(checks, "presets")
+                           quote_of={}, seeds=2)  # fmt: skip
+    result = check_json(checks, "presets", products=["LIVE-USD", "DEAD-USD", "QUIET-USD"])
     products = {p["product"]: p for p in result["products"]}  # type: ignore[attr-defined]
-    assert set(products) == {"LIVE-USD", "DEAD-USD"}
+    assert set(products) == {"LIVE-USD", "DEAD-USD"} and result["skipped"] == ["QUIET-USD"]
     for product in products.values():
         names = [m["name"] for m in product["metrics"]]
         expected = {"spread_p10_bps", "spread_p50_bps", "spread_p90_bps", "depth10_bid", "depth10_ask",
@@ -178,3 +181,14 @@ def test_a_file_that_is_not_a_capture_is_one_line(tmp_path: Path) -> None:
     result = runner.invoke(app, ["market", "check", "--data", str(junk)])
     assert result.exit_code == 2 and "junk.txt" in result.output and "Traceback" not in result.output
     assert len(result.output.strip().splitlines()) == 1
+
+
+def test_a_market_that_fills_sells_without_buyers_fails_the_check() -> None:
+    """The old lie: 80 % of sells at bid + 1 filled within 10 s on a book where nobody bought."""
+    real = Measure(seconds=15.0, fills={("bid_plus_1", 5.0): (0, 3), ("bid_plus_1", 10.0): (0, 1)})
+    optimistic = Measure(seconds=150.0, fills={("bid_plus_1", 5.0): (24, 30), ("bid_plus_1", 10.0): (8, 10)})
+    honest = Measure(seconds=150.0, fills={("bid_plus_1", 5.0): (0, 30), ("bid_plus_1", 10.0): (0, 10)})
+    windows = {5.0: "second_half", 10.0: "second_half", 30.0: "none"}
+    lying = {m.name: m for m in metrics_of(real, optimistic, windows)}
+    assert lying["fill_5s_bid_plus_1"].within is False and lying["fill_10s_bid_plus_1"].within is False
+    assert {m.name: m for m in metrics_of(real, honest, windows)}["fill_5s_bid_plus_1"].within is True

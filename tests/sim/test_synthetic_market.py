@@ -42,8 +42,9 @@ def test_same_seed_same_market_and_other_seed_other_market() -> None:
 
 
 def test_dead_market_has_no_taker_buys_at_all() -> None:
-    _, trades = run("dead", 600)
-    assert trades and all(side is Side.SELL for side, _ in trades)
+    assert PRESETS["dead"].taker_buy_per_sec == 0.0
+    spreads, trades = run("dead", 600)
+    assert trades == [] and spreads  # a book stands there, and nobody trades in it
 
 
 def test_thin_market_looks_like_the_skl_usd_capture_it_was_fitted_on() -> None:
@@ -59,12 +60,14 @@ def test_thin_market_looks_like_the_skl_usd_capture_it_was_fitted_on() -> None:
 
 
 def test_the_first_step_lays_out_both_sides_of_the_book() -> None:
-    driver = SyntheticMarket(PENGU, PRESETS["dead"], Decimal("0.0145"), 0.0, 1)
-    assert driver.next_time() == 0.0
-    engine = MatchingEngine()
-    driver.step(engine)
-    assert engine.best_bid() is not None and engine.best_ask() is not None
-    assert driver.next_time() < NEVER
+    for preset, then in (("thin", "something happens"), ("dead", "nothing ever happens")):
+        driver = SyntheticMarket(PENGU, PRESETS[preset], Decimal("0.0145"), 0.0, 1)
+        assert driver.next_time() == 0.0
+        engine = MatchingEngine()
+        driver.step(engine)
+        assert engine.best_bid() is not None and engine.best_ask() is not None
+        assert len(engine.levels(Side.BUY, 50)) == PRESETS[preset].levels
+        assert (driver.next_time() < NEVER) == (then == "something happens")
 
 
 def test_a_resting_sell_on_a_market_without_taker_buys_never_fills() -> None:
@@ -88,16 +91,21 @@ random_markets = st.builds(
     median_spread_bps=st.floats(1.0, 200.0),
     add_per_sec=st.tuples(unit, unit, unit, unit, unit),
     cancel_per_sec=st.tuples(unit, unit, unit, unit, unit),
+    cancel_spread_factor=st.tuples(unit, unit, unit, unit, unit),
     cancel_frac_q=st.lists(st.floats(0.01, 1.0), min_size=2, max_size=5).map(lambda xs: tuple(sorted(xs))),
     add_size_q=quantiles,
     improve_per_sec=st.tuples(unit, unit, unit, unit),
     improve_spread_q=quantiles,
     gap_bps_q=quantiles,
+    touch_gap_bps_q=quantiles,
     deep_size_q=quantiles,
     deep_churn_per_sec=unit,
     remove_behind_per_sec=st.tuples(unit, unit, unit),
     levels=st.integers(2, 10),
-    vol_per_sqrt_sec=st.floats(0.0, 0.003),
+    fair_jumps_per_sec=st.floats(0.0, 3.0),
+    fair_jump_bps_q=st.lists(st.floats(-50.0, 50.0), min_size=2, max_size=9).map(
+        lambda xs: tuple(sorted(xs))
+    ),
     taker_buy_per_sec=unit,
     taker_sell_per_sec=unit,
     hawkes_branching=st.floats(0.0, 0.9),

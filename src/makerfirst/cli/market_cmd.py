@@ -133,7 +133,8 @@ def check(
         )  # fmt: skip
     except MakerfirstError as error:
         raise _fail(f"{data}: {error}") from error
-    result = check_json(checks, str(data))
+    asked = [s.product_id for s in stream.products if not product or s.product_id in product]
+    result = check_json(checks, str(data), products=asked)
     if as_json:
         typer.echo(json.dumps(result, indent=2))
         return
@@ -144,6 +145,8 @@ def check(
     )
     for c in checks:
         console.print(_table(c))
+    if result["skipped"]:
+        console.print(f"skipped (no event after the snapshot): {result['skipped']}")
     summary = result["summary"]
     assert isinstance(summary, dict)
     console.print(

@@ -10,12 +10,16 @@ book. Every number comes from the L2 diffs and trades inside the window, rebuilt
   units): an increase of the size at the best price is one order joining; a decrease that no
   trade at that price explains (within ``PAIRING_SEC`` either way: Coinbase sends the match and
   its ``l2update`` in either order) is one cancellation. Each count is divided by the time the
-  touch spent in that bucket, bid and ask pooled (one rate per side);
+  touch spent in that bucket, bid and ask pooled (one rate per side); ``cancel_spread_factor``:
+  how much more often cancellations come in each spread state (one tick, or its bucket in median
+  spreads) than on average (makers pull quotes when the other side has just moved);
 * ``improve_per_sec`` (by bucket of the spread in units of its median): a new level strictly
   inside the spread; ``improve_spread_q``: the spread it left, in units of the median spread
   (makers quote against the other side: this is what pulls a wide spread back);
 * ``add_size_q``: sizes of those joins and improvements; ``deep_size_q`` / ``gap_bps_q``: sizes of
   the levels behind the touch and the gaps between consecutive levels (top ``levels``, grid);
+  ``touch_gap_bps_q``: the gap between the touch and the level behind it, apart (books are
+  densest there);
   ``deep_churn_per_sec``: changes to a level behind the touch, per side and second;
 * ``taker_*_per_sec``: taker orders per side and second (a run of same-side trades less than
   ``taker_gap_sec`` apart is one order walking several makers); ``taker_size_q``: their notional;
@@ -51,6 +55,7 @@ LEVELS = 10
 PAIRING_SEC = 0.25
 SHRINK_SEC = 1.0
 MIN_TAKERS = 5
+FAIR_LAG_SEC = 5
 KNOTS = 9  # quantiles kept of each fitted distribution: min, 12.5 %, …, max
 HAWKES_BRANCHING_GRID = (0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8)
 HAWKES_DECAY_GRID = (0.1, 0.3, 1.0, 3.0, 10.0, 30.0)
@@ -67,7 +72,8 @@ class TapeFit:
     length: float
     touch_quote: list[float] = field(default_factory=list)  # grid samples, both sides
     spreads_bps: list[float] = field(default_factory=list)
-    gaps_bps: list[float] = field(default_factory=list)
+    gaps_bps: list[float] = field(default_factory=list)  # between consecutive levels behind the touch
+    touch_gaps_bps: list[float] = field(default_factory=list)  # between the touch and the level behind it
     deep_quote: list[float] = field(default_factory=list)
     levels_per_side: list[int] = field(default_factory=list)
     mids: list[float] = field(default_factory=list)  # ticks
@@ -75,6 +81,7 @@ class TapeFit:
     exposure: list[tuple[float, float, float, float | None]] = field(default_factory=list)
     adds: list[float] = field(default_factory=list)  # touch notional before each join
     cancels: list[float] = field(default_factory=list)
+    cancel_spreads: list[float | None] = field(default_factory=list)  # spread bps before each one
     cancel_fracs: list[float] = field(default_factory=list)  # share of the touch queue each one removed
     improves: list[float] = field(default_factory=list)  # spread bps before each improvement
     improve_spreads_bps: list[float] = field(default_factory=list)  # the spread each one left
@@ -255,6 +262,7 @@ class _Fitter:
         undo = self.recent_cancel.pop((passive, price), None)
         if undo is not None and t - undo[1] <= PAIRING_SEC:
             fit.cancels[undo[0]] = math.nan  # that decrease was this trade, not a cancel
+            fit.cancel_spreads[undo[0]] = math.nan
             fit.cancel_fracs[undo[0]] = math.nan
         else:
             lots, _ = self.pending.get((passive, price), (0, t))
@@ -280,6 +288,9 @@ class _Fitter:
                 if old - lots > explained:
                     self.recent_cancel[side, price] = (len(fit.cancels), t)
                     fit.cancels.append(touch_before)
+                    fit.cancel_spreads.append(
+                        (ask - bid) / ((ask + bid) / 2) * 10_000 if ask - bid > 1 else None
+                    )
                     fit.cancel_fracs.append((old - lots - explained) / old)
         elif bid < price < ask:
             if lots > 0 and ask - bid > 1:
@@ -296,7 +307,9 @@ class _Fitter:
     def finish(self, taker_gap_sec: float) -> TapeFit:
         fit = self.fit
         self._expose(self.window.end)
-        fit.cancels = [c for c in fit.cancels if not math.isnan(c)]
+        kept = [i for i, c in enumerate(fit.cancels) if not math.isnan(c)]
+        fit.cancel_spreads = [fit.cancel_spreads[i] for i in kept]
+        fit.cancels = [fit.cancels[i] for i in kept]
         fit.cancel_fracs = [c for c in fit.cancel_fracs if not math.isnan(c)]
         fit.takers = taker_orders(self.trades, taker_gap_sec)
         if not fit.mids:
@@ -316,7 +329,7 @@ def _sample(book: DisplayedBook, fit: TapeFit, qpt: float) -> None:
         fit.levels_per_side.append(len(top))
         fit.touch_quote.append(top[0] * levels[top[0]] * qpt)
         for a, b in itertools.pairwise(top):
-            fit.gaps_bps.append(abs(a - b) / mid * 10_000)
+            (fit.touch_gaps_bps if a == top[0] else fit.gaps_bps).append(abs(a - b) / mid * 10_000)
             fit.deep_quote.append(b * levels[b] * qpt)
 
 
@@ -367,6 +380,35 @@ def _bucket_rates(
     )
 
 
+def spread_state(spread_bps: float | None, median_spread_bps: float) -> int:
+    """0 when no quote fits inside the spread (one tick), else 1 + its bucket (SPREAD_EDGES)."""
+    if spread_bps is None:
+        return 0
+    return 1 + bucket(spread_bps / median_spread_bps, SPREAD_EDGES) if median_spread_bps > 0 else 1
+
+
+def _spread_factors(
+    events: list[float | None], exposure: list[tuple[float, float | None]], median_spread_bps: float
+) -> tuple[float, ...]:
+    """How much more (or less) often an event happens in each spread state than on average,
+    shrunk toward 1 with ``SHRINK_SEC`` of pseudo-exposure."""
+    n = len(SPREAD_EDGES) + 2
+    counts = [0] * n
+    times = [0.0] * n
+    for value in events:
+        counts[spread_state(value, median_spread_bps)] += 1
+    for dt, value in exposure:
+        times[spread_state(value, median_spread_bps)] += dt
+    total_time = sum(times)
+    overall = sum(counts) / total_time if total_time > 0 else 0.0
+    if overall <= 0:
+        return (1.0,) * n
+    return tuple(
+        round((c + SHRINK_SEC * overall) / (t + SHRINK_SEC) / overall, 6)
+        for c, t in zip(counts, times, strict=True)
+    )
+
+
 def hawkes_loglik(times: Sequence[float], length: float, branching: float, decay: float) -> float:
     """Log-likelihood of event ``times`` in ``[0, length)`` under an exponential Hawkes process whose
     stationary rate is ``len(times) / length`` (base = that × (1 − branching))."""
@@ -407,12 +449,24 @@ def _side_times(fit: TapeFit) -> list[tuple[list[float], float]]:
     return [([t for t, s, _ in fit.takers if s == side], fit.length) for side in (BUY, -BUY)]
 
 
-def _volatility(fit: TapeFit) -> float:
-    """Standard deviation of 1 s log changes of the mid (from the sample grid)."""
-    step = max(1, round(1.0 / (fit.length / max(len(fit.mids), 1))))
-    seconds = fit.mids[::step]
-    returns = [math.log(b / a) for a, b in itertools.pairwise(seconds) if a > 0 and b > 0]
-    return round(statistics.pstdev(returns), 8) if len(returns) >= 2 else 0.0
+def _mid_jumps(fit: TapeFit) -> tuple[float, tuple[float, ...]]:
+    """(rate, signed size knots in bps) of the fair price's moves: the mid's changes over
+    ``FAIR_LAG_SEC`` (overlapping, one a second), so that quotes flickering in and out of the
+    spread and straight back (bounce) do not count as moves; a lag in which the mid moved is one
+    jump of that size."""
+    per_sec = max(1, round(1.0 / (fit.length / max(len(fit.mids), 1))))
+    lag = FAIR_LAG_SEC * per_sec
+    moves = [
+        math.log(b / a) * 10_000
+        for a, b in zip(fit.mids[::per_sec], fit.mids[lag::per_sec], strict=False)
+        if a > 0 and b > 0
+    ]
+    if not moves:
+        return 0.0, (0.0,)
+    moved = [m for m in moves if m != 0.0]
+    if not moved:
+        return 0.0, (0.0,)
+    return round(len(moved) / len(moves) / FAIR_LAG_SEC, 6), knots(moved)
 
 
 def params_from(
@@ -454,6 +508,7 @@ def params_from(
     levels = max(2, min(LEVELS, round(statistics.median(fit.levels_per_side))))
     length = fit.length
     buys = sum(1 for _, s, _ in fit.takers if s == BUY)
+    jump_rate, jump_sizes = _mid_jumps(fit)
     params = MarketParams(
         name=name or f"calibrated:{fit.product_id}",
         source=f"fitted on {fit.product_id}, {length:.1f} s of its capture",
@@ -461,16 +516,23 @@ def params_from(
         median_spread_bps=round(spread, 4),
         add_per_sec=_bucket_rates(fit.adds, side_exposure, QUEUE_EDGES, touch),
         cancel_per_sec=_bucket_rates(fit.cancels, side_exposure, QUEUE_EDGES, touch),
+        cancel_spread_factor=_spread_factors(
+            fit.cancel_spreads, [(dt, sp) for dt, _, _, sp in fit.exposure], spread
+        ),
         cancel_frac_q=knots(fit.cancel_fracs) or (1.0,),
         add_size_q=knots([s / touch for s in fit.add_sizes_quote]) or (1.0,),
         improve_per_sec=_bucket_rates(fit.improves, spread_exposure, SPREAD_EDGES, spread),
         improve_spread_q=improve_q,
         gap_bps_q=knots(gaps) or (round(spread / 2, 4),),
+        touch_gap_bps_q=knots([g for g in fit.touch_gaps_bps if g > 0])
+        or knots(gaps)
+        or (round(spread / 2, 4),),
         deep_size_q=knots([d / touch for d in fit.deep_quote]) or (1.0,),
         deep_churn_per_sec=round(fit.churn / (2 * length), 6),
         remove_behind_per_sec=tuple(round(r / (2 * length), 6) for r in fit.removals),
         levels=levels,
-        vol_per_sqrt_sec=_volatility(fit),
+        fair_jumps_per_sec=jump_rate,
+        fair_jump_bps_q=jump_sizes,
         taker_buy_per_sec=round(buys / length, 6),
         taker_sell_per_sec=round((len(fit.takers) - buys) / length, 6),
         hawkes_branching=branching,

@@ -275,19 +275,22 @@ def check_capture(
     if not wanted:
         known = ", ".join(p.product_id for p in stream.products)
         raise MakerfirstError(f"none of the requested products is in the capture; it holds: {known}")
+    if not any(len(product_tape(stream, pid)) >= 2 for pid in wanted):
+        raise MakerfirstError("no requested product has any event after its snapshot")
     # Every product is fitted (the pool lends thin ones sizes and the Hawkes kernel), so a
     # product's figures do not change when --product leaves the others out.
     tapes = {p.product_id: product_tape(stream, p.product_id) for p in stream.products}
     spans: dict[str, Window] = {}
     fits: dict[str, TapeFit] = {}
     for pid, tape in tapes.items():
-        if len(tape) < 2:
-            continue
-        spans[pid] = capture_span(tape)
+        span = capture_span(tape) if len(tape) >= 2 else Window(0.0, 0.0)
+        if span.length < 2 * SAMPLE_SEC:
+            continue  # nothing after its snapshot: nothing to fit or compare (listed as skipped)
+        spans[pid] = span
         fit_window, _ = split_window(spans[pid], FIT_SHARE)
         fits[pid] = fit_statistics(tape, fit_window)
     pool = list(fits.values())
-    checks = []
+    checks: list[ProductCheck] = []
     for pid, fit in fits.items():
         if pid not in wanted:
             continue
@@ -335,11 +338,11 @@ def _check_product(
             for h, (w, _) in windows.items()
         }
         synthetic.add(measure(synthetic_tape, synthetic_eval, synthetic_fill))
-    metrics = _metrics(real, synthetic, {h: name for h, (_, name) in windows.items()})
+    metrics = metrics_of(real, synthetic, {h: name for h, (_, name) in windows.items()})
     return ProductCheck(tape.product_id, quote, quote_usd.get(quote), params, notes, seed_list, metrics)
 
 
-def _metrics(real: Measure, synthetic: Measure, windows: dict[float, str]) -> tuple[Metric, ...]:
+def metrics_of(real: Measure, synthetic: Measure, windows: dict[float, str]) -> tuple[Metric, ...]:
     block = max(1, round(BLOCK_SEC / SAMPLE_SEC))
     out: list[Metric] = []
     boot = f"block bootstrap ({BLOCK_SEC:g} s blocks)"
@@ -416,10 +419,16 @@ def _series_metric(
     )  # fmt: skip
 
 
-def check_json(checks: Sequence[ProductCheck], data: str) -> dict[str, object]:
+def check_json(
+    checks: Sequence[ProductCheck], data: str, *, products: Sequence[str] = ()
+) -> dict[str, object]:
+    """The ``--json`` shape. ``products``: every product asked for; those without a check are
+    listed under ``skipped`` (no events after their snapshot)."""
     fills = [m for c in checks for m in c.metrics if m.is_fill and m.within is not None]
+    checked = {c.product_id for c in checks}
     return {
         "data": data,
+        "skipped": [p for p in products if p not in checked],
         "fit": "first half of each product's capture",
         "compare": "second half (a horizon longer than it: the whole capture, see each metric's window)",
         "synthetic": f"the fitted market after a {WARM_UP_SEC:g} s warm-up, pooled over the listed seeds",

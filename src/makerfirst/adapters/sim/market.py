@@ -75,16 +75,19 @@ class MarketParams:
     median_spread_bps: float
     add_per_sec: tuple[float, ...]  # orders joining the touch, by queue bucket (QUEUE_EDGES)
     cancel_per_sec: tuple[float, ...]  # cancellations at the touch, by queue bucket
+    cancel_spread_factor: tuple[float, ...]  # × cancel_per_sec by spread state (one tick, then SPREAD_EDGES)
     cancel_frac_q: tuple[float, ...]  # share of the makers' touch queue one cancellation removes
     add_size_q: tuple[float, ...]
     improve_per_sec: tuple[float, ...]  # new best inside the spread, by spread bucket (SPREAD_EDGES)
     improve_spread_q: tuple[float, ...]  # the spread an improvement leaves, in median spreads
     gap_bps_q: tuple[float, ...]  # distance between consecutive levels behind the touch
+    touch_gap_bps_q: tuple[float, ...]  # distance between the touch and the level behind it
     deep_size_q: tuple[float, ...]  # size of a level behind the touch
     deep_churn_per_sec: float  # resizes of a level behind the touch
     remove_behind_per_sec: tuple[float, ...]  # removals of the level 1, 2, … behind the touch
     levels: int  # levels kept per side
-    vol_per_sqrt_sec: float  # the fair price's volatility: standard deviation of 1 s log changes of the mid
+    fair_jumps_per_sec: float  # moves of the fair price (a compound Poisson process) …
+    fair_jump_bps_q: tuple[float, ...]  # … of these signed sizes (log change, bps)
     taker_buy_per_sec: float  # mean taker-order rates (the Hawkes processes' stationary rates)
     taker_sell_per_sec: float
     hawkes_branching: float  # share of takers triggered by earlier ones, in [0, 1)
@@ -135,9 +138,8 @@ class SyntheticMarket:
         self._p = params
         self._rng = random.Random(f"{seed}:{product.product_id}:{params.name}")
         self._start_mid = max(2, int(start_price / product.price_increment))
-        # The fair price (ticks, a random walk): makers quote against it, so the book stays one book.
+        # The fair price (ticks, a jump process): makers quote against it, so the book stays one book.
         self._fair = float(self._start_mid)
-        self._fair_time = start_time
         # Quote notional of one lot at one tick: turns quote amounts into lots at a price in ticks.
         self._quote_per_tick_lot = float(product.price_increment * product.base_increment)
         self._mine: set[str] = set()  # our makers' resting order ids (some may have been filled)
@@ -150,6 +152,9 @@ class SyntheticMarket:
             Side.SELL: _Hawkes(params.taker_sell_per_sec * (1 - n), n * decay, decay),
         }
         self._remove_total = sum(params.remove_behind_per_sec)
+        touch_gaps = params.touch_gap_bps_q or (params.median_spread_bps,)
+        self._touch_gap_limit = touch_gaps[-2] if len(touch_gaps) > 1 else touch_gaps[-1]
+        self._gap_limit = params.gap_bps_q[-1] if params.gap_bps_q else params.median_spread_bps
         self._laid_out = False
         self._next = start_time  # the first step lays out the book
         self._plan: tuple[float, list[tuple[str, Side, float]]] = (0.0, [])
@@ -170,7 +175,6 @@ class SyntheticMarket:
 
     def step(self, engine: MatchingEngine) -> list[Match]:
         now = self._next
-        self._move_fair(now)
         matches: list[Match] = []
         if not self._laid_out:
             self._laid_out = True
@@ -186,16 +190,18 @@ class SyntheticMarket:
         p = self._p
         components: list[tuple[str, Side, float]] = []
         spread_bucket = self._spread_bucket(engine)
+        spread_factor = p.cancel_spread_factor[0 if spread_bucket is None else 1 + spread_bucket]
         for side in (Side.BUY, Side.SELL):
             q = bucket(self._touch_units(engine, side), QUEUE_EDGES)
             components.append(("add", side, p.add_per_sec[q]))
-            components.append(("cancel", side, p.cancel_per_sec[q]))
+            components.append(("cancel", side, p.cancel_per_sec[q] * spread_factor))
             if spread_bucket is not None:
                 components.append(("improve", side, p.improve_per_sec[spread_bucket]))
             components.append(("churn", side, p.deep_churn_per_sec))
             components.append(("remove", side, self._remove_total))
             # Upper bound of a decaying intensity until the next event: its value now.
             components.append(("taker", side, self._takers[side].intensity(now)))
+        components.append(("fair", Side.BUY, p.fair_jumps_per_sec))
         total = sum(rate for _, _, rate in components)
         if total <= 0:
             self._next = NEVER
@@ -224,17 +230,26 @@ class SyntheticMarket:
             self._cancel_at_touch(engine, side)
         elif kind == "improve":
             self._improve(engine, side)
+        elif kind == "fair":
+            self._jump_fair(engine)
         elif kind == "churn":
             self._churn(engine, side)
         else:
             self._remove_behind(engine, side)
         return []
 
-    def _move_fair(self, now: float) -> None:
-        elapsed = now - self._fair_time
-        self._fair_time = now
-        if elapsed > 0 and self._p.vol_per_sqrt_sec > 0:
-            self._fair *= math.exp(self._p.vol_per_sqrt_sec * math.sqrt(elapsed) * self._rng.gauss(0.0, 1.0))
+    def _jump_fair(self, engine: MatchingEngine) -> None:
+        """The fair price jumps; makers pull the quotes it has passed (a post-only quote beyond
+        the fair price would only be picked off), and the book re-forms around it."""
+        self._fair *= math.exp(self._draw(self._p.fair_jump_bps_q) / 10_000)
+        for side in (Side.BUY, Side.SELL):
+            for price, _ in engine.levels(side, self._p.levels):
+                stale = price >= self._fair if side is Side.BUY else price <= self._fair
+                if not stale:
+                    break
+                for order_id in self._maker_orders_at(engine, side, price):
+                    engine.cancel(order_id)
+                    self._mine.discard(order_id)
 
     # -- the participants ------------------------------------------------------------------------
     def _new_id(self, prefix: str) -> str:
@@ -366,29 +381,33 @@ class SyntheticMarket:
         return apply_action(engine, MarketOrder(self._new_id(TAKER_PREFIX), side, lots))
 
     def _keep_depth(self, engine: MatchingEngine) -> None:
-        """Keep ``levels`` levels a side, no gap wider than the widest fitted one: an empty side
-        re-opens half a median spread from the fair price; a hole behind the touch (left by an
-        improvement or a sweep) and missing levels at the back get fitted gaps and sizes."""
+        """Keep ``levels`` levels a side, no gap wider than fitted: an empty side re-opens half a
+        median spread from the fair price; a hole behind the touch (left by an improvement or a
+        sweep) and missing levels at the back get fitted gaps and sizes."""
         p = self._p
-        widest = p.gap_bps_q[-1] if p.gap_bps_q else p.median_spread_bps
         for side in (Side.BUY, Side.SELL):
             away = -1 if side is Side.BUY else 1
-            levels = engine.levels(side, p.levels)
-            if not levels:
+            prices = engine.prices(side, p.levels)
+            if not prices:
                 half = max(1, round(self._fair * p.median_spread_bps / 20_000))
                 price = round(self._fair) + away * half
                 self._post(engine, side, price, self._lots(self._draw(p.add_size_q), price))
-                levels = engine.levels(side, p.levels)
-                if not levels:
+                prices = engine.prices(side, p.levels)
+                if not prices:
                     continue
-            prices = [price for price, _ in levels]
+            # Behind the touch a gap stays within the fitted 87.5 % knot (books are densest
+            # there); deeper, within the widest fitted gap.
+            limit_bps = self._touch_gap_limit
             for upper, lower in itertools.pairwise(prices):
-                if abs(lower - upper) > max(1.0, upper * widest / 10_000):
-                    price = upper + away * self._gap_ticks(upper)
+                if abs(lower - upper) > max(1.0, upper * limit_bps / 10_000):
+                    gaps = p.touch_gap_bps_q if limit_bps == self._touch_gap_limit else p.gap_bps_q
+                    step = max(1, round(upper * min(self._draw(gaps), limit_bps) / 10_000))
+                    price = upper + away * step
                     self._post(engine, side, price, self._lots(self._draw(p.deep_size_q), price))
                     break  # one repair a step: the book fills in over a few events, as it does
+                limit_bps = self._gap_limit
             deepest = prices[-1]
-            for _ in range(p.levels - len(levels)):
+            for _ in range(p.levels - len(prices)):
                 price = deepest + away * self._gap_ticks(deepest)
                 if price <= 0:
                     break

@@ -8,7 +8,7 @@ drives; ``touch_quote`` is in the capture's quote currency, read as USD by paper
 * ``thin``: SKL-USD, the busiest book of the shared Coinbase capture
   (``../shared/data/coinbase-thin-2021-04-17/``), 30.7 s, pooled with the capture's other books
   where SKL-USD alone is thin. Hawkes branching 0.4, decay 30.0/s (log-likelihood +23.4 vs Poisson).
-* ``dead``: the same book with no taker buys at all and idle makers: a resting sell never fills.
+* ``dead``: the same book with no takers at all and idle makers: a resting sell never fills.
 * ``liquid``: Binance BTCUSDT (``../shared/data/binance-btcusdt-2024-08-08/``), 346 s. Notes of
   the fit: Hawkes branching 0.4, decay 30.0/s (log-likelihood +1442.8 vs Poisson).
 """
@@ -29,6 +29,7 @@ THIN = MarketParams(
     median_spread_bps=13.9038,
     add_per_sec=(1.599493, 1.491959, 2.431654, 1.165633, 1.307169),
     cancel_per_sec=(2.24134, 2.377929, 3.10268, 2.526803, 2.545531),
+    cancel_spread_factor=(0.774812, 1.127206, 1.114527, 0.500664, 1.0),
     cancel_frac_q=(0.015719, 0.278966, 0.524776, 0.69652, 0.963597, 1.0, 1.0, 1.0, 1.0),
     add_size_q=(0.016678, 0.35092, 0.44159, 0.441744, 0.441981, 0.999242, 1.024915, 2.586104, 29.244561),
     improve_per_sec=(2.687421, 2.125485, 2.497251, 2.367432),
@@ -43,7 +44,18 @@ THIN = MarketParams(
         1.182192,
         1.545357,
     ),
-    gap_bps_q=(1.262706, 1.263184, 1.263584, 1.263983, 1.264782, 1.265342, 3.788118, 6.319914, 20.241635),
+    gap_bps_q=(1.262706, 1.263184, 1.263584, 1.264063, 1.264862, 2.525412, 3.790032, 6.320313, 20.241635),
+    touch_gap_bps_q=(
+        1.262706,
+        1.263184,
+        1.263504,
+        1.263983,
+        1.264223,
+        1.265022,
+        2.526369,
+        3.792188,
+        10.124019,
+    ),
     deep_size_q=(0.004921, 0.004923, 0.069479, 1.041625, 2.022493, 2.586828, 6.184727, 8.107664, 32.233187),
     deep_churn_per_sec=12.39279,
     remove_behind_per_sec=(
@@ -58,7 +70,18 @@ THIN = MarketParams(
         0.016285,
     ),
     levels=10,
-    vol_per_sqrt_sec=0.00037699,
+    fair_jumps_per_sec=0.2,
+    fair_jump_bps_q=(
+        -14.540859,
+        -11.689418,
+        -6.323211,
+        -3.319709,
+        -3.15846,
+        0.948047,
+        2.843814,
+        5.054973,
+        14.536264,
+    ),
     taker_buy_per_sec=0.521116,
     taker_sell_per_sec=0.911953,
     hawkes_branching=0.4,
@@ -66,10 +89,10 @@ THIN = MarketParams(
     taker_size_q=(0.000196, 0.016682, 0.017655, 0.019081, 0.099095, 0.305565, 0.441464, 1.001308, 25.198782),
 )
 
-# The thin book's shape with nobody buying and its makers gone quiet: no maker re-quotes, the fair
-# price stands still, and the only takers are rare small sellers (NMR-EUR, the quietest seller of
-# the same capture: 1 taker sell in 30.6 s). What a purge has to get out of; a resting sell never
-# fills, because no taker ever buys.
+# The thin book's shape with nobody trading and its makers gone quiet: no taker at all, no maker
+# re-quotes, the fair price stands still. What a purge has to get out of: a resting sell never
+# fills, because no taker ever buys (and the book stands where it was, as the design note's
+# transcripts show it).
 DEAD = replace(
     THIN.without_buyers("dead", "the thin preset with no taker buys and idle makers (see above)"),
     add_per_sec=(0.0,) * 5,
@@ -77,8 +100,8 @@ DEAD = replace(
     improve_per_sec=(0.0,) * 4,
     deep_churn_per_sec=0.0,
     remove_behind_per_sec=(0.0,) * len(THIN.remove_behind_per_sec),
-    vol_per_sqrt_sec=0.0,
-    taker_sell_per_sec=0.0327,
+    fair_jumps_per_sec=0.0,
+    taker_sell_per_sec=0.0,
     hawkes_branching=0.0,
 )
 
@@ -92,6 +115,7 @@ LIQUID = MarketParams(
     median_spread_bps=0.0016,
     add_per_sec=(3.513382, 3.095643, 2.795303, 2.99677, 2.823664),
     cancel_per_sec=(6.797959, 1.681487, 1.389338, 1.315119, 2.844658),
+    cancel_spread_factor=(0.710475, 1.0, 1.0, 1.47866, 35.187263),
     cancel_frac_q=(3e-06, 0.019196, 0.141447, 0.435456, 0.994273, 1.0, 1.0, 1.0, 1.0),
     add_size_q=(5e-06, 0.000635, 0.011679, 0.028194, 0.061633, 0.137183, 0.20807, 0.457193, 4.061964),
     improve_per_sec=(55.038235, 55.038235, 65.038235, 52.96162),
@@ -106,7 +130,8 @@ LIQUID = MarketParams(
         379.853235,
         4616.234994,
     ),
-    gap_bps_q=(0.001617, 0.00162, 0.001622, 0.009726, 0.02592, 0.05335, 0.088587, 0.155716, 3.136865),
+    gap_bps_q=(0.001617, 0.00162, 0.003235, 0.012953, 0.029109, 0.055111, 0.089535, 0.153648, 1.22077),
+    touch_gap_bps_q=(0.001617, 0.001619, 0.00162, 0.003241, 0.006484, 0.026131, 0.069564, 0.174664, 3.136865),
     deep_size_q=(4.3e-05, 8.2e-05, 0.000489, 0.018867, 0.031334, 0.043462, 0.078483, 0.156704, 4.604334),
     deep_churn_per_sec=11.502948,
     remove_behind_per_sec=(
@@ -121,7 +146,18 @@ LIQUID = MarketParams(
         0.578183,
     ),
     levels=10,
-    vol_per_sqrt_sec=0.00010153,
+    fair_jumps_per_sec=0.151417,
+    fair_jump_bps_q=(
+        -10.311164,
+        -2.239559,
+        -1.49568,
+        -0.854503,
+        -0.3623,
+        0.008717,
+        0.927204,
+        2.058356,
+        6.650717,
+    ),
     taker_buy_per_sec=4.252535,
     taker_sell_per_sec=4.145571,
     hawkes_branching=0.4,
