@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 import random
 from decimal import Decimal
@@ -141,13 +142,20 @@ def test_a_derived_capture_a_time_window_of_two_products_is_checked_too(tmp_path
 
 
 @pytest.mark.skipif(not BINANCE_BTCUSDT.is_dir(), reason=f"shared capture not present at {BINANCE_BTCUSDT}")
-def test_the_binance_capture_is_checked_with_the_same_command() -> None:
-    data = BINANCE_BTCUSDT / "btcusdt_20240808.gz"
+def test_a_binance_capture_cut_to_its_first_two_minutes_is_checked_with_the_same_command(
+    tmp_path: Path,
+) -> None:
+    with gzip.open(BINANCE_BTCUSDT / "btcusdt_20240808.gz", "rt") as source:
+        lines = [line for _, line in zip(range(14_000), source, strict=False)]
+    data = tmp_path / "btcusdt-head.gz"
+    with gzip.open(data, "wt") as out:
+        out.writelines(lines)
     result = runner.invoke(app, ["market", "check", "--data", str(data), "--json", "--seeds", "1"])
     assert result.exit_code == 0, result.output
     (product,) = json.loads(result.stdout)["products"]
-    fills = [m for m in product["metrics"] if m["name"].startswith("fill_")]
-    assert product["product"] == "BTCUSDT" and all(m["n"] >= 5 for m in fills)
+    fills = {m["name"]: m for m in product["metrics"] if m["name"].startswith("fill_")}
+    assert product["product"] == "BTCUSDT" and fills["fill_5s_ask"]["n"] >= 5
+    assert all(m["within"] is not None for m in fills.values())  # 30 s fits in the ~1 min halves
 
 
 def test_table_output_names_every_metric() -> None:

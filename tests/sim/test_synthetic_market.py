@@ -43,8 +43,8 @@ def test_same_seed_same_market_and_other_seed_other_market() -> None:
 
 def test_dead_market_has_no_taker_buys_at_all() -> None:
     assert PRESETS["dead"].taker_buy_per_sec == 0.0
-    spreads, trades = run("dead", 600)
-    assert trades == [] and spreads  # a book stands there, and nobody trades in it
+    _, trades = run("dead", 600)
+    assert trades and all(side is Side.SELL for side, _ in trades)  # rare small sellers only
 
 
 def test_thin_market_looks_like_the_skl_usd_capture_it_was_fitted_on() -> None:
@@ -60,14 +60,14 @@ def test_thin_market_looks_like_the_skl_usd_capture_it_was_fitted_on() -> None:
 
 
 def test_the_first_step_lays_out_both_sides_of_the_book() -> None:
-    for preset, then in (("thin", "something happens"), ("dead", "nothing ever happens")):
+    for preset in ("thin", "dead"):
         driver = SyntheticMarket(PENGU, PRESETS[preset], Decimal("0.0145"), 0.0, 1)
         assert driver.next_time() == 0.0
         engine = MatchingEngine()
         driver.step(engine)
         assert engine.best_bid() is not None and engine.best_ask() is not None
         assert len(engine.levels(Side.BUY, 50)) == PRESETS[preset].levels
-        assert (driver.next_time() < NEVER) == (then == "something happens")
+        assert driver.next_time() < NEVER
 
 
 def test_a_resting_sell_on_a_market_without_taker_buys_never_fills() -> None:

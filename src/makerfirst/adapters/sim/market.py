@@ -309,9 +309,11 @@ class SyntheticMarket:
         return max(1, round(price * self._draw(self._p.gap_bps_q) / 10_000))
 
     def _lay_out(self, engine: MatchingEngine) -> None:
+        """The book starts at its medians: the median spread, the median touch size each side
+        (``touch_quote``, one unit by definition); the levels behind come from ``_keep_depth``."""
         half = max(1, round(self._fair * self._p.median_spread_bps / 20_000))
         for side, touch in ((Side.BUY, self._start_mid - half), (Side.SELL, self._start_mid + half)):
-            self._post(engine, side, touch, self._lots(self._draw(self._p.add_size_q), touch))
+            self._post(engine, side, touch, self._lots(1.0, touch))
 
     def _join_touch(self, engine: MatchingEngine, side: Side) -> None:
         best = self._best(engine, side)
@@ -380,6 +382,14 @@ class SyntheticMarket:
         lots = self._lots(self._draw(self._p.taker_size_q), mid)
         return apply_action(engine, MarketOrder(self._new_id(TAKER_PREFIX), side, lots))
 
+    def _maker_prices(self, engine: MatchingEngine, side: Side) -> list[int]:
+        """The makers' own levels, best first: the depth profile is theirs, so a level holding
+        only an order of ours is no level of the profile (its gaps are not holes to fill)."""
+        prices = engine.prices(side, self._p.levels + 2)
+        return [price for price in prices if any(not o.ours for o in engine.orders_at(side, price))][
+            : self._p.levels
+        ]
+
     def _keep_depth(self, engine: MatchingEngine) -> None:
         """Keep ``levels`` levels a side, no gap wider than fitted: an empty side re-opens half a
         median spread from the fair price; a hole behind the touch (left by an improvement or a
@@ -387,12 +397,12 @@ class SyntheticMarket:
         p = self._p
         for side in (Side.BUY, Side.SELL):
             away = -1 if side is Side.BUY else 1
-            prices = engine.prices(side, p.levels)
+            prices = self._maker_prices(engine, side)
             if not prices:
                 half = max(1, round(self._fair * p.median_spread_bps / 20_000))
                 price = round(self._fair) + away * half
                 self._post(engine, side, price, self._lots(self._draw(p.add_size_q), price))
-                prices = engine.prices(side, p.levels)
+                prices = self._maker_prices(engine, side)
                 if not prices:
                     continue
             # Behind the touch a gap stays within the fitted 87.5 % knot (books are densest
