@@ -97,7 +97,9 @@ def test_the_loop_reports_events_and_logs_nothing_itself(
         log_event(event)
     lines = [r.getMessage() for r in caplog.records if r.name == "makerfirst.twap"]
     assert lines[0] == "TWAP purge start: 1116 PENGU (~$16.18)"
-    assert lines[1] == "Slice 1: post-only @ $0.014493, TTL=25s → no fill → canceled"
+    first = events[1]
+    assert isinstance(first, MakerSliceEnded)
+    assert lines[1] == f"Slice 1: post-only @ ${first.attempt.price}, TTL=25s → no fill → canceled"
     assert lines[-1] == "Purge complete"
 
 

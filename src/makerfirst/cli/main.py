@@ -8,6 +8,7 @@ from makerfirst.cli.backtest_cmd import backtest, sweep
 from makerfirst.cli.config_cmd import config_app
 from makerfirst.cli.db_cmd import db_app
 from makerfirst.cli.errors import ErrorReportingGroup
+from makerfirst.cli.market_cmd import market_app
 from makerfirst.cli.run_cmd import run
 from makerfirst.cli.sim_server_cmd import sim_server
 from makerfirst.cli.simulate import simulate_app
@@ -23,6 +24,7 @@ app = typer.Typer(
 )
 app.add_typer(config_app, name="config", help="Check a policy file.")
 app.add_typer(db_app, name="db", help="The state database: `db upgrade` applies its migrations.")
+app.add_typer(market_app, name="market", help="Check the synthetic market against a capture; fit it.")
 app.add_typer(simulate_app, name="simulate", help="Run one sell on the simulated exchange.")
 app.command("run", help="Run the bot: cycles of reconcile, purge, record (paper by default).")(run)
 app.command("backtest", help="Replay backtests of execution policies on real or synthetic markets.")(backtest)

@@ -66,6 +66,11 @@ class MatchingEngine:
         chosen = reversed(prices[-depth:]) if side is Side.BUY else iter(prices[:depth])
         return [(price, sum(o.remaining for o in self._queues[side][price])) for price in chosen]
 
+    def prices(self, side: Side, depth: int) -> list[int]:
+        """Up to ``depth`` prices with resting size, best first (no sizes: cheap)."""
+        prices = self._prices[side]
+        return prices[: -depth - 1 : -1] if side is Side.BUY else prices[:depth]
+
     def resting(self, order_id: str) -> RestingOrder | None:
         return self._orders.get(order_id)
 
