@@ -44,6 +44,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--db-url", default=None, help="--processes: a PostgreSQL URL instead of SQLite files"
     )
+    parser.add_argument(
+        "--jobs", type=int, default=3, help="--processes: runs at once (default 3; 1 with --db-url)"
+    )
     parser.add_argument("--examples", action="store_true", help="print the first examples of each defect")
     args = parser.parse_args(argv)
     if args.runs < 1:
@@ -55,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.processes:
         from chaos_processes import run_many as run_processes  # noqa: PLC0415
 
-        counts = run_processes(args.seed, args.runs, args.db_url, progress=_progress)
+        counts = run_processes(args.seed, args.runs, args.db_url, progress=_progress, jobs=args.jobs)
         variant = "real processes, SIGKILL" + (", PostgreSQL" if args.db_url else ", SQLite")
     else:
         from chaos_inprocess import run_many  # noqa: PLC0415

@@ -21,6 +21,7 @@ import tempfile
 import time
 import urllib.request
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -88,7 +89,7 @@ def draw_plan(seed: int, index: int) -> Plan:
     entries += [f"rate429={rng.choice([0, 2, 5, 0.02])}", f"error5xx={rng.choice([0, 1, 3])}"]
     entries += [f"error5xx_body={rng.choice(['html', 'json'])}", f"create_timeout={rng.choice([0, 1, 2])}"]
     entries += [f"cancel_5xx_after_fill={rng.choice([0, 1, 2])}", f"error5xx@fills={rng.choice([0, 0, 3])}"]
-    entries += ["hang=11", f"stall={rng.choice([0, 0, 0, 1])}"]
+    entries += ["hang=10.5", f"stall={rng.choice([0, 0, 0, 1])}"]  # ccxt gives up after 10 s
     kills = [(rng.choice(KILL_MOMENTS), rng.uniform(1.0, 12.0)) for _ in range(rng.choice([1, 1, 2]))]
     return Plan(kind, market, balances, ",".join(entries), kills)
 
@@ -153,14 +154,17 @@ def _bot(plan: Plan, server: Server | None, db: str, cycles: int, seed: int) -> 
     return args
 
 
-def _moment_reached(moment: str, audit: dict[str, Any]) -> bool:
-    orders = audit["orders"]
+def _moment_reached(moment: str, before: dict[str, Any], audit: dict[str, Any]) -> bool:
+    """Has this life reached its kill moment? Judged against the audit at the life's start, so an
+    order a previous life left resting is not this life's moment."""
+    old = {o["order_id"] for o in before["orders"]}
+    new = [o for o in audit["orders"] if o["order_id"] not in old]
     if moment == "rest":
-        return any(o["status"] == "OPEN" for o in orders)
+        return any(o["status"] == "OPEN" for o in new)
     if moment == "ioc":
-        return any("sor_limit_ioc" in o["order_configuration"] for o in orders)
+        return any("sor_limit_ioc" in o["order_configuration"] for o in new)
     if moment == "fill":
-        return bool(audit["fills"])
+        return len(audit["fills"]) > len(before["fills"])
     return False
 
 
@@ -186,7 +190,7 @@ def _life(
     with tempfile.TemporaryFile() as err:
         bot = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=err)  # noqa: S603 - our CLI
         started = time.monotonic()
-        fills_at_start = len(server.audit()["fills"]) if server is not None else 0
+        at_start = server.audit() if server is not None else None
         killed = False
         while bot.poll() is None:
             elapsed = time.monotonic() - started
@@ -201,10 +205,8 @@ def _life(
             if kill is not None:
                 moment, latest = kill
                 hit = elapsed >= latest
-                if audit is not None and moment == "fill":
-                    hit |= len(audit["fills"]) > fills_at_start
-                elif audit is not None:
-                    hit |= _moment_reached(moment, audit)
+                if audit is not None and at_start is not None:
+                    hit |= _moment_reached(moment, at_start, audit)
                 if hit:
                     bot.send_signal(signal.SIGKILL)
                     killed = True
@@ -250,7 +252,7 @@ def run_one(seed: int, index: int, workdir: Path, db_url: str | None) -> Counts:
             server = Server(plan, seed * 1000 + index, keys)
         for n, kill in enumerate(plan.kills):
             _life(
-                _bot(plan, server, db, 4, seed),
+                _bot(plan, server, db, 3, seed),
                 server=server,
                 kill=kill,
                 counts=counts,
@@ -310,12 +312,25 @@ def _judge(plan: Plan, server: Server | None, db: str, counts: Counts) -> None:
 
 
 def run_many(
-    seed: int, runs: int, db_url: str | None, progress: Callable[[int], None] | None = None
+    seed: int,
+    runs: int,
+    db_url: str | None,
+    progress: Callable[[int], None] | None = None,
+    *,
+    jobs: int = 1,
 ) -> Counts:
+    """``runs`` runs, ``jobs`` at a time (each with its own server and SQLite file; one at a time
+    on a ``db_url``, which every run empties). The runs mostly wait on the clock
+    (TTLs, cycles, client timeouts), so a few at once fit on two cores."""
     total = Counts()
-    with tempfile.TemporaryDirectory(prefix="makerfirst-chaos-processes-") as directory:
-        for index in range(runs):
-            total.merge(run_one(seed, index, Path(directory), db_url))
+    parallel = 1 if db_url is not None else max(1, jobs)
+    with (
+        tempfile.TemporaryDirectory(prefix="makerfirst-chaos-processes-") as directory,
+        ThreadPoolExecutor(max_workers=parallel) as pool,
+    ):
+        results = pool.map(lambda index: run_one(seed, index, Path(directory), db_url), range(runs))
+        for done, counts in enumerate(results, start=1):
+            total.merge(counts)
             if progress is not None:
-                progress(index + 1)
+                progress(done)
     return total
