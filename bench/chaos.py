@@ -42,7 +42,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=1, help="the schedule's seed (default 1)")
     parser.add_argument("--processes", action="store_true", help="a real sim-server and real bot processes")
     parser.add_argument(
-        "--db-url", default=None, help="--processes: a PostgreSQL URL instead of SQLite files"
+        "--db-url",
+        default=None,
+        help="--processes: a PostgreSQL URL instead of SQLite files (every table in it is dropped per run)",
     )
     parser.add_argument(
         "--jobs", type=int, default=3, help="--processes: runs at once (default 3; 1 with --db-url)"

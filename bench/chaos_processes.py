@@ -19,6 +19,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import traceback
 import urllib.request
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -45,6 +46,7 @@ MAKERFIRST = [sys.executable, "-c", "from makerfirst.cli.main import app; app()"
 PREFIX = "/api/v3/brokerage"
 CYCLE_SEC = 4
 LIFE_TIMEOUT_SEC = 90.0
+SERVER_START_SEC = 30.0
 KILL_MOMENTS = ("time", "rest", "ioc", "fill")
 FAST = [
     "execution.maker_max_ttl_sec=3",
@@ -99,16 +101,25 @@ class Server:
 
     def __init__(self, plan: Plan, seed: int, directory: Path) -> None:
         balances = [f"--balance={c}={a}" for c, a in plan.balances.items()]
-        self._process = subprocess.Popen(  # noqa: S603 - our own CLI, arguments we built
-            [*MAKERFIRST, "sim-server", "--port", "0", "--market", plan.market, "--seed", str(seed),
-             *balances, "--credentials-out", str(directory), "--faults", plan.faults],
-            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-        )  # fmt: skip
-        assert self._process.stdout is not None
-        banner = self._process.stdout.readline()
-        if "http://" not in banner:
-            self.stop()
-            raise RuntimeError(f"the sim-server did not start: {banner!r}")
+        # Its output goes to files: uvicorn logs every request, and a pipe nobody drains fills up
+        # and stops the server mid-run.
+        out = directory / "server.out"
+        with out.open("w") as stdout, (directory / "server.err").open("w") as stderr:
+            self._process = subprocess.Popen(  # noqa: S603 - our own CLI, arguments we built
+                [*MAKERFIRST, "sim-server", "--port", "0", "--market", plan.market, "--seed", str(seed),
+                 *balances, "--credentials-out", str(directory), "--faults", plan.faults],
+                stdout=stdout, stderr=stderr,
+            )  # fmt: skip
+        give_up = time.monotonic() + SERVER_START_SEC
+        banner = ""
+        while "http://" not in banner:
+            if self._process.poll() is not None or time.monotonic() > give_up:
+                self.stop()
+                raise RuntimeError(
+                    f"the sim-server did not start: {(directory / 'server.err').read_text()!r}"
+                )
+            time.sleep(0.05)
+            banner = out.read_text().split("\n", 1)[0]
         self.url = banner.split("http://", 1)[1].split(" ", 1)[0].rstrip(";")
         self.credentials_path = directory / "credentials.json"
         self._credentials = load_credentials(self.credentials_path)
@@ -271,7 +282,9 @@ def run_one(seed: int, index: int, workdir: Path, db_url: str | None) -> Counts:
         )
         _judge(plan, server, db, counts)
     except Exception as failed:
-        counts.add("crashes", f"bench: {type(failed).__name__}: {failed}")
+        frame = traceback.extract_tb(failed.__traceback__)[-1] if failed.__traceback__ else None
+        at = f" at {Path(frame.filename).name}:{frame.lineno} ({frame.line})" if frame is not None else ""
+        counts.add("crashes", f"bench, run {index}: {type(failed).__name__}: {failed}{at}")
     finally:
         if server is not None:
             server.stop()
