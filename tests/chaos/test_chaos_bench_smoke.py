@@ -37,7 +37,9 @@ def test_the_same_seed_gives_the_same_run(tmp_path: Path) -> None:
     for index in (0, 1, 5):
         first = chaos_inprocess.run_one(7, index, tmp_path)
         again = chaos_inprocess.run_one(7, index, tmp_path)
-        assert (first.counts, first.examples) == (again.counts, again.examples)
+        # The counts repeat exactly; examples may not: the bot's client order ids are random by
+        # design (a repeated id would be answered with the old order), so they differ per run.
+        assert first.counts == again.counts
     assert chaos_inprocess.draw_scenario(7, 3) == chaos_inprocess.draw_scenario(7, 3)
     assert chaos_inprocess.draw_scenario(7, 3) != chaos_inprocess.draw_scenario(8, 3)
 
