@@ -28,7 +28,7 @@ import logging
 import random
 import tempfile
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from pathlib import Path
@@ -130,6 +130,7 @@ class Observations:
     """What the wrappers saw happen, for the checks that need a moment rather than the end."""
 
     counts: Counts
+    start: dict[str, Decimal] = field(default_factory=dict)  # the venue's balances before the run
     held_at_most: dict[str, Decimal] = field(default_factory=dict)
     last_read: dict[str, Decimal] = field(default_factory=dict)
 
@@ -138,11 +139,17 @@ class Observations:
             self.held_at_most[asset] = max(self.held_at_most.get(asset, ZERO), amount)
 
 
-def venue_totals(exchange: SimulatedExchange) -> dict[str, Decimal]:
-    """Available + held per currency, read from the simulator without a request."""
-    available: dict[str, Decimal] = exchange._available  # the venue's ground truth
-    held = exchange.held()
-    return {c: available.get(c, ZERO) + held.get(c, ZERO) for c in set(available) | set(held)}
+def venue_totals(exchange: SimulatedExchange, start: Mapping[str, Decimal]) -> dict[str, Decimal]:
+    """What the venue holds per currency (available + on hold): the starting balances plus every
+    fill, read from the venue's own fill list without a request."""
+    totals = {c: Decimal(a) for c, a in start.items()}
+    for f in exchange.all_fills():
+        base, quote = f.product_id.split("-", 1)
+        value = f.price * f.size
+        signed = f.size if f.side is Side.BUY else -f.size
+        totals[base] = totals.get(base, ZERO) + signed
+        totals[quote] = totals.get(quote, ZERO) - (value if f.side is Side.BUY else -value) - f.fee
+    return totals
 
 
 class FaultyVenue:
@@ -207,7 +214,7 @@ class FaultyVenue:
             if previous is not None and self._on(f.stale_read):
                 result = previous  # a replica behind the primary answers
         if name == "get_balances":
-            self._seen.last_read = venue_totals(self._inner)
+            self._seen.last_read = venue_totals(self._inner, self._seen.start)
             self._seen.see_totals(self._seen.last_read)
         self._after(name, args, result)
         if name == "place_order" and isinstance(result, OrderAccepted) and self._on(f.create_timeout):
@@ -325,7 +332,7 @@ class CrashingStore:
 
     def _check_holdings(self, holdings: list[Any]) -> None:
         """A holding may not exceed what the venue held when balances were read, or holds now."""
-        now = venue_totals(self._venue)
+        now = venue_totals(self._venue, self._seen.start)
         self._seen.see_totals(now)
         for h in holdings:
             ceiling = max(self._seen.last_read.get(h.asset, ZERO), now.get(h.asset, ZERO))
@@ -432,8 +439,8 @@ def venue_audit(exchange: SimulatedExchange) -> dict[str, Any]:
 async def _lives(scenario: Scenario, seed: int, index: int, db_url: str, counts: Counts) -> SimulatedExchange:
     clock = VirtualClock()
     exchange = _venue(scenario, clock, seed * 100_003 + index)
-    seen = Observations(counts)
-    seen.see_totals(venue_totals(exchange))
+    seen = Observations(counts, start=dict(scenario.balances))
+    seen.see_totals(venue_totals(exchange, seen.start))
     policy = _policy(scenario.kind, scenario.overrides)
     rng = random.Random(f"chaos-faults:{seed}:{index}")
     for life, ((cycles, drawn, plan), downtime) in enumerate(
@@ -497,7 +504,14 @@ def run_one(seed: int, index: int, workdir: Path) -> Counts:
             mids = {a: exchange.book_now(f"{a}-USD", 1).mid for a in rebalance.target_weights}
             targets = {a: Decimal(str(w)) for a, w in rebalance.target_weights.items()}
             limits = (Decimal(str(band.absolute)), Decimal(str(band.relative)))
-            target_misses(venue_totals(exchange), mids, targets, band=limits, quote="USD", counts=counts)
+            target_misses(
+                venue_totals(exchange, scenario.balances),
+                mids,
+                targets,
+                band=limits,
+                quote="USD",
+                counts=counts,
+            )
     except Exception as failed:
         counts.add("crashes", f"bench: {type(failed).__name__}: {failed}")
     finally:
