@@ -24,6 +24,7 @@ right after a random database write commits.
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 import random
 import tempfile
@@ -152,6 +153,9 @@ def venue_totals(exchange: SimulatedExchange, start: Mapping[str, Decimal]) -> d
     return totals
 
 
+BALANCE_READS = ("balance", "account", "holding")
+
+
 class FaultyVenue:
     """The exchange port over the simulator, with this life's faults and crash moment."""
 
@@ -176,7 +180,14 @@ class FaultyVenue:
         self._fills_5xx_left = faults.fills_5xx
 
     def __getattr__(self, name: str) -> Any:
-        return getattr(self._inner, name)  # views without a request (book_now, ...)
+        attr = getattr(self._inner, name)
+        if inspect.iscoroutinefunction(attr):  # a request this wrapper does not name: faults apply too
+
+            async def request(*args: Any) -> Any:
+                return await self._call(name, *args)
+
+            return request
+        return attr  # views without a request (book_now, ...)
 
     def _on(self, probability: float) -> bool:
         return probability > 0 and self._clock.now() < self._faults.until and self._rng.random() < probability
@@ -213,7 +224,7 @@ class FaultyVenue:
             self._reports[result.order_id] = result
             if previous is not None and self._on(f.stale_read):
                 result = previous  # a replica behind the primary answers
-        if name == "get_balances":
+        if any(word in name for word in BALANCE_READS):  # however the port names its balance reads
             self._seen.last_read = venue_totals(self._inner, self._seen.start)
             self._seen.see_totals(self._seen.last_read)
         self._after(name, args, result)
