@@ -11,6 +11,7 @@ With ``--db-url`` (PostgreSQL), every table in that database is dropped before e
 
 from __future__ import annotations
 
+import http.client
 import json
 import os
 import random
@@ -20,6 +21,7 @@ import sys
 import tempfile
 import time
 import traceback
+import urllib.error
 import urllib.request
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -40,13 +42,13 @@ from chaos_check import (
 from sqlalchemy import MetaData, create_engine
 
 from makerfirst.adapters.sim_server.auth import load_credentials, sign_request
-from makerfirst.clock import SystemClock
 
 MAKERFIRST = [sys.executable, "-c", "from makerfirst.cli.main import app; app()"]
 PREFIX = "/api/v3/brokerage"
 CYCLE_SEC = 4
 LIFE_TIMEOUT_SEC = 90.0
 SERVER_START_SEC = 30.0
+BENCH_READ_ATTEMPTS = 5
 KILL_MOMENTS = ("time", "rest", "ioc", "fill")
 FAST = [
     "execution.maker_max_ttl_sec=3",
@@ -125,15 +127,24 @@ class Server:
         self._credentials = load_credentials(self.credentials_path)
 
     def get(self, path: str, *, private: bool = False) -> Any:
-        headers = {}
-        if private:
-            token = sign_request(
-                self._credentials, "GET", self.url + path.split("?", 1)[0], SystemClock().now()
-            )
-            headers["Authorization"] = f"Bearer {token}"
-        request = urllib.request.Request(f"http://{self.url}{path}", headers=headers)
-        with urllib.request.urlopen(request, timeout=30) as answer:  # noqa: S310 - our own 127.0.0.1 server
-            return json.loads(answer.read())
+        """One GET; the bench's own reads go through the server's faults too (429, 503, stalls),
+        so they are tried again, with a fresh JWT each time, before the run is given up."""
+        for attempt in range(BENCH_READ_ATTEMPTS):
+            headers = {}
+            if private:
+                target = self.url + path.split("?", 1)[0]
+                headers["Authorization"] = (
+                    f"Bearer {sign_request(self._credentials, 'GET', target, time.time())}"
+                )
+            request = urllib.request.Request(f"http://{self.url}{path}", headers=headers)
+            try:
+                with urllib.request.urlopen(request, timeout=30) as answer:  # noqa: S310 - our 127.0.0.1 server
+                    return json.loads(answer.read())
+            except (urllib.error.HTTPError, http.client.RemoteDisconnected, ConnectionResetError):
+                if attempt == BENCH_READ_ATTEMPTS - 1:
+                    raise
+                time.sleep(0.5)
+        raise AssertionError("unreachable")
 
     def audit(self) -> dict[str, Any]:
         audit: dict[str, Any] = self.get("/audit")

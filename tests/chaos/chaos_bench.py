@@ -11,5 +11,6 @@ if str(BENCH) not in sys.path:
 
 import chaos_check  # noqa: E402
 import chaos_inprocess  # noqa: E402
+import chaos_processes  # noqa: E402
 
-__all__ = ["chaos_check", "chaos_inprocess"]
+__all__ = ["chaos_check", "chaos_inprocess", "chaos_processes"]

@@ -142,3 +142,46 @@ def test_a_weight_outside_its_drift_band_is_a_target_miss(btc: str, missed: int)
         band=(Decimal("0.02"), Decimal("0.25")), quote="USD", counts=counts,
     )  # fmt: skip
     assert counts.counts["target_misses"] == missed
+
+
+def venue_order(
+    order_id: str, status: str, kind: str = "limit_limit_gtd", side: str = "SELL"
+) -> dict[str, Any]:
+    return {
+        "order_id": order_id,
+        "client_order_id": f"purge_{order_id}",
+        "product_id": "PENGU-USD",
+        "side": side,
+        "status": status,
+        "order_configuration": {kind: {}},
+    }
+
+
+def test_a_kill_moment_counts_only_what_this_life_did() -> None:
+    from chaos_bench import chaos_processes  # noqa: PLC0415
+
+    reached = chaos_processes._moment_reached
+    before = {"orders": [venue_order("o-1", "OPEN")], "fills": [{"trade_id": "t-1"}]}
+    assert not any(reached(moment, before, before) for moment in ("rest", "ioc", "fill", "time"))
+    rested = {"orders": [*before["orders"], venue_order("o-2", "OPEN")], "fills": before["fills"]}
+    assert reached("rest", before, rested) and not reached("ioc", before, rested)
+    ioc = {
+        "orders": [*before["orders"], venue_order("o-3", "CANCELLED", "sor_limit_ioc")],
+        "fills": before["fills"],
+    }
+    assert reached("ioc", before, ioc) and not reached("rest", before, ioc)
+    filled = {"orders": before["orders"], "fills": [*before["fills"], {"trade_id": "t-2"}]}
+    assert reached("fill", before, filled)
+
+
+def test_two_sells_open_at_once_on_one_product_are_one_double_sell() -> None:
+    from chaos_bench import chaos_processes  # noqa: PLC0415
+
+    counts, seen = chaos_check.Counts(), set[tuple[str, str]]()
+    one_each = {"orders": [venue_order("o-1", "OPEN"), venue_order("o-2", "OPEN", side="BUY")]}
+    chaos_processes._watch_overlaps(one_each, seen, counts)
+    assert counts.counts["double_sells"] == 0
+    twins = {"orders": [venue_order("o-1", "OPEN"), venue_order("o-2", "CANCEL_QUEUED")]}
+    for _ in range(3):  # the same pair seen in three polls is one incident
+        chaos_processes._watch_overlaps(twins, seen, counts)
+    assert counts.counts["double_sells"] == 1
