@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from makerfirst.adapters.sim_server.faults import FaultPlan, Trigger
+from makerfirst.adapters.sim_server.faults import FaultPlan
 from makerfirst.adapters.sim_server.testing import ServerHandle, running_server
 from makerfirst.persistence.store import SqlStore
 
@@ -127,7 +127,7 @@ def test_sigkill_before_the_fills_are_journaled_then_503s_on_fills_at_restart_lo
         assert {(f.order_id, f.trade_id, f.size) for f in before.all_fills()} < venue_fills  # fills unread
         before.close()
 
-        server.set_faults(FaultPlan(fills_5xx=Trigger.first(3)))  # the adapter's retries, all used up
+        server.set_faults(FaultPlan.parse("error5xx@fills=3"))  # the adapter's retries, all used up
         restart = subprocess.run(  # a cycle lost to the 503s, then room to resume both purges
             bot(server, db, cycles=3), env=env, capture_output=True, timeout=90, check=False
         )

@@ -6,6 +6,7 @@ import asyncio
 import logging
 import os
 from collections import Counter
+from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
 
@@ -148,3 +149,38 @@ def test_venue_failures_skip_a_cycle_or_stop_one_loop_never_the_bot(
     assert "cycle_skipped" in events and "loop_failed" in events
     assert summary.cycles[0].intents == 0  # skipped, not crashed
     assert_sold_once_and_nothing_open(inner, store)  # the stopped loop was resumed and finished
+
+
+class EmptyingVenue(FlakyVenue):
+    """A venue whose PENGU book has no bids for a stretch of reads (a thin book emptied out)."""
+
+    def __init__(self, inner: SimulatedExchange, *, empty_reads: set[int]) -> None:
+        super().__init__(inner, balance_failures=set(), book_failures=set())
+        self._empty_reads = empty_reads
+        self.pengu_reads = 0
+
+    async def get_order_book(self, product_id: str, depth: int = 50) -> OrderBook:
+        book = await self._inner.get_order_book(product_id, depth)
+        if product_id != "PENGU-USD":
+            return book
+        self.pengu_reads += 1
+        if self.pengu_reads in self._empty_reads:
+            return replace(book, bids=())
+        return book
+
+
+@pytest.mark.parametrize("empty_reads", [{1}, {3}], ids=["at_arrival", "inside_the_loop"])
+def test_an_empty_book_stops_one_loop_never_the_bot(
+    store_url: str, caplog: pytest.LogCaptureFixture, empty_reads: set[int]
+) -> None:
+    caplog.set_level(logging.INFO, logger="makerfirst")
+    clock = VirtualClock(start=1_000.0)
+    inner, store = paper(clock), open_store(store_url)
+    venue = EmptyingVenue(inner, empty_reads=empty_reads)
+    runner = build_runner(venue, clock, policy_with(*PURGE_BOTH), store)  # type: ignore[arg-type]
+    summary = asyncio.run(runner.run(cycles=4, cycle_sec=60))
+    assert len(summary.cycles) == 4
+    failed = [r.getMessage() for r in caplog.records if getattr(r, "event", "") == "loop_failed"]
+    if empty_reads == {1}:  # nothing to price the start from: that loop stops, the next cycle starts it again
+        assert failed and "no bids" in failed[0]
+    assert_sold_once_and_nothing_open(inner, store)  # the purge finished once the book had bids

@@ -1,4 +1,4 @@
-"""The sim server refuses a replayed JWT, and can fail the fills endpoint on its own (``fills_5xx``)."""
+"""The sim server refuses a replayed JWT, and can fail the fills endpoint on its own (``error5xx@fills``)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from makerfirst.adapters.sim_server.auth import AuthError, JwtVerifier, generate_credentials, sign_request
-from makerfirst.adapters.sim_server.faults import FaultPlan, Trigger
+from makerfirst.adapters.sim_server.faults import FaultPlan
 from makerfirst.adapters.sim_server.testing import ServerHandle, running_server
 from makerfirst.clock import VirtualClock
 
@@ -49,10 +49,9 @@ def test_a_nonce_is_forgotten_once_its_token_has_expired() -> None:
     assert verifier.verify(f"Bearer {later}", "GET", path) == credentials.name
 
 
-def test_fills_5xx_fails_only_the_fills_endpoint_the_next_n_times() -> None:
-    assert FaultPlan.parse("fills_5xx=2").fills_5xx == Trigger.first(2)
+def test_a_5xx_aimed_at_fills_fails_only_the_fills_endpoint_the_next_n_times() -> None:
     with running_server(balances={"PENGU": "5000", "USD": "100"}) as server:
-        server.set_faults(FaultPlan(fills_5xx=Trigger.first(2)))
+        server.set_faults(FaultPlan.parse("error5xx@fills=2"))
         fills, accounts = f"{B}/orders/historical/fills", f"{B}/accounts"
 
         def get(path: str) -> int:

@@ -19,7 +19,7 @@ import typer
 
 from makerfirst.adapters.products_file import load_catalogue
 from makerfirst.adapters.sim_server.auth import CredentialsError, generate_credentials, load_credentials
-from makerfirst.adapters.sim_server.faults import FaultPlan
+from makerfirst.adapters.sim_server.faults import ROUTES, FaultPlan
 from makerfirst.adapters.sim_server.server import MarketSetup, SimServer, bind, build_backend
 from makerfirst.clock import SystemClock
 from makerfirst.domain.errors import MakerfirstError
@@ -32,6 +32,9 @@ FAULTS_HELP = (
     "create_timeout=T (POST /orders creates the order, holds the answer hang=SECONDS [15], then drops "
     "the connection); "
     "cancel_5xx_after_fill=T (a batch_cancel naming a filled order answers 503); "
+    "stall=T (any request is held hang=SECONDS, never served, then its connection dropped); "
+    "KIND@ROUTE=T (rate429, error5xx or stall on one route only, e.g. error5xx@fills=3; routes: "
+    f"{', '.join(ROUTES)}); "
     "seed=INT. T is a whole number N (the next N eligible requests) or a probability P in [0, 1]. "
     "Example: latency=0.05,rate429=0.1,error5xx=0.05,create_timeout=1,cancel_5xx_after_fill=1"
 )

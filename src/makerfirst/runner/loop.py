@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from makerfirst.clock import Clock
 from makerfirst.domain.balances import Balance
+from makerfirst.domain.book import EmptyBookError
 from makerfirst.domain.errors import AuthenticationError, ExchangeError
 from makerfirst.domain.intents import Purpose, SizeBase, TradeIntent
 from makerfirst.domain.money import ZERO
@@ -190,13 +191,15 @@ class Runner:
         return {o.client_order_id for o in self._store.open_orders() if o.product_id in live}
 
     async def _sell(self, intent: TradeIntent) -> TwapReport | None:
-        """One trade loop. A venue failure ends this loop, not the bot: its run stays active in
-        the store and the next cycle reconciles and resumes it."""
+        """One trade loop. A venue failure or an empty book ends this loop, not the bot: its run
+        stays active in the store and the next cycle reconciles and resumes it."""
         try:
             report = await self._twap_loop.run(intent)
         except AuthenticationError:
             raise  # stops the bot: the TaskGroup cancels the other loops and ``run`` re-raises it
-        except ExchangeError as trouble:
+        except (ExchangeError, EmptyBookError) as trouble:
+            # An empty side of the book leaves nothing to price from: like a venue failure, it ends
+            # this loop only, and the run (still active in the store) resumes when the book refills.
             log.error(
                 "%s: loop stopped by %s: %s; the next cycle reconciles and resumes it",
                 intent.product_id,

@@ -223,12 +223,18 @@ class SimBackend:
                 caller = request.client.host if request.client else "?"
             if not self._limiter.allow(private=access is Access.PRIVATE, caller=caller):
                 return _too_many_requests()
-            if self.faults.fires(FaultKind.RATE_429):
+            route = _route_key(request)
+            if self.faults.fires(FaultKind.RATE_429, route):
                 log.info("fault rate429: %s %s", request.method, request.url.path)
                 return _too_many_requests()
-            if self.faults.fires(FaultKind.ERROR_5XX):
+            if self.faults.fires(FaultKind.ERROR_5XX, route):
                 log.info("fault error5xx: %s %s", request.method, request.url.path)
                 return self._unavailable()
+            if self.faults.fires(FaultKind.STALL, route):
+                log.info("fault stall: %s %s held, never served", request.method, request.url.path)
+                await self.pause(self.faults.plan.hang_sec)
+                await self._drop_connection(request)
+                return Response(status_code=504)  # never sent: the connection is gone
         try:
             answer = await handler(request)
         except ApiError as error:
@@ -371,9 +377,6 @@ class SimBackend:
 
     async def list_fills(self, request: Request) -> wire.Json | Response:
         """Newest first; filter by order, trade, product and sequence time; offset cursor."""
-        if self.faults.fires(FaultKind.FILLS_5XX):
-            log.info("fault fills_5xx: %s", request.url.query)
-            return self._unavailable()
         order_ids = set(_many(request, "order_ids", "order_id"))
         trade_ids = set(_many(request, "trade_ids", "trade_id"))
         product_ids = set(_many(request, "product_ids", "product_id"))
@@ -617,6 +620,14 @@ def _fills_by_order(fills: list[Fill]) -> dict[str, list[Fill]]:
     for f in fills:
         grouped.setdefault(f.order_id, []).append(f)
     return grouped
+
+
+def _route_key(request: Request) -> str:
+    """``"GET /orders/historical/{order_id}"``: the matched route below the API prefix, the key
+    that faults aimed at one route (``faults.ROUTES``) are looked up by."""
+    route = request.scope.get("route")
+    path = getattr(route, "path", request.url.path)
+    return f"{request.method} {str(path).removeprefix(PREFIX)}"
 
 
 def _too_many_requests() -> Response:

@@ -14,11 +14,16 @@ fault's draws never shift another's.
     error5xx_body=html|json  the 503's body: a gateway HTML page (default) or {"error":"INTERNAL",...}
     create_timeout=TRIGGER   POST /orders creates the order, holds the answer for `hang` seconds,
                              then drops the connection without answering
-    hang=SECONDS             how long create_timeout holds the answer (default 15)
+    stall=TRIGGER            any API request is held `hang` seconds, never served, then its connection
+                             is dropped: the client sees a timeout and nothing happened
+    hang=SECONDS             how long create_timeout and stall hold a request (default 15)
     cancel_5xx_after_fill=TRIGGER
                              a batch_cancel naming an order that has filled answers 503, cancels nothing
-    fills_5xx=TRIGGER        GET /orders/historical/fills answers 503 (the fills of an order stay unread)
     seed=INT                 seed for the probabilities (default 0)
+
+    KIND@ROUTE=TRIGGER       rate429, error5xx or stall on one route only, counted apart from the
+                             same fault on every route, e.g. ``error5xx@fills=3`` (the next three
+                             fills requests answer 503). Routes: see ``ROUTES``.
 
     TRIGGER: a whole number N = the next N eligible requests ("create_timeout=1");
              a decimal P in [0, 1] = each eligible request with probability P ("rate429=0.1").
@@ -38,7 +43,27 @@ class FaultKind(StrEnum):
     ERROR_5XX = "error5xx"
     CREATE_TIMEOUT = "create_timeout"
     CANCEL_5XX_AFTER_FILL = "cancel_5xx_after_fill"
-    FILLS_5XX = "fills_5xx"
+    STALL = "stall"
+
+
+# The faults that the gate applies before any route, and so can be aimed at one route.
+ROUTABLE = (FaultKind.RATE_429, FaultKind.ERROR_5XX, FaultKind.STALL)
+
+# Route names for ``KIND@ROUTE`` → "METHOD path" as the app routes it (below /api/v3/brokerage).
+ROUTES: dict[str, str] = {
+    "create": "POST /orders",
+    "cancel": "POST /orders/batch_cancel",
+    "orders": "GET /orders/historical/batch",
+    "fills": "GET /orders/historical/fills",
+    "order": "GET /orders/historical/{order_id}",
+    "accounts": "GET /accounts",
+    "account": "GET /accounts/{account_uuid}",
+    "products": "GET /products",
+    "product": "GET /products/{product_id}",
+    "book": "GET /product_book",
+    "best_bid_ask": "GET /best_bid_ask",
+    "transaction_summary": "GET /transaction_summary",
+}
 
 
 class ErrorBody(StrEnum):
@@ -84,6 +109,25 @@ DEFAULT_HANG_SEC = 15.0  # longer than ccxt's default 10 s timeout: the client g
 
 
 @dataclass(frozen=True, slots=True)
+class RoutedFault:
+    """One of the gate's faults (``ROUTABLE``) aimed at one route (a key of ``ROUTES``)."""
+
+    kind: FaultKind
+    route: str
+    trigger: Trigger
+
+    def __post_init__(self) -> None:
+        if self.kind not in ROUTABLE:
+            raise ValueError(f"{self.kind} cannot be aimed at a route; these can: {', '.join(ROUTABLE)}")
+        if self.route not in ROUTES:
+            raise ValueError(f"unknown route {self.route!r}; known: {', '.join(ROUTES)}")
+
+    @property
+    def key(self) -> str:
+        return f"{self.kind.value}@{self.route}"
+
+
+@dataclass(frozen=True, slots=True)
 class FaultPlan:
     """What to break, and how often. The default plan breaks nothing."""
 
@@ -94,7 +138,8 @@ class FaultPlan:
     create_timeout: Trigger = NEVER
     hang_sec: float = DEFAULT_HANG_SEC
     cancel_5xx_after_fill: Trigger = NEVER
-    fills_5xx: Trigger = NEVER
+    stall: Trigger = NEVER
+    routed: tuple[RoutedFault, ...] = ()
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -107,7 +152,7 @@ class FaultPlan:
             FaultKind.ERROR_5XX: self.error_5xx,
             FaultKind.CREATE_TIMEOUT: self.create_timeout,
             FaultKind.CANCEL_5XX_AFTER_FILL: self.cancel_5xx_after_fill,
-            FaultKind.FILLS_5XX: self.fills_5xx,
+            FaultKind.STALL: self.stall,
         }[kind]
 
     @classmethod
@@ -115,6 +160,7 @@ class FaultPlan:
         """Parse the ``--faults`` syntax; raises ``ValueError`` naming the bad entry."""
         latency, hang, seed, body = 0.0, DEFAULT_HANG_SEC, 0, ErrorBody.HTML
         triggers: dict[FaultKind, Trigger] = {}
+        routed: dict[tuple[FaultKind, str], RoutedFault] = {}
         for entry in filter(None, (part.strip() for part in text.split(","))):
             key, sep, value = (piece.strip() for piece in entry.partition("="))
             try:
@@ -130,6 +176,13 @@ class FaultPlan:
                     body = ErrorBody(value)
                 elif key in set(FaultKind):
                     triggers[FaultKind(key)] = Trigger.parse(value)
+                elif "@" in key:
+                    kind, _, route = key.partition("@")
+                    if kind not in set(FaultKind):
+                        routable = ", ".join(ROUTABLE)
+                        raise ValueError(f"unknown fault {kind!r}; these can take @ROUTE: {routable}")
+                    aimed = RoutedFault(FaultKind(kind), route, Trigger.parse(value))
+                    routed[aimed.kind, aimed.route] = aimed
                 else:
                     raise ValueError(f"unknown fault; known: {', '.join(_KEYS)}")
             except ValueError as bad:
@@ -142,12 +195,13 @@ class FaultPlan:
             create_timeout=triggers.get(FaultKind.CREATE_TIMEOUT, NEVER),
             hang_sec=hang,
             cancel_5xx_after_fill=triggers.get(FaultKind.CANCEL_5XX_AFTER_FILL, NEVER),
-            fills_5xx=triggers.get(FaultKind.FILLS_5XX, NEVER),
+            stall=triggers.get(FaultKind.STALL, NEVER),
+            routed=tuple(routed.values()),
             seed=seed,
         )
 
 
-_KEYS = ("latency", "hang", "seed", "error5xx_body", *(k.value for k in FaultKind))
+_KEYS = ("latency", "hang", "seed", "error5xx_body", *(k.value for k in FaultKind), "KIND@ROUTE")
 
 
 class FaultInjector:
@@ -155,13 +209,31 @@ class FaultInjector:
 
     def __init__(self, plan: FaultPlan) -> None:
         self.plan = plan
-        self._left = {kind: plan.trigger(kind).count for kind in FaultKind}
-        self._rngs = {kind: random.Random(f"{plan.seed}:{kind.value}") for kind in FaultKind}
+        self._left = {kind.value: plan.trigger(kind).count for kind in FaultKind}
+        self._rngs = {kind.value: random.Random(f"{plan.seed}:{kind.value}") for kind in FaultKind}
+        self._triggers = {kind.value: plan.trigger(kind) for kind in FaultKind}
+        self._aimed: dict[tuple[FaultKind, str], str] = {}  # (kind, "METHOD path") → its key
+        for aimed in plan.routed:
+            self._aimed[aimed.kind, ROUTES[aimed.route]] = aimed.key
+            self._left[aimed.key] = aimed.trigger.count
+            self._rngs[aimed.key] = random.Random(f"{plan.seed}:{aimed.key}")
+            self._triggers[aimed.key] = aimed.trigger
 
-    def fires(self, kind: FaultKind) -> bool:
-        """Decide for one eligible request whether ``kind`` hits it (consumes a count or a draw)."""
-        if self._left[kind] > 0:
-            self._left[kind] -= 1
+    def fires(self, kind: FaultKind, route: str | None = None) -> bool:
+        """Decide for one eligible request whether ``kind`` hits it (consumes a count or a draw).
+
+        ``route`` is the request's "METHOD path" as routed (path below the API prefix, with
+        its ``{placeholders}``): a fault aimed at that route is tried first, then ``kind`` on
+        every route.
+        """
+        aimed = self._aimed.get((kind, route)) if route is not None else None
+        hit_route = aimed is not None and self._draw(aimed)
+        hit_any = self._draw(kind.value)  # drawn either way: one fault's draws never shift another's
+        return hit_route or hit_any
+
+    def _draw(self, key: str) -> bool:
+        if self._left[key] > 0:
+            self._left[key] -= 1
             return True
-        probability = self.plan.trigger(kind).probability
-        return probability > 0 and self._rngs[kind].random() < probability
+        probability = self._triggers[key].probability
+        return probability > 0 and self._rngs[key].random() < probability
