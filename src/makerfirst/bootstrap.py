@@ -54,6 +54,7 @@ if TYPE_CHECKING:
     from makerfirst.adapters.ccxt_exchange import CcxtExchange
     from makerfirst.adapters.sim_server.faults import FaultPlan
     from makerfirst.adapters.sim_server.server import SimServer
+    from makerfirst.persistence.migrate import UpgradeReport
     from makerfirst.web.embedded import WebBinding
 
 WARM_UP_SEC = 5.0  # let the synthetic market trade a little before the intent arrives
@@ -525,3 +526,23 @@ def build_sim_server(  # one keyword per command-line option
             shutil.rmtree(scratch, ignore_errors=True)
         raise
     return SimServerRun(sim_server.SimServer(backend), sock, key_path, scratch)
+
+
+# -- schema upgrades (``makerfirst db upgrade``) ---------------------------------------------------
+def upgrade_database(url: str) -> tuple[str, UpgradeReport]:
+    """Bring the database at ``url`` to the newest schema; returns the URL as shown (password
+    hidden) and what was done. A bad URL or a failed upgrade is a :class:`DatabaseUrlError`."""
+    from makerfirst.persistence import migrate  # noqa: PLC0415  # Alembic only for this command
+
+    try:
+        engine = create_engine(url, future=True)
+    except (ArgumentError, NoSuchModuleError, ValueError) as bad:
+        raise DatabaseUrlError(f"--db {url!r} is not a database URL ({bad}); e.g. {DEFAULT_DB_URL}") from None
+    shown = engine.url.render_as_string(hide_password=True)
+    try:
+        return shown, migrate.upgrade_database(engine)
+    except SQLAlchemyError as failed:
+        reason = str(getattr(failed, "orig", None) or failed).splitlines()[0]
+        raise DatabaseUrlError(f"--db {shown}: cannot upgrade: {reason}") from None
+    finally:
+        engine.dispose()

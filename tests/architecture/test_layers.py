@@ -26,8 +26,10 @@ import pytest
 SRC = Path(__file__).resolve().parents[2] / "src"
 PACKAGE = "makerfirst"
 
-IO_LIBRARIES = ("asyncio", "sqlalchemy", "ccxt", "httpx", "fastapi", "starlette", "uvicorn", "aiohttp")
-IO_LIBRARIES += ("requests", "socket", "urllib.request", "alembic")
+IO_LIBRARIES = (
+    *("asyncio", "sqlalchemy", "alembic", "ccxt", "httpx", "fastapi", "starlette", "uvicorn"),
+    *("aiohttp", "requests", "socket", "urllib.request"),
+)
 CONCRETE = ("makerfirst.adapters", "makerfirst.persistence.store")
 # Who may name a concrete adapter, and which ones.
 CONCRETE_ALLOWED: dict[str, tuple[str, ...]] = {
