@@ -32,7 +32,7 @@ from makerfirst.adapters.sim.exchange import SimulatedExchange, SimulatorSetting
 from makerfirst.adapters.sim.market import SyntheticMarket
 from makerfirst.adapters.sim.presets import PRESETS
 from makerfirst.clock import Clock, SystemClock, VirtualClock
-from makerfirst.domain.errors import DatabaseUrlError, MakerfirstError, ProductNotFoundError
+from makerfirst.domain.errors import DatabaseUrlError, InputError, MakerfirstError, ProductNotFoundError
 from makerfirst.domain.intents import TradeIntent
 from makerfirst.execution.engine import ExecutionEngine
 from makerfirst.execution.ids import ClientOrderIds
@@ -88,10 +88,10 @@ def build_simulation(
         )
     params = PRESETS.get(market)
     if params is None:
-        raise MakerfirstError(f"unknown market {market!r}; choose one of: {', '.join(PRESETS)}")
+        raise InputError(f"unknown market {market!r}; choose one of: {', '.join(PRESETS)}")
     start_price = price if price is not None else catalogue.reference_prices.get(product_id)
     if start_price is None or start_price <= 0:
-        raise MakerfirstError(f"{product_id} has no reference price: pass --price (the starting mid)")
+        raise InputError(f"{product_id} has no reference price: pass --price (the starting mid)")
     clock = VirtualClock()
     exchange = SimulatedExchange(clock, [product], balances, settings or SimulatorSettings(seed=seed))
     exchange.attach_market(product_id, SyntheticMarket(product, params, start_price, clock.now(), seed))
@@ -135,7 +135,7 @@ def build_paper_exchange(
     the venue continues it: its balances and orders, its time on a virtual clock, each market
     from the mid it had; ``balances`` are then not used."""
     if market is not None and market not in PRESETS:
-        raise MakerfirstError(f"unknown market {market!r}; choose one of: {', '.join(PRESETS)}")
+        raise InputError(f"unknown market {market!r}; choose one of: {', '.join(PRESETS)}")
     mids: dict[str, Decimal] = {}
     if world is not None:
         started, mids = paper_world.start_of(world)

@@ -11,7 +11,7 @@ import typer
 from sqlalchemy.engine import make_url
 
 from makerfirst import bootstrap
-from makerfirst.domain.errors import MakerfirstError
+from makerfirst.domain.errors import DatabaseUrlError, MakerfirstError
 from makerfirst.observability.logs import configure_logging
 from makerfirst.web.auth import TOKEN_ENV, load_token
 from makerfirst.web.server import DEFAULT_HOST, DEFAULT_PORT, is_loopback, server
@@ -22,9 +22,9 @@ def require_database(db: str) -> None:
     try:
         url = make_url(db)
     except Exception:  # SQLAlchemy raises its own ArgumentError for any malformed URL
-        raise MakerfirstError(f"--db {db!r} is not a database URL, e.g. sqlite:///makerfirst.db") from None
+        raise DatabaseUrlError(f"--db {db!r} is not a database URL, e.g. sqlite:///makerfirst.db") from None
     if url.get_backend_name() == "sqlite" and url.database and not Path(url.database).is_file():
-        raise MakerfirstError(f"--db {db}: no such file; run `makerfirst run --db {db}` first")
+        raise DatabaseUrlError(f"--db {db}: no such file; run `makerfirst run --db {db}` first")
 
 
 def web(
