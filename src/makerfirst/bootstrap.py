@@ -1,32 +1,61 @@
-"""The composition root: the only module that names concrete adapters."""
+"""The composition root: the only module that names concrete adapters.
+
+:func:`build_app` builds the whole application (policy, store, venue and clock, logs, runner, the
+dashboard) from one :class:`Settings`; the CLI and the web app only call it. The smaller
+factories below (:func:`build_runner`, :func:`build_paper_exchange`, :func:`open_store`,
+:func:`build_simulation`, :func:`build_sim_server`, ...) are its parts, public for tests, the
+benchmarks and the one-shot commands.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import json
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+import logging
+import shutil
+import socket
+import tempfile
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TextIO
 
-from sqlalchemy.engine import make_url
+from sqlalchemy import create_engine
+from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, SQLAlchemyError
 
 from makerfirst.adapters.products_file import Catalogue
+from makerfirst.adapters.products_file import load_catalogue as load_catalogue  # noqa: PLC0414  # for the CLI
 from makerfirst.adapters.sim import world as paper_world
 from makerfirst.adapters.sim.exchange import SimulatedExchange, SimulatorSettings
 from makerfirst.adapters.sim.market import SyntheticMarket
 from makerfirst.adapters.sim.presets import PRESETS
-from makerfirst.clock import Clock, VirtualClock
-from makerfirst.domain.errors import MakerfirstError, ProductNotFoundError
+from makerfirst.clock import Clock, SystemClock, VirtualClock
+from makerfirst.domain.errors import DatabaseUrlError, InputError, MakerfirstError, ProductNotFoundError
 from makerfirst.domain.intents import TradeIntent
 from makerfirst.execution.engine import ExecutionEngine
 from makerfirst.execution.ids import ClientOrderIds
+from makerfirst.execution.reconcile import Reconciler
 from makerfirst.execution.twap_loop import TwapLoop, TwapReport
+from makerfirst.observability import wiring
+from makerfirst.observability.alerts import AlertDispatcher, AlertSettings
+from makerfirst.observability.logs import LogFormat
 from makerfirst.persistence.store import SqlStore
-from makerfirst.policy import Policy
+from makerfirst.policy import Policy, load_policy
 from makerfirst.ports import ExchangePort, Store
-from makerfirst.runner.loop import Runner
+from makerfirst.runner.loop import Runner, RunSummary
+from makerfirst.runner.metered import MeteredExchange
+from makerfirst.runner.portfolio_step import PortfolioStep
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+    from makerfirst.adapters.ccxt_exchange import CcxtExchange
+    from makerfirst.adapters.sim_server.faults import FaultPlan
+    from makerfirst.adapters.sim_server.server import SimServer
+    from makerfirst.persistence.migrate import UpgradeReport
+    from makerfirst.web.embedded import WebBinding
 
 WARM_UP_SEC = 5.0  # let the synthetic market trade a little before the intent arrives
 
@@ -59,10 +88,10 @@ def build_simulation(
         )
     params = PRESETS.get(market)
     if params is None:
-        raise MakerfirstError(f"unknown market {market!r}; choose one of: {', '.join(PRESETS)}")
+        raise InputError(f"unknown market {market!r}; choose one of: {', '.join(PRESETS)}")
     start_price = price if price is not None else catalogue.reference_prices.get(product_id)
     if start_price is None or start_price <= 0:
-        raise MakerfirstError(f"{product_id} has no reference price: pass --price (the starting mid)")
+        raise InputError(f"{product_id} has no reference price: pass --price (the starting mid)")
     clock = VirtualClock()
     exchange = SimulatedExchange(clock, [product], balances, settings or SimulatorSettings(seed=seed))
     exchange.attach_market(product_id, SyntheticMarket(product, params, start_price, clock.now(), seed))
@@ -106,7 +135,7 @@ def build_paper_exchange(
     the venue continues it: its balances and orders, its time on a virtual clock, each market
     from the mid it had; ``balances`` are then not used."""
     if market is not None and market not in PRESETS:
-        raise MakerfirstError(f"unknown market {market!r}; choose one of: {', '.join(PRESETS)}")
+        raise InputError(f"unknown market {market!r}; choose one of: {', '.join(PRESETS)}")
     mids: dict[str, Decimal] = {}
     if world is not None:
         started, mids = paper_world.start_of(world)
@@ -142,14 +171,23 @@ def keep_paper_world(exchange: SimulatedExchange, store: Store) -> Callable[[], 
     return save
 
 
-def build_runner(exchange: ExchangePort, clock: Clock, policy: Policy, store: Store) -> Runner:
-    """The bot's main loop. Its client order ids are never seeded: one repeated across a restart
-    would be answered by the exchange with the old order (Coinbase's idempotency), not a new one."""
-    return Runner(exchange, clock, policy, store, ClientOrderIds())
-
-
-class DatabaseUrlError(MakerfirstError):
-    """``--db`` names no database this process can open; the message says why and what to pass."""
+def build_runner(
+    exchange: ExchangePort, clock: Clock, policy: Policy, store: Store, ids: ClientOrderIds | None = None
+) -> Runner:
+    """The bot's main loop with its collaborators, every one talking to the venue through the same
+    :class:`MeteredExchange`. Its client order ids are never seeded by default: one repeated across a
+    restart would be answered by the exchange with the old order (Coinbase's idempotency), not a new one."""
+    metered = MeteredExchange(exchange, clock)
+    engine = ExecutionEngine(metered, clock, policy, ids or ClientOrderIds(), journal=store)
+    return Runner(
+        exchange=metered,
+        clock=clock,
+        policy=policy,
+        store=store,
+        twap_loop=TwapLoop(engine, metered, clock, store),
+        reconciler=Reconciler(metered, store, clock, policy.execution),
+        portfolio=PortfolioStep(metered, store, policy),
+    )
 
 
 DB_URL_HELP = "pass e.g. --db sqlite:///makerfirst.db or --db postgresql+psycopg://USER:PASS@HOST/DB"
@@ -194,7 +232,7 @@ def open_store(url: str) -> SqlStore:
 
 def build_ccxt_exchange(
     exchange_id: str, api_url: str | None, credentials: Path | None, clock: Clock, *, live: bool = False
-) -> ExchangePort:
+) -> CcxtExchange:
     """A ccxt-backed venue (Coinbase Advanced by default), pointed at ``api_url`` when given.
 
     Nothing is connected and no credential is read before the live guard has judged every host
@@ -210,3 +248,308 @@ def build_ccxt_exchange(
     return CcxtExchange(
         clock=clock, credentials=load_credentials(credentials), exchange_id=exchange_id, api_url=api_url
     )
+
+
+# -- the application: everything one process runs, from one settings object ----------------------
+DEFAULT_DB_URL = "sqlite:///makerfirst.db"
+
+
+@dataclass(frozen=True, slots=True)
+class PaperVenue:
+    """The in-process simulator (``--paper``). ``balances`` empty: the demo portfolio."""
+
+    fast: bool = False  # a virtual clock: cycles take no wall time
+    market: str | None = None  # one preset for every product instead of each its own
+    seed: int = 1
+    balances: Mapping[str, Decimal] = field(default_factory=dict)
+    products_file: Path | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ExchangeVenue:
+    """A ccxt exchange (``--exchange``), at ``api_url`` when given; a host outside this machine
+    needs ``live``. Credentials from the file, else the environment."""
+
+    exchange_id: str
+    api_url: str | None = None
+    credentials: Path | None = None
+    live: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class LogSettings:
+    """Where the bot's lines go: ``stream`` and optionally a rotated file, as text (rendered by
+    ``formatter``, e.g. the CLI's transcript) or JSON."""
+
+    stream: TextIO
+    log_format: LogFormat = "text"
+    log_file: Path | None = None
+    formatter: logging.Formatter | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Everything :func:`build_app` needs. ``venue`` None: a process over the database only (status,
+    the read-only dashboard). ``web``: the dashboard served beside the running bot."""
+
+    db: str = DEFAULT_DB_URL
+    venue: PaperVenue | ExchangeVenue | None = None
+    policy_path: Path | None = None  # None: the shipped policy
+    policy_overrides: tuple[str, ...] = ()
+    logs: LogSettings | None = None
+    web: WebBinding | None = None
+
+
+@dataclass(eq=False)
+class App:
+    """The built application. It owns the venue's lifetime (closed when :meth:`run` ends, or by
+    :meth:`close`), the store, the logging it installed and the dashboard's resources."""
+
+    settings: Settings
+    store: SqlStore
+    clock: Clock
+    venue: ExchangePort | None = None
+    runner: Runner | None = None
+    observability: wiring.Observability | None = None
+    notices: tuple[str, ...] = ()  # what the operator should be told about how it was built
+    _release: Callable[[], Awaitable[None]] | None = None  # closes the venue (keeps the paper world)
+    _owned: list[Callable[[], None]] = field(default_factory=list)  # closed last, in reverse
+
+    async def run(
+        self, cycles: int | None, cycle_sec: float, announce: Callable[[str], None] = lambda _line: None
+    ) -> RunSummary:
+        """Run the bot (with the dashboard beside it if ``settings.web``), then close the venue,
+        also when the run fails or is cancelled (Ctrl-C)."""
+        if self.runner is None:
+            raise MakerfirstError("this application was built without a venue: nothing to run")
+        try:
+            at = self.settings.web
+            if at is None:
+                return await self.runner.run(cycles, cycle_sec)
+            from makerfirst.web.embedded import served_beside  # noqa: PLC0415  # web stack only if asked
+
+            async with served_beside(self.dashboard(at.token), at):
+                announce(f"dashboard: http://{at.host}:{at.port}/ (sign in with $MAKERFIRST_WEB_TOKEN)")
+                return await self.runner.run(cycles, cycle_sec)
+        finally:
+            await self.release_venue()
+
+    async def release_venue(self) -> None:
+        """Close the venue once: save the paper world, or close the live client's connections."""
+        release, self._release = self._release, None
+        if release is not None:
+            await release()
+
+    def dashboard(self, token: str) -> FastAPI:
+        """The dashboard and REST API over this app's store. Beside a running bot its clock dates
+        the pages and its kill switch halts the runner; without one the switch only persists the
+        paused state, which the bot writing the database honours at its next cycle."""
+        from makerfirst.web.app import create_app  # noqa: PLC0415  # FastAPI only when asked for
+        from makerfirst.web.control import KillSwitch  # noqa: PLC0415
+        from makerfirst.web.data import DashboardData  # noqa: PLC0415
+
+        data = DashboardData(self.store, self._read_engine(), self.clock.now if self.runner else None)
+        halt = self.runner.halt if self.runner is not None else None
+        return create_app(data, token, KillSwitch(data, self.clock.now, halt, self._alerts()))
+
+    def bot_stopped(self, why: str) -> None:
+        if self.observability is not None:
+            self.observability.bot_stopped(why)
+
+    def close(self) -> None:
+        """Release everything, venue included (if :meth:`run` did not already)."""
+        if self._release is not None:
+            asyncio.run(self.release_venue())
+        if self.observability is not None:
+            self.observability.close()
+            self.observability = None
+        while self._owned:
+            self._owned.pop()()
+        self.store.close()
+
+    def _read_engine(self) -> Engine:
+        if self.observability is not None:
+            return self.observability.engine
+        engine = create_engine(self.settings.db, future=True)
+        self._owned.append(engine.dispose)
+        return engine
+
+    def _alerts(self) -> AlertDispatcher | None:
+        if self.observability is not None:
+            return self.observability.alerts
+        settings = AlertSettings.from_env()
+        if not settings.enabled:
+            return None
+        alerts = AlertDispatcher(settings)
+        self._owned.append(alerts.close)
+        return alerts
+
+
+def build_app(settings: Settings) -> App:
+    """Build the whole application from ``settings``: the policy, the store, the venue and its
+    clock, the logs, the runner. Raises :class:`PolicyError` or another :class:`InputError` for bad
+    settings, before anything is left open."""
+    venue_settings = settings.venue
+    policy = None if venue_settings is None else load_policy(settings.policy_path, settings.policy_overrides)
+    store = open_store(settings.db)
+    try:
+        if venue_settings is None or policy is None:
+            return App(settings, store, SystemClock())
+        notices: list[str] = []
+        clock: Clock
+        if isinstance(venue_settings, PaperVenue):
+            clock = VirtualClock() if venue_settings.fast else SystemClock()
+            venue, release = _paper_venue(venue_settings, store, clock, settings.db, notices)
+        else:
+            clock = SystemClock()
+            venue, release = _exchange_venue(venue_settings, clock)
+        observability = None
+        if settings.logs is not None:
+            logs = settings.logs
+            observability = wiring.install(
+                settings.db,
+                stream=logs.stream,
+                log_format=logs.log_format,
+                log_file=logs.log_file,
+                now=clock.now,
+                inner=logs.formatter,
+            )
+        runner = build_runner(venue, clock, policy, store)
+        return App(settings, store, clock, venue, runner, observability, tuple(notices), release)
+    except BaseException:
+        store.close()
+        raise
+
+
+def _paper_venue(
+    paper: PaperVenue, store: SqlStore, clock: Clock, db: str, notices: list[str]
+) -> tuple[ExchangePort, Callable[[], Awaitable[None]]]:
+    """The simulated venue: the world kept in ``store`` if there is one, else a new one; released
+    by saving it one last time (at the venue's clock)."""
+    world = load_paper_world(store)
+    if world is not None:
+        ignored = "; --balance ignored (another --db starts a new one)" if paper.balances else ""
+        notices.append(f"paper: continuing the simulated venue kept in {db}{ignored}")
+    venue = build_paper_exchange(
+        catalogue=load_catalogue(paper.products_file),
+        clock=clock,
+        market=paper.market,
+        seed=paper.seed,
+        balances=dict(paper.balances) or dict(DEMO_BALANCES),
+        world=world,
+    )
+    save = keep_paper_world(venue, store)
+
+    async def release() -> None:
+        save()
+
+    return venue, release
+
+
+def _exchange_venue(
+    exchange: ExchangeVenue, clock: Clock
+) -> tuple[ExchangePort, Callable[[], Awaitable[None]]]:
+    venue = build_ccxt_exchange(
+        exchange.exchange_id, exchange.api_url, exchange.credentials, clock, live=exchange.live
+    )
+    return venue, venue.close
+
+
+# -- the Coinbase-compatible sim-server (``makerfirst sim-server``) -------------------------------
+@dataclass(eq=False)
+class SimServerRun:
+    """A sim-server bound to its socket, with the key file its clients use. :meth:`close` frees the
+    socket and removes a key directory made for this run."""
+
+    server: SimServer
+    sock: socket.socket
+    key_path: Path
+    scratch: Path | None = None
+
+    @property
+    def netloc(self) -> str:
+        host, port = self.sock.getsockname()[:2]
+        return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+    def serve(self) -> None:
+        self.server.run(sockets=[self.sock])
+
+    def close(self) -> None:
+        self.sock.close()
+        if self.scratch is not None:
+            shutil.rmtree(self.scratch, ignore_errors=True)
+
+
+def parse_faults(text: str) -> FaultPlan:
+    """``--faults`` → the plan; ``ValueError`` naming the bad entry."""
+    from makerfirst.adapters.sim_server.faults import FaultPlan  # noqa: PLC0415  # the server stack
+
+    return FaultPlan.parse(text)
+
+
+def fault_routes() -> tuple[str, ...]:
+    """The route names ``--faults KIND@ROUTE=T`` accepts (for the sim-server's help)."""
+    from makerfirst.adapters.sim_server.faults import ROUTES  # noqa: PLC0415  # the server stack
+
+    return tuple(ROUTES)
+
+
+def build_sim_server(  # one keyword per command-line option
+    *,
+    host: str,
+    port: int,
+    market: str,
+    seed: int,
+    balances: dict[str, Decimal],
+    prices: dict[str, Decimal],
+    products_file: Path | None,
+    credentials_in: Path | None,
+    credentials_out: Path | None,
+    faults: FaultPlan,
+    audit_file: Path | None,
+) -> SimServerRun:
+    """The simulated exchange behind Coinbase Advanced's REST API, in real time. Its key: the file
+    ``credentials_in``, else a new one written to ``credentials_out`` (else a temporary directory,
+    removed at close). Raises :class:`MakerfirstError` (``CredentialsError`` included) or ``OSError``."""
+    from makerfirst.adapters.sim_server import auth  # noqa: PLC0415  # the server stack
+    from makerfirst.adapters.sim_server import server as sim_server  # noqa: PLC0415
+
+    scratch: Path | None = None
+    try:
+        setup = sim_server.MarketSetup(load_catalogue(products_file), market, seed, balances, prices)
+        if credentials_in is not None:
+            credentials, key_path = auth.load_credentials(credentials_in), credentials_in
+        else:
+            key_dir = credentials_out or Path(tempfile.mkdtemp(prefix="makerfirst-sim-"))
+            scratch = None if credentials_out else key_dir
+            credentials = auth.generate_credentials()
+            key_path = credentials.write(key_dir)
+        backend = sim_server.build_backend(
+            setup, credentials, SystemClock(), faults=faults, audit_file=audit_file
+        )
+        sock = sim_server.bind(host, port)
+    except BaseException:
+        if scratch is not None:
+            shutil.rmtree(scratch, ignore_errors=True)
+        raise
+    return SimServerRun(sim_server.SimServer(backend), sock, key_path, scratch)
+
+
+# -- schema upgrades (``makerfirst db upgrade``) ---------------------------------------------------
+def upgrade_database(url: str) -> tuple[str, UpgradeReport]:
+    """Bring the database at ``url`` to the newest schema; returns the URL as shown (password
+    hidden) and what was done. A bad URL or a failed upgrade is a :class:`DatabaseUrlError`."""
+    from makerfirst.persistence import migrate  # noqa: PLC0415  # Alembic only for this command
+
+    try:
+        engine = create_engine(url, future=True)
+    except (ArgumentError, NoSuchModuleError, ValueError) as bad:
+        raise DatabaseUrlError(f"--db {url!r} is not a database URL ({bad}); e.g. {DEFAULT_DB_URL}") from None
+    shown = engine.url.render_as_string(hide_password=True)
+    try:
+        return shown, migrate.upgrade_database(engine)
+    except SQLAlchemyError as failed:
+        reason = str(getattr(failed, "orig", None) or failed).splitlines()[0]
+        raise DatabaseUrlError(f"--db {shown}: cannot upgrade: {reason}") from None
+    finally:
+        engine.dispose()

@@ -1,7 +1,9 @@
-"""The exchange port: the only way execution talks to a venue. Domain types in, domain types out.
+"""The ports: the exchange (the only way execution talks to a venue) and the store (the bot's
+memory; ``HistoryStore`` is its operator-side reading). Domain types in, domain types out.
 
-Implementations: the in-process simulator (``adapters.sim``) and the ccxt adapter
-(``adapters.ccxt_exchange``); ``bootstrap`` is the only place that chooses one.
+Exchange implementations: the in-process simulator (``adapters.sim``) and the ccxt adapter
+(``adapters.ccxt_exchange``); the store's: ``persistence.store.SqlStore``. ``bootstrap`` is the
+only place that chooses or names one.
 """
 
 from __future__ import annotations
@@ -140,3 +142,14 @@ class Store(OrderJournal, Protocol):
         ...
 
     def load_document(self, name: str) -> str | None: ...
+
+
+class HistoryStore(Store, Protocol):
+    """The store as the operator's side reads it (status, the dashboard, metrics): everything the
+    bot's memory holds, and its closing. ``bootstrap`` opens the one implementation (SQL)."""
+
+    def all_orders(self) -> list[StoredOrder]: ...
+
+    def all_fills(self) -> list[Fill]: ...
+
+    def close(self) -> None: ...

@@ -17,12 +17,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from makerfirst.domain.errors import MakerfirstError
+from makerfirst.domain.errors import ProductsFileError as ProductsFileError  # noqa: PLC0414  # re-exported
 from makerfirst.domain.product import Product
-
-
-class ProductsFileError(MakerfirstError):
-    """The products file cannot be read; the message names the file, the product and the field."""
 
 
 @dataclass(frozen=True, slots=True)

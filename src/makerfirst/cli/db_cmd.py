@@ -6,13 +6,15 @@ upgrade can be run (and seen) before the bot is started.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from sqlalchemy import create_engine
-from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError
 
-from makerfirst.persistence.migrate import UpgradeReport, upgrade_database
+from makerfirst import bootstrap
+from makerfirst.domain.errors import DatabaseUrlError
+
+if TYPE_CHECKING:
+    from makerfirst.persistence.migrate import UpgradeReport
 
 db_app = typer.Typer(no_args_is_help=True)
 
@@ -25,17 +27,11 @@ def upgrade(
 ) -> None:
     """Apply the migrations the database lacks; a database made before migrations is kept and upgraded."""
     try:
-        engine = create_engine(db, future=True)
-    except (ArgumentError, NoSuchModuleError, ValueError) as bad:
-        _fail(f"--db {db!r} is not a database URL ({bad}); e.g. sqlite:///makerfirst.db")
-    try:
-        report = upgrade_database(engine)
-    except SQLAlchemyError as failed:
-        reason = str(getattr(failed, "orig", None) or failed).splitlines()[0]
-        _fail(f"--db {engine.url.render_as_string(hide_password=True)}: cannot upgrade: {reason}")
-    finally:
-        engine.dispose()
-    typer.echo(_summary(engine.url.render_as_string(hide_password=True), report))
+        shown, report = bootstrap.upgrade_database(db)
+    except DatabaseUrlError as error:
+        typer.echo(f"error: {error}", err=True)
+        raise typer.Exit(2) from None
+    typer.echo(_summary(shown, report))
 
 
 def _summary(url: str, report: UpgradeReport) -> str:
@@ -46,8 +42,3 @@ def _summary(url: str, report: UpgradeReport) -> str:
     else:
         origin = "a schema made before migrations" if report.had_tables else "an empty database"
     return f"{url}: upgraded from {origin} to revision {report.after}"
-
-
-def _fail(message: str) -> None:
-    typer.echo(f"error: {message}", err=True)
-    raise typer.Exit(2)

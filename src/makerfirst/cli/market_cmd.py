@@ -17,7 +17,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from makerfirst.adapters.products_file import load_catalogue
+from makerfirst.bootstrap import load_catalogue
 from makerfirst.domain.errors import MakerfirstError
 from makerfirst.replay.backtest import split_symbol
 from makerfirst.replay.calibrate import fit_statistics, params_from

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
-from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, cast
@@ -13,19 +12,15 @@ from typing import TYPE_CHECKING, Annotated, Any, cast
 import typer
 
 from makerfirst import bootstrap
-from makerfirst.adapters.products_file import load_catalogue
 from makerfirst.cli.errors import INPUT_ERROR_EXIT, fail
 from makerfirst.cli.status_cmd import holding_json
 from makerfirst.cli.transcript import TranscriptFormatter
-from makerfirst.clock import Clock, SystemClock, VirtualClock
 from makerfirst.domain.errors import AuthenticationError, MakerfirstError
 from makerfirst.domain.money import plain
-from makerfirst.observability import wiring
 from makerfirst.observability.logs import LOG_FORMATS, LogFormat
-from makerfirst.persistence.store import SqlStore
-from makerfirst.policy import PolicyError, default_policy_path, load_policy
-from makerfirst.ports import ExchangePort
-from makerfirst.runner.loop import Runner, RunSummary
+from makerfirst.policy import PolicyError, default_policy_path
+from makerfirst.ports import HistoryStore
+from makerfirst.runner.loop import RunSummary
 
 if TYPE_CHECKING:
     from makerfirst.web.embedded import WebBinding
@@ -103,9 +98,23 @@ def run(
     ] = None,
 ) -> None:
     """Run the bot: each cycle refreshes balances, reconciles, purges the policy's `purge:` list."""
-    _check_options(cycles=cycles, loop=loop, paper=paper, exchange=exchange, api_url=api_url)
-    if log_format not in LOG_FORMATS:
-        raise typer.BadParameter(f"--log-format must be one of {', '.join(LOG_FORMATS)}, got {log_format!r}")
+    _check_options(
+        cycles=cycles,
+        loop=loop,
+        paper=paper,
+        fast=fast,
+        exchange=exchange,
+        api_url=api_url,
+        log_format=log_format,
+    )
+    venue: bootstrap.PaperVenue | bootstrap.ExchangeVenue
+    if exchange is None:
+        venue = bootstrap.PaperVenue(
+            fast=fast, market=market, seed=seed, balances=parse_balances(balance), products_file=products_file
+        )
+    else:
+        venue = bootstrap.ExchangeVenue(exchange, api_url, credentials, live)
+    app: bootstrap.App | None = None
     try:
         web_at = _web_binding(web) if web else None
         if policy is None and exchange is None:
@@ -113,27 +122,27 @@ def run(
             typer.echo(
                 f"paper demo: policy {policy} (targets BTC 40 %, ETH 30 %); --policy for yours", err=True
             )
-        chosen_policy = load_policy(policy, overrides or [])
-        store = bootstrap.open_store(db)
-        clock: Clock
-        venue: ExchangePort
-        at_exit: Callable[[], None] | None = None
-        if exchange is None:
-            clock = VirtualClock() if fast else SystemClock()
-            venue, at_exit = _paper_venue(store, db, clock, market, seed, balance, products_file)
-        else:
-            if fast:
-                raise typer.BadParameter("--fast runs the paper exchange only")
-            clock = SystemClock()
-            venue = bootstrap.build_ccxt_exchange(exchange, api_url, credentials, clock, live=live)
-        seen = _configure_logging(as_json, db, cast(LogFormat, log_format), log_file, clock)
-        runner = bootstrap.build_runner(venue, clock, chosen_policy, store)
-        work = runner.run(cycles, cycle_sec)
-        if web_at is not None:
-            work = _with_web(runner, work, store, seen, clock, web_at)
-        summary = asyncio.run(_run_and_close(work, venue, at_exit))
-        seen.bot_stopped(f"finished {len(summary.cycles)} cycles")
-        seen.close()
+        logs = bootstrap.LogSettings(
+            stream=sys.stderr if as_json else sys.stdout,
+            log_format=cast(LogFormat, log_format),
+            log_file=log_file,
+            formatter=TranscriptFormatter(tag_products=True),
+        )
+        settings = bootstrap.Settings(
+            db=db,
+            venue=venue,
+            policy_path=policy,
+            policy_overrides=tuple(overrides or ()),
+            logs=logs,
+            web=web_at,
+        )
+        app = bootstrap.build_app(settings)
+        for notice in app.notices:
+            typer.echo(notice, err=True)
+        summary = asyncio.run(app.run(cycles, cycle_sec, announce=lambda line: typer.echo(line, err=True)))
+        app.bot_stopped(f"finished {len(summary.cycles)} cycles")
+        if as_json:
+            typer.echo(json.dumps(_summary_json(summary, app.store), indent=2))
     except PolicyError as error:
         for problem in error.problems:
             typer.echo(f"error: {problem}", err=True)
@@ -152,38 +161,20 @@ def run(
             "interrupted: open orders are GTD and expire on their own; the next start reconciles", err=True
         )
         raise typer.Exit(130) from None
-    if as_json:
-        typer.echo(json.dumps(_summary_json(summary, store), indent=2))
-
-
-def _paper_venue(
-    store: SqlStore,
-    db: str,
-    clock: Clock,
-    market: str | None,
-    seed: int,
-    balance: list[str] | None,
-    products_file: Path | None,
-) -> tuple[ExchangePort, Callable[[], None]]:
-    """The simulated venue: the world kept in ``store`` if there is one, else a new one; and the
-    hook that saves it at exit."""
-    world = bootstrap.load_paper_world(store)
-    if world is not None:
-        ignored = "; --balance ignored (another --db starts a new one)" if balance else ""
-        typer.echo(f"paper: continuing the simulated venue kept in {db}{ignored}", err=True)
-    venue = bootstrap.build_paper_exchange(
-        catalogue=load_catalogue(products_file),
-        clock=clock,
-        market=market,
-        seed=seed,
-        balances=parse_balances(balance) or dict(bootstrap.DEMO_BALANCES),
-        world=world,
-    )
-    return venue, bootstrap.keep_paper_world(venue, store)
+    finally:
+        if app is not None:
+            app.close()
 
 
 def _check_options(
-    *, cycles: int | None, loop: bool, paper: bool, exchange: str | None, api_url: str | None
+    *,
+    cycles: int | None,
+    loop: bool,
+    paper: bool,
+    fast: bool,
+    exchange: str | None,
+    api_url: str | None,
+    log_format: str,
 ) -> None:
     if (cycles is None) == (not loop):
         raise typer.BadParameter("give exactly one of --cycles N or --loop")
@@ -191,32 +182,10 @@ def _check_options(
         raise typer.BadParameter("--paper and --exchange exclude each other")
     if exchange is None and api_url is not None:
         raise typer.BadParameter("--api-url needs --exchange (e.g. --exchange coinbase): paper is in-process")
-
-
-async def _run_and_close(work: Any, venue: ExchangePort, at_exit: Callable[[], None] | None) -> RunSummary:
-    try:
-        result: RunSummary = await work
-        return result
-    finally:
-        if at_exit is not None:  # also on Ctrl-C, which cancels ``work``
-            at_exit()
-        close = getattr(venue, "close", None)
-        if close is not None:
-            await close()
-
-
-def _configure_logging(
-    as_json: bool, db: str, log_format: LogFormat, log_file: Path | None, clock: Clock
-) -> wiring.Observability:
-    """Timestamped transcript (or JSON) lines, the error log the dashboard shows, alerts (issue 11)."""
-    return wiring.install(
-        db,
-        stream=sys.stderr if as_json else sys.stdout,
-        log_format=log_format,
-        log_file=log_file,
-        now=clock.now,
-        inner=TranscriptFormatter(tag_products=True),
-    )
+    if log_format not in LOG_FORMATS:
+        raise typer.BadParameter(f"--log-format must be one of {', '.join(LOG_FORMATS)}, got {log_format!r}")
+    if fast and exchange is not None:
+        raise typer.BadParameter("--fast runs the paper exchange only")
 
 
 def _web_binding(bind: str) -> WebBinding:
@@ -225,21 +194,7 @@ def _web_binding(bind: str) -> WebBinding:
     return WebBinding.parse(bind)
 
 
-async def _with_web(
-    runner: Runner, work: Any, store: SqlStore, seen: wiring.Observability, clock: Clock, at: WebBinding
-) -> RunSummary:
-    """The run with the dashboard served beside it (issue 11's ``--web``)."""
-    from makerfirst.web.embedded import dashboard_beside  # noqa: PLC0415
-
-    async with dashboard_beside(
-        store=store, engine=seen.engine, now=clock.now, halt=runner.halt, at=at, alerts=seen.alerts
-    ):
-        typer.echo(f"dashboard: http://{at.host}:{at.port}/ (sign in with $MAKERFIRST_WEB_TOKEN)", err=True)
-        result: RunSummary = await work
-        return result
-
-
-def _summary_json(summary: RunSummary, store: SqlStore) -> dict[str, Any]:
+def _summary_json(summary: RunSummary, store: HistoryStore) -> dict[str, Any]:
     return {
         "cycles": [
             {

@@ -5,9 +5,7 @@ Registered by the CLI's main module as ``app.command("sim-server")(sim_server)``
 
 from __future__ import annotations
 
-import shutil
 import signal
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from decimal import Decimal, InvalidOperation
@@ -17,11 +15,7 @@ from typing import Annotated
 
 import typer
 
-from makerfirst.adapters.products_file import load_catalogue
-from makerfirst.adapters.sim_server.auth import CredentialsError, generate_credentials, load_credentials
-from makerfirst.adapters.sim_server.faults import ROUTES, FaultPlan
-from makerfirst.adapters.sim_server.server import MarketSetup, SimServer, bind, build_backend
-from makerfirst.clock import SystemClock
+from makerfirst import bootstrap
 from makerfirst.domain.errors import MakerfirstError
 
 FAULTS_HELP = (
@@ -34,7 +28,7 @@ FAULTS_HELP = (
     "cancel_5xx_after_fill=T (a batch_cancel naming a filled order answers 503); "
     "stall=T (any request is held hang=SECONDS, never served, then its connection dropped); "
     "KIND@ROUTE=T (rate429, error5xx or stall on one route only, e.g. error5xx@fills=3; routes: "
-    f"{', '.join(ROUTES)}); "
+    f"{', '.join(bootstrap.fault_routes())}); "
     "seed=INT. T is a whole number N (the next N eligible requests) or a probability P in [0, 1]. "
     "Example: latency=0.05,rate429=0.1,error5xx=0.05,create_timeout=1,cancel_5xx_after_fill=1"
 )
@@ -56,7 +50,7 @@ def _amounts(entries: list[str] | None, option: str) -> dict[str, Decimal]:
 
 
 @contextmanager
-def _stopped_by_signals(server: SimServer) -> Iterator[None]:
+def _stopped_by_signals(run: bootstrap.SimServerRun) -> Iterator[None]:
     """SIGINT and SIGTERM stop the server gracefully, whenever they come, and exit 0.
 
     Installed before the banner, so a signal that beats uvicorn's own handlers still stops it;
@@ -64,7 +58,7 @@ def _stopped_by_signals(server: SimServer) -> Iterator[None]:
     """
 
     def stop(_signal: int, _frame: FrameType | None) -> None:
-        server.should_exit = True
+        run.server.should_exit = True
 
     previous = {sig: signal.signal(sig, stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
@@ -113,38 +107,33 @@ def sim_server(
     if credentials_in is not None and credentials_out is not None:
         raise typer.BadParameter("give --credentials-in or --credentials-out, not both")
     try:
-        plan = FaultPlan.parse(faults or "")
+        plan = bootstrap.parse_faults(faults or "")
     except ValueError as bad:
         raise typer.BadParameter(str(bad)) from None
     balances, prices = _amounts(balance, "--balance"), _amounts(price, "--price")
-    scratch: Path | None = None  # a key directory we made, removed when the server stops
     try:
-        setup = MarketSetup(load_catalogue(products_file), market, seed, balances, prices)
-        if credentials_in is not None:
-            credentials, key_path = load_credentials(credentials_in), credentials_in
-        else:
-            key_dir = credentials_out or Path(tempfile.mkdtemp(prefix="makerfirst-sim-"))
-            scratch = None if credentials_out else key_dir
-            credentials = generate_credentials()
-            key_path = credentials.write(key_dir)
-        backend = build_backend(setup, credentials, SystemClock(), faults=plan, audit_file=audit_file)
-        sock = bind(host, port)
-    except (MakerfirstError, CredentialsError, OSError) as error:
-        if scratch is not None:
-            shutil.rmtree(scratch, ignore_errors=True)
+        run = bootstrap.build_sim_server(
+            host=host,
+            port=port,
+            market=market,
+            seed=seed,
+            balances=balances,
+            prices=prices,
+            products_file=products_file,
+            credentials_in=credentials_in,
+            credentials_out=credentials_out,
+            faults=plan,
+            audit_file=audit_file,
+        )
+    except (MakerfirstError, OSError) as error:
         typer.echo(f"error: {error}", err=True)
         raise typer.Exit(2) from None
-    bound_host, bound_port = sock.getsockname()[:2]
-    netloc = f"[{bound_host}]:{bound_port}" if ":" in bound_host else f"{bound_host}:{bound_port}"
-    server = SimServer(backend)
     try:
-        with _stopped_by_signals(server):
+        with _stopped_by_signals(run):
             typer.echo(
-                f"makerfirst sim-server on http://{netloc} (market {market}, seed {seed}); "
-                f"credentials: {key_path}"
+                f"makerfirst sim-server on http://{run.netloc} (market {market}, seed {seed}); "
+                f"credentials: {run.key_path}"
             )
-            server.run(sockets=[sock])
+            run.serve()
     finally:
-        sock.close()
-        if scratch is not None:
-            shutil.rmtree(scratch, ignore_errors=True)
+        run.close()

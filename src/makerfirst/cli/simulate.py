@@ -11,8 +11,7 @@ from typing import Annotated
 
 import typer
 
-from makerfirst.adapters.products_file import load_catalogue
-from makerfirst.bootstrap import build_simulation, run_simulated_trade
+from makerfirst.bootstrap import build_simulation, load_catalogue, run_simulated_trade
 from makerfirst.cli.render import twap_report_json
 from makerfirst.cli.transcript import install_transcript
 from makerfirst.domain.errors import MakerfirstError

@@ -13,6 +13,7 @@ from rich.table import Table
 from makerfirst import bootstrap
 from makerfirst.domain.money import plain
 from makerfirst.domain.records import HoldingSnapshot, PurgeRun, RunStatus
+from makerfirst.ports import HistoryStore
 
 RUNS_SHOWN = 10  # ended loops listed on screen; --json has every one
 
@@ -42,7 +43,14 @@ def status(
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
 ) -> None:
     """Holdings with value, tier, target vs actual weight, purge state and dust, plus open orders."""
-    store = bootstrap.open_store(db)
+    app = bootstrap.build_app(bootstrap.Settings(db=db))
+    try:
+        _show(app.store, db, as_json)
+    finally:
+        app.close()
+
+
+def _show(store: HistoryStore, db: str, as_json: bool) -> None:
     holdings = store.latest_holdings()
     cycles = store.cycles()
     summary = {

@@ -4,20 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import sys
-import time
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from sqlalchemy.engine import make_url
 
-from makerfirst.domain.errors import MakerfirstError
-from makerfirst.observability.alerts import AlertDispatcher, AlertSettings
+from makerfirst import bootstrap
+from makerfirst.domain.errors import DatabaseUrlError, MakerfirstError
 from makerfirst.observability.logs import configure_logging
-from makerfirst.web.app import create_app
 from makerfirst.web.auth import TOKEN_ENV, load_token
-from makerfirst.web.control import KillSwitch
-from makerfirst.web.data import DashboardData
 from makerfirst.web.server import DEFAULT_HOST, DEFAULT_PORT, is_loopback, server
 
 
@@ -26,9 +22,9 @@ def require_database(db: str) -> None:
     try:
         url = make_url(db)
     except Exception:  # SQLAlchemy raises its own ArgumentError for any malformed URL
-        raise MakerfirstError(f"--db {db!r} is not a database URL, e.g. sqlite:///makerfirst.db") from None
+        raise DatabaseUrlError(f"--db {db!r} is not a database URL, e.g. sqlite:///makerfirst.db") from None
     if url.get_backend_name() == "sqlite" and url.database and not Path(url.database).is_file():
-        raise MakerfirstError(f"--db {db}: no such file; run `makerfirst run --db {db}` first")
+        raise DatabaseUrlError(f"--db {db}: no such file; run `makerfirst run --db {db}` first")
 
 
 def web(
@@ -49,24 +45,20 @@ def web(
     try:
         require_database(db)
         token = load_token(token_file)
-        data = DashboardData.open(db)
+        app = bootstrap.build_app(bootstrap.Settings(db=db))
     except MakerfirstError as error:
         typer.echo(f"error: {error}", err=True)
         raise typer.Exit(2) from None
-    settings = AlertSettings.from_env()
-    alerts = AlertDispatcher(settings) if settings.enabled else None
-    app = create_app(data, token, KillSwitch(data, time.time, None, alerts))
-    if not is_loopback(host):
-        typer.echo(
-            f"warning: serving on {host}, reachable from other machines; the token is all that guards it",
-            err=True,
-        )
-    typer.echo(f"dashboard: http://{host}:{port}/ over {db} (sign in with ${TOKEN_ENV}); Ctrl-C stops it")
     try:
-        asyncio.run(server(app, host, port).serve())
+        dashboard = app.dashboard(token)
+        if not is_loopback(host):
+            typer.echo(
+                f"warning: serving on {host}, reachable from other machines; the token is all that guards it",
+                err=True,
+            )
+        typer.echo(f"dashboard: http://{host}:{port}/ over {db} (sign in with ${TOKEN_ENV}); Ctrl-C stops it")
+        asyncio.run(server(dashboard, host, port).serve())
     except KeyboardInterrupt:
         pass
     finally:
-        if alerts is not None:
-            alerts.close()
-        data.close()
+        app.close()

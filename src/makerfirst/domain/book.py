@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
+from makerfirst.domain.errors import EmptyBookError as EmptyBookError  # noqa: PLC0414  # re-exported
 from makerfirst.domain.money import BPS, ZERO
 from makerfirst.domain.orders import Side
 
@@ -13,10 +14,6 @@ from makerfirst.domain.orders import Side
 class Level:
     price: Decimal
     size: Decimal
-
-
-class EmptyBookError(ValueError):
-    """The side of the book a decision needs has no levels: nothing to price from."""
 
 
 @dataclass(frozen=True, slots=True)

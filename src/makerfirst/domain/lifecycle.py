@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from decimal import Decimal
 
+from makerfirst.domain.errors import IllegalTransitionError as IllegalTransitionError  # noqa: PLC0414  # re-exported
 from makerfirst.domain.orders import OrderStatus
 from makerfirst.domain.records import OrderState
 
@@ -28,10 +29,6 @@ ALLOWED_TRANSITIONS: dict[OrderStatus, frozenset[OrderStatus]] = {
     S.EXPIRED: frozenset(),
     S.FAILED: frozenset(),
 }
-
-
-class IllegalTransitionError(ValueError):
-    """An order was asked to move between two statuses the lifecycle does not connect."""
 
 
 def transition(current: OrderStatus, new: OrderStatus) -> OrderStatus:

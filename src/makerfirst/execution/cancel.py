@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from makerfirst.clock import Clock
-from makerfirst.domain.errors import OrderStateUnknownError
+from makerfirst.domain.errors import CancelUnconfirmedError as CancelUnconfirmedError  # noqa: PLC0414  # re-exported
 from makerfirst.domain.orders import OrderReport
 from makerfirst.policy import ExecutionPolicy
 from makerfirst.ports import ExchangePort
@@ -31,14 +31,6 @@ class ConfirmTiming:
     def of(cls, execution: ExecutionPolicy) -> ConfirmTiming:
         poll = min(float(execution.order_poll_interval_sec), MAX_CONFIRM_POLL_SEC)
         return cls(float(execution.cancel_confirm_timeout_sec), poll)
-
-
-class CancelUnconfirmedError(OrderStateUnknownError):
-    """The order was still not terminal when the confirm gave up; ``last`` is the last read."""
-
-    def __init__(self, message: str, last: OrderReport) -> None:
-        super().__init__(message)
-        self.last = last
 
 
 async def confirm_terminal(

@@ -23,7 +23,7 @@ from prometheus_client.registry import Collector
 from makerfirst.domain.orders import OrderType, RejectReason
 from makerfirst.domain.records import OrderState, PurgeRun, RunStatus, StoredOrder
 from makerfirst.observability.operator_log import ErrorEntry
-from makerfirst.persistence.store import SqlStore
+from makerfirst.ports import HistoryStore
 
 # Coinbase Advanced's private REST limit (requests per second): the rate-limit share of a cycle is
 # its requests over what this limit allows in the cycle's length.
@@ -70,7 +70,7 @@ def run_duration_sec(run: PurgeRun, orders: list[StoredOrder], fill_times: dict[
 class StoreCollector(Collector):
     def __init__(
         self,
-        store: SqlStore,
+        store: HistoryStore,
         errors: Callable[[], list[ErrorEntry]] = list,
         paused: Callable[[], bool] = lambda: False,
         taker_cap_bps: int = DEFAULT_TAKER_CAP_BPS,

@@ -20,23 +20,11 @@ from pydantic import BaseModel, ValidationError
 from pydantic.fields import FieldInfo
 from pydantic_core import ErrorDetails
 
-from makerfirst.domain.errors import MakerfirstError
+from makerfirst.domain.errors import PolicyError as PolicyError  # noqa: PLC0414  # re-exported
 from makerfirst.policy.models import Policy
 
 _MERGE_TAG = "tag:yaml.org,2002:merge"
 _BOOL_TAG = "tag:yaml.org,2002:bool"
-
-
-class PolicyError(MakerfirstError):
-    """The policy could not be loaded or is invalid; ``problems`` says why, one line each."""
-
-    def __init__(self, problems: Sequence[str]) -> None:
-        self.problems = list(problems)
-        super().__init__("\n".join(self.problems))
-
-    def __reduce__(self) -> tuple[type[PolicyError], tuple[list[str]]]:
-        # Rebuilt from its problems, not its message: a sweep's worker process sends it back pickled.
-        return (PolicyError, (self.problems,))
 
 
 def default_policy_path(name: str = "policy.yaml") -> Path:

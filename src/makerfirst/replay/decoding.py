@@ -15,22 +15,8 @@ from typing import BinaryIO
 
 import numpy as np
 
-from makerfirst.domain.errors import MakerfirstError
+from makerfirst.domain.errors import CaptureFormatError as CaptureFormatError  # noqa: PLC0414  # re-exported
 from makerfirst.replay.events import EVENT_DTYPE
-
-
-class CaptureFormatError(MakerfirstError):
-    """A capture cannot be decoded (bad line, sequence gap, off-increment value).
-
-    The message names the file and the 1-based line. Fix or re-capture the file: a replay that
-    skipped the line would rebuild a wrong book without saying so.
-    """
-
-    def __init__(self, path: Path, line_no: int, what: str) -> None:
-        super().__init__(f"{path}:{line_no}: {what}")
-        self.path = path
-        self.line_no = line_no
-
 
 GZIP_MAGIC = b"\x1f\x8b"
 

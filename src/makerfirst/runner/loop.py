@@ -17,13 +17,11 @@ from makerfirst.domain.intents import Purpose, SizeBase, TradeIntent
 from makerfirst.domain.money import ZERO
 from makerfirst.domain.orders import Side
 from makerfirst.domain.records import CycleRecord, HoldingSnapshot, RunStatus
-from makerfirst.execution.engine import ExecutionEngine
-from makerfirst.execution.ids import ClientOrderIds
 from makerfirst.execution.reconcile import Reconciler
 from makerfirst.execution.twap_loop import TwapLoop, TwapReport
 from makerfirst.observability.kill_switch import read_pause
 from makerfirst.policy import Policy
-from makerfirst.ports import ExchangePort, Store
+from makerfirst.ports import Store
 from makerfirst.runner.metered import MeteredExchange
 from makerfirst.runner.portfolio_step import PortfolioStep
 
@@ -37,22 +35,30 @@ class RunSummary:
 
 
 class Runner:
+    """The cycle. Its collaborators come built (``bootstrap.build_runner`` wires them): the runner
+    owns none of their construction, only the tasks it starts and the order of each cycle's steps.
+
+    ``exchange`` is the venue behind a :class:`MeteredExchange`, the same one ``engine``,
+    ``twap_loop``, ``reconciler`` and ``portfolio`` talk to, so every request is metered per cycle."""
+
     def __init__(
         self,
-        exchange: ExchangePort,
+        *,
+        exchange: MeteredExchange,
         clock: Clock,
         policy: Policy,
         store: Store,
-        ids: ClientOrderIds | None = None,
+        twap_loop: TwapLoop,
+        reconciler: Reconciler,
+        portfolio: PortfolioStep,
     ) -> None:
         self._clock = clock
         self._policy = policy
         self._store = store
-        self._exchange = MeteredExchange(exchange, clock)
-        self._engine = ExecutionEngine(self._exchange, clock, policy, ids, journal=store)
-        self._twap_loop = TwapLoop(self._engine, self._exchange, clock, store)
-        self._reconciler = Reconciler(self._exchange, store, clock, policy.execution)
-        self._portfolio = PortfolioStep(self._exchange, store, policy)
+        self._exchange = exchange
+        self._twap_loop = twap_loop
+        self._reconciler = reconciler
+        self._portfolio = portfolio
         self._active: dict[str, asyncio.Task[TwapReport | None]] = {}
         self._trading: dict[str, TradeIntent] = {}  # the intent each task in ``_active`` carries out
         self._folded: set[asyncio.Task[TwapReport | None]] = set()

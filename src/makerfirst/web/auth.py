@@ -10,7 +10,7 @@ import os
 from collections.abc import Mapping
 from pathlib import Path
 
-from makerfirst.domain.errors import MakerfirstError
+from makerfirst.domain.errors import InputError
 
 TOKEN_ENV = "MAKERFIRST_WEB_TOKEN"  # noqa: S105  # the variable's name, not a token
 TOKEN_FILE_ENV = "MAKERFIRST_WEB_TOKEN_FILE"  # noqa: S105
@@ -26,13 +26,13 @@ def load_token(token_file: Path | None = None, env: Mapping[str, str] | None = N
         try:
             token = path.read_text(encoding="utf-8").strip()
         except OSError as missing:
-            raise MakerfirstError(f"--token-file {path}: cannot read it ({missing.strerror})") from None
+            raise InputError(f"--token-file {path}: cannot read it ({missing.strerror})") from None
     if not token:
-        raise MakerfirstError(
+        raise InputError(
             f"the dashboard needs a token: set {TOKEN_ENV} (or {TOKEN_FILE_ENV}, or pass --token-file PATH)"
         )
     if len(token) < MIN_TOKEN_LENGTH:
-        raise MakerfirstError(f"the dashboard token must be at least {MIN_TOKEN_LENGTH} characters long")
+        raise InputError(f"the dashboard token must be at least {MIN_TOKEN_LENGTH} characters long")
     return token
 
 

@@ -13,6 +13,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+from makerfirst.domain.errors import ConfirmationError as ConfirmationError  # noqa: PLC0414  # re-exported
 from makerfirst.observability import operator_log
 from makerfirst.observability.alerts import Alert, AlertDispatcher
 from makerfirst.observability.kill_switch import PauseState, write_pause
@@ -24,10 +25,6 @@ KILL_CONFIRMATION = "KILL"
 RESUME_CONFIRMATION = "RESUME"
 
 Halt = Callable[[], Awaitable[int]]  # cancels our open orders; returns how many it cancelled
-
-
-class ConfirmationError(ValueError):
-    pass
 
 
 @dataclass

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Table, create_engine, select
+from sqlalchemy import Table, select
 from sqlalchemy.engine import Engine
 
 from makerfirst.domain.money import plain
@@ -29,7 +29,7 @@ from makerfirst.observability.metrics import (
     taker_slippage_bps,
 )
 from makerfirst.persistence.schema import HoldingRow
-from makerfirst.persistence.store import SqlStore
+from makerfirst.ports import HistoryStore
 
 Json = dict[str, Any]
 HOLDINGS: Table = HoldingRow.__table__  # type: ignore[assignment]  # a declarative class's table
@@ -44,7 +44,7 @@ def _money(value: Decimal | None, places: str | None = None) -> str | None:
 class DashboardData:
     def __init__(
         self,
-        store: SqlStore,
+        store: HistoryStore,
         engine: Engine,
         now: Callable[[], float] | None = None,
         taker_cap_bps: int = DEFAULT_TAKER_CAP_BPS,
@@ -56,10 +56,6 @@ class DashboardData:
         self._now = now
         self.taker_cap_bps = taker_cap_bps
         operator_log.ensure_tables(engine)
-
-    @classmethod
-    def open(cls, url: str, now: Callable[[], float] | None = None) -> DashboardData:
-        return cls(SqlStore(url), create_engine(url, future=True), now)
 
     def close(self) -> None:
         self.store.close()

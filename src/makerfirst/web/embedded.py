@@ -1,21 +1,16 @@
-"""``makerfirst run --web HOST:PORT``: the dashboard served beside the bot, in its event loop, with
-the kill switch wired to the runner's ``halt`` (stop the loops, cancel and confirm our orders)."""
+"""``makerfirst run --web HOST:PORT``: the dashboard served beside the bot, in its event loop. The
+app itself (its kill switch wired to the runner's ``halt``) is built by ``bootstrap``."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 
-from sqlalchemy.engine import Engine
+from fastapi import FastAPI
 
-from makerfirst.observability.alerts import AlertDispatcher
-from makerfirst.persistence.store import SqlStore
-from makerfirst.web.app import create_app
 from makerfirst.web.auth import load_token
-from makerfirst.web.control import KillSwitch
-from makerfirst.web.data import DashboardData
 from makerfirst.web.server import check_free, parse_bind, server
 
 
@@ -35,17 +30,8 @@ class WebBinding:
 
 
 @contextlib.asynccontextmanager
-async def dashboard_beside(
-    *,
-    store: SqlStore,
-    engine: Engine,
-    now: Callable[[], float],
-    halt: Callable[[], Awaitable[int]],
-    at: WebBinding,
-    alerts: AlertDispatcher | None,
-) -> AsyncIterator[None]:
-    data = DashboardData(store, engine, now)
-    app = create_app(data, at.token, KillSwitch(data, now, halt, alerts))
+async def served_beside(app: FastAPI, at: WebBinding) -> AsyncIterator[None]:
+    """Serve ``app`` at ``at`` while the body runs; stop it (gracefully) when the body ends."""
     web = server(app, at.host, at.port)
     task = asyncio.create_task(web.serve())
     try:

@@ -9,7 +9,7 @@ import socket
 import uvicorn
 from fastapi import FastAPI
 
-from makerfirst.domain.errors import MakerfirstError
+from makerfirst.domain.errors import InputError
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8800
@@ -21,7 +21,7 @@ def parse_bind(value: str) -> tuple[str, int]:
     if not sep:
         host, port = DEFAULT_HOST, value
     if not port.isdigit() or not 0 < int(port) < 65536:
-        raise MakerfirstError(f"--web expects HOST:PORT, e.g. 127.0.0.1:8801, got {value!r}")
+        raise InputError(f"--web expects HOST:PORT, e.g. 127.0.0.1:8801, got {value!r}")
     return host or DEFAULT_HOST, int(port)
 
 
@@ -54,4 +54,4 @@ def check_free(host: str, port: int, flag: str) -> None:
         with socket.create_server((host, port)):
             pass
     except OSError as taken:
-        raise MakerfirstError(f"{flag} {host}:{port}: cannot listen there ({taken.strerror})") from None
+        raise InputError(f"{flag} {host}:{port}: cannot listen there ({taken.strerror})") from None

@@ -21,17 +21,10 @@ import socket
 from collections.abc import Iterator, Mapping
 from urllib.parse import urlsplit
 
-from makerfirst.domain.errors import MakerfirstError
+from makerfirst.domain.errors import ApiUrlError as ApiUrlError  # noqa: PLC0414  # re-exported
+from makerfirst.domain.errors import LiveTradingNotConfirmedError as LiveTradingNotConfirmedError  # noqa: PLC0414  # re-exported
 
 LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost", "ip6-loopback"})
-
-
-class ApiUrlError(MakerfirstError):
-    """``--api-url`` cannot be used for this exchange, or it is malformed."""
-
-
-class LiveTradingNotConfirmedError(MakerfirstError):
-    """The run would reach a venue outside this machine without ``--live``."""
 
 
 def check_api_url(api_url: str) -> str:

@@ -1,4 +1,5 @@
-"""The adapter's own refinements of the domain's ``ExchangeError`` (see ``domain.errors``).
+"""The adapter's refinements of ``ExchangeError``, kept importable here; they live in the one
+error tree (``makerfirst.domain.errors``, whose docstring draws it and says what the caller does):
 
 ExchangeError
 ├── VenueUnavailableError   no usable answer (timeout, network, 5xx) after a read's retries
@@ -7,15 +8,5 @@ ExchangeError
 
 from __future__ import annotations
 
-from makerfirst.domain.errors import ExchangeError
-
-
-class VenueUnavailableError(ExchangeError):
-    """The venue did not answer usefully. Reads were retried; a write's effect is unknown."""
-
-
-class VenueRefusedError(ExchangeError):
-    def __init__(self, message: str, codes: tuple[str, ...] = (), venue_message: str = "") -> None:
-        super().__init__(message)
-        self.codes = codes
-        self.venue_message = venue_message
+from makerfirst.domain.errors import VenueRefusedError as VenueRefusedError  # noqa: PLC0414  # re-exported
+from makerfirst.domain.errors import VenueUnavailableError as VenueUnavailableError  # noqa: PLC0414  # re-exported

@@ -18,7 +18,7 @@ from makerfirst.adapters.ccxt_exchange.client import JsonDict
 from makerfirst.adapters.products_file import parse_product
 from makerfirst.domain.balances import Balance
 from makerfirst.domain.book import Level, OrderBook
-from makerfirst.domain.errors import ExchangeError
+from makerfirst.domain.errors import PayloadError as PayloadError  # noqa: PLC0414  # re-exported
 from makerfirst.domain.money import ZERO
 from makerfirst.domain.orders import (
     CancelOutcome,
@@ -41,10 +41,6 @@ _COINBASE_IOC_CONFIGS = frozenset(
 )
 _COINBASE_NO_REASON = frozenset({"", "UNKNOWN_FAILURE_REASON", "UNKNOWN_CANCEL_FAILURE_REASON"})
 _FRACTION = re.compile(r"(\.\d{6})\d+")  # fromisoformat takes at most microseconds
-
-
-class PayloadError(ExchangeError):
-    """The venue answered something the adapter cannot read (a field missing or malformed)."""
 
 
 # -- scalars ---------------------------------------------------------------------------------------

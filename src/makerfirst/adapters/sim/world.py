@@ -14,14 +14,10 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from makerfirst.domain.errors import MakerfirstError
+from makerfirst.domain.errors import WorldFormatError as WorldFormatError  # noqa: PLC0414  # re-exported
 from makerfirst.domain.orders import Fill, Liquidity, OrderStatus, OrderType, PlaceOrder, Side
 
 WORLD_VERSION = 1
-
-
-class WorldFormatError(MakerfirstError):
-    """A stored paper world this version cannot read."""
 
 
 # What reading a damaged world document raises; each becomes a WorldFormatError.

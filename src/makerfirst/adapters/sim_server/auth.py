@@ -33,15 +33,12 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 
 from makerfirst.clock import Clock
+from makerfirst.domain.errors import CredentialsError as CredentialsError  # noqa: PLC0414  # re-exported
 
 PublicKey = ec.EllipticCurvePublicKey | ed25519.Ed25519PublicKey
 LEEWAY_SEC = 5.0
 MAX_TOKEN_LIFE_SEC = 120.0  # Coinbase's JWTs live two minutes; both clients sign exactly that
 CREDENTIALS_FILE = "credentials.json"
-
-
-class CredentialsError(ValueError):
-    """A key file cannot be used; the message names the file and what is wrong, never the key."""
 
 
 @dataclass(frozen=True, slots=True)
