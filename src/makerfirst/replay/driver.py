@@ -59,7 +59,7 @@ from makerfirst.clock import Clock
 from makerfirst.domain.errors import MakerfirstError
 from makerfirst.domain.orders import Side
 from makerfirst.domain.product import Product
-from makerfirst.replay.events import BBO, BID, CLEAR, LEVEL, TRADE, EventStream, ProductScale
+from makerfirst.replay.events import BBO, BID, CLEAR, EVENT_DTYPE, LEVEL, TRADE, EventStream, ProductScale
 
 
 class FillModel(StrEnum):
@@ -74,6 +74,7 @@ class ProductTape:
 
     ``times`` are receive times in epoch seconds; ``sides`` use the stream's codes (``BID``/``ASK``,
     ``BUY``/``SELL`` for trades); prices in ticks, sizes in lots; ``aux`` is the BBO row's best ask.
+    ``rows``: the same rows as the stream holds them (``EVENT_DTYPE``), for the compiled book.
     """
 
     scale: ProductScale
@@ -83,6 +84,7 @@ class ProductTape:
     prices: tuple[int, ...]
     sizes: tuple[int, ...]
     aux: tuple[int, ...]
+    rows: np.ndarray = field(default_factory=lambda: np.zeros(0, EVENT_DTYPE), compare=False, repr=False)
 
     @property
     def product_id(self) -> str:
@@ -122,6 +124,7 @@ def product_tape(stream: EventStream, product_id: str) -> ProductTape:
         prices=tuple(rows["price"].tolist()),
         sizes=tuple(rows["size"].tolist()),
         aux=tuple(rows["aux"].tolist()),
+        rows=rows,
     )
 
 
@@ -430,6 +433,7 @@ class ReplayMarket:
         self._book = book
         self._shift = feed_latency_sec
         self._index = 0
+        self._arrival_index = 0
 
     @property
     def book(self) -> ReplayBook:
@@ -438,6 +442,15 @@ class ReplayMarket:
     @property
     def exhausted(self) -> bool:
         return self._index >= len(self._tape)
+
+    def mark_arrival(self) -> None:
+        """The episode starts here: the rows before were its catch-up."""
+        self._arrival_index = self._index
+
+    @property
+    def rows_since_arrival(self) -> tuple[int, int]:
+        """(first, stop) indices of the rows applied since ``mark_arrival``."""
+        return self._arrival_index, self._index
 
     def next_time(self) -> float:
         """The venue time of the next row: its receive time less the feed latency."""

@@ -320,6 +320,14 @@ class CompiledBook:
         at = np.flatnonzero(sizes)
         return dict(zip(self.tape.prices[at].tolist(), sizes[at].tolist(), strict=True))
 
+    def shown_at(self, side: Side, price: int) -> int:
+        """The lots the matching engine shows at ``price`` (displayed less what our takers took)."""
+        j = self.tape.level_of(price)
+        if j < 0:
+            return 0
+        s = _index(side)
+        return int(self._lv[kn.LV_SIZE, s, j] - self._lv[kn.LV_TAKEN, s, j])
+
     # -- our orders ------------------------------------------------------------------------------
     def submit(self, side: Side, price: int | None, lots: int, *, rest: bool = True) -> Placed:
         """Our order arrives: what crosses takes the displayed levels down to ``price`` (None: a
@@ -358,6 +366,13 @@ class CompiledBook:
         """Lots our order still has, None if it is not resting (filled or cancelled)."""
         row = self._row_of(order)
         return None if row is None else int(self._orders[row, kn.OR_REMAINING])
+
+    def order_price(self, order: int) -> int:
+        """The limit price (ticks) of our resting order."""
+        row = self._row_of(order)
+        if row is None:
+            raise MakerfirstError(f"order {order} is not resting in the compiled book")
+        return int(self._orders[row, kn.OR_PRICE])
 
     def queue_ahead(self, order: int) -> int:
         row = self._row_of(order)
