@@ -371,6 +371,16 @@ def _short_capture_note(deadline: float, short: Sequence[str]) -> str:
 
 def _plan_capture(config: BacktestConfig) -> BacktestPlan:
     stream, check, catalogue = _load_capture(config)
+    return plan_stream(config, stream, check, catalogue)
+
+
+def plan_stream(
+    config: BacktestConfig,
+    stream: EventStream,
+    check: BookCheck | None = None,
+    catalogue: Catalogue | None = None,
+) -> BacktestPlan:
+    """The plan of ``config`` on an already decoded capture (``config.data`` only names it)."""
     rates = dict(config.quote_usd)
     capture_end = float(stream.events["ts_ns"].max()) / 1e9 if len(stream.events) else 0.0
     venues: dict[tuple[Mode, str], Venue] = {}

@@ -48,6 +48,7 @@ import math
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
+from functools import cached_property
 from itertools import count
 
 import numpy as np
@@ -59,7 +60,7 @@ from makerfirst.clock import Clock
 from makerfirst.domain.errors import MakerfirstError
 from makerfirst.domain.orders import Side
 from makerfirst.domain.product import Product
-from makerfirst.replay.events import BBO, BID, CLEAR, EVENT_DTYPE, LEVEL, TRADE, EventStream, ProductScale
+from makerfirst.replay.events import BBO, BID, CLEAR, LEVEL, TRADE, EventStream, ProductScale
 
 
 class FillModel(StrEnum):
@@ -68,43 +69,67 @@ class FillModel(StrEnum):
     OPTIMISTIC = "optimistic"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, eq=False)
 class ProductTape:
-    """One product's events from an :class:`EventStream`, as plain Python columns for the hot loop.
+    """One product's events from an :class:`EventStream`: ``rows`` as the stream holds them
+    (``EVENT_DTYPE``, for the compiled book), and as plain Python columns for the Python loops
+    (the oracle, the calibration), built on first use.
 
     ``times`` are receive times in epoch seconds; ``sides`` use the stream's codes (``BID``/``ASK``,
     ``BUY``/``SELL`` for trades); prices in ticks, sizes in lots; ``aux`` is the BBO row's best ask.
-    ``rows``: the same rows as the stream holds them (``EVENT_DTYPE``), for the compiled book.
     """
 
     scale: ProductScale
-    times: tuple[float, ...]
-    kinds: tuple[int, ...]
-    sides: tuple[int, ...]
-    prices: tuple[int, ...]
-    sizes: tuple[int, ...]
-    aux: tuple[int, ...]
-    rows: np.ndarray = field(default_factory=lambda: np.zeros(0, EVENT_DTYPE), compare=False, repr=False)
+    rows: np.ndarray
+
+    @cached_property
+    def times(self) -> tuple[float, ...]:
+        # Seconds as floats only for the virtual clock; prices and sizes stay integer ticks and lots.
+        return tuple((self.rows["ts_ns"].astype(np.float64) / 1e9).tolist())
+
+    @cached_property
+    def kinds(self) -> tuple[int, ...]:
+        return tuple(self.rows["kind"].tolist())
+
+    @cached_property
+    def sides(self) -> tuple[int, ...]:
+        return tuple(self.rows["side"].tolist())
+
+    @cached_property
+    def prices(self) -> tuple[int, ...]:
+        return tuple(self.rows["price"].tolist())
+
+    @cached_property
+    def sizes(self) -> tuple[int, ...]:
+        return tuple(self.rows["size"].tolist())
+
+    @cached_property
+    def aux(self) -> tuple[int, ...]:
+        return tuple(self.rows["aux"].tolist())
 
     @property
     def product_id(self) -> str:
         return self.scale.product_id
 
+    def _time(self, i: int) -> float:
+        return float(np.float64(self.rows["ts_ns"][i]) / 1e9)
+
     @property
     def start(self) -> float:
-        return self.times[0] if self.times else NEVER
+        return self._time(0) if len(self) else NEVER
 
     @property
     def end(self) -> float:
-        return self.times[-1] if self.times else NEVER
+        return self._time(-1) if len(self) else NEVER
 
     @property
     def first_book_time(self) -> float:
         """When the first book row arrives (a snapshot): before it there is no book to trade on."""
-        return next((t for t, k in zip(self.times, self.kinds, strict=True) if k == LEVEL), self.end)
+        book_rows = np.flatnonzero(self.rows["kind"] == LEVEL)
+        return self._time(int(book_rows[0])) if len(book_rows) else self.end
 
     def __len__(self) -> int:
-        return len(self.times)
+        return len(self.rows)
 
 
 def product_tape(stream: EventStream, product_id: str) -> ProductTape:
@@ -113,19 +138,8 @@ def product_tape(stream: EventStream, product_id: str) -> ProductTape:
     if index is None:
         known = ", ".join(p.product_id for p in stream.products)
         raise MakerfirstError(f"{product_id} is not in the capture; it holds: {known}")
-    rows = stream.events[stream.events["product"] == index]
-    # Seconds as floats only for the virtual clock; prices and sizes stay integer ticks and lots.
-    times = (rows["ts_ns"].astype(np.float64) / 1e9).tolist()
-    return ProductTape(
-        scale=stream.products[index],
-        times=tuple(times),
-        kinds=tuple(rows["kind"].tolist()),
-        sides=tuple(rows["side"].tolist()),
-        prices=tuple(rows["price"].tolist()),
-        sizes=tuple(rows["size"].tolist()),
-        aux=tuple(rows["aux"].tolist()),
-        rows=rows,
-    )
+    mine = stream.events["product"] == index
+    return ProductTape(stream.products[index], stream.events if mine.all() else stream.events[mine])
 
 
 def _book_side(code: int) -> Side:

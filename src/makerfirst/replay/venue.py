@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from itertools import count
 
@@ -39,6 +39,7 @@ from makerfirst.adapters.sim.driver import NEVER, MarketDriver
 from makerfirst.adapters.sim.exchange import SimulatedExchange, SimulatorSettings, _Venue
 from makerfirst.adapters.sim.matching import Match, MatchingEngine, RestingOrder
 from makerfirst.clock import Clock
+from makerfirst.domain.book import Level, OrderBook
 from makerfirst.domain.errors import MakerfirstError
 from makerfirst.domain.orders import Side
 from makerfirst.domain.product import Product
@@ -67,6 +68,7 @@ class CompiledEngine(MatchingEngine):
         self._ids: dict[int, str] = {}
         self._sides: dict[str, Side] = {}
         self._taker_ids = count(1)
+        self.takes = 0  # how many of our orders took liquidity: the shown book changed without a row
 
     # -- reading -------------------------------------------------------------------------------
     def best_bid(self) -> int | None:
@@ -116,6 +118,8 @@ class CompiledEngine(MatchingEngine):
         if not ours:
             raise MakerfirstError("a replayed market moves only through its tape, not submit()")
         placed = self.book.submit(side, price, lots, rest=rest)
+        if placed.taken:
+            self.takes += 1
         matches = [
             Match(f"L{side.opposite.value}{t.price}", order_id, side, t.price, t.lots, False, True)
             for t in placed.taken
@@ -167,19 +171,20 @@ class CompiledTape:
         return self.step_until(engine, float(self._times[self.book.cursor]))[1]
 
     def step_until(self, engine: MatchingEngine, bound: float) -> tuple[float, list[Match]]:
-        """Apply the rows at or before ``bound``; (the venue time of the last row applied, the
-        fills of our orders it caused)."""
+        """Apply the rows at or before ``bound``, stopping after one that fills us: (that row's
+        venue time, or ``bound`` when nothing filled; the fills of our orders)."""
         if engine is not self.engine:
             raise MakerfirstError("a CompiledTape drives only its own CompiledEngine")
-        book = self.book
-        stop = int(np.searchsorted(self._times, bound, side="right"))
-        rows = stop - book.cursor
-        if rows <= 0:
+        book = self.engine.book
+        cursor = book.cursor
+        stop = int(self._times.searchsorted(bound, side="right"))
+        if stop <= cursor:
             return bound, []
-        advanced = book.advance(max_rows=rows)
-        last = float(self._times[book.cursor - 1])
-        fills = [(f.order, f.lots, f.price, f.aggressor) for f in advanced.fills]
-        return last, self.engine.fills_as_matches(fills)
+        fills = book.advance_rows(stop - cursor)
+        if not fills:
+            return bound, []
+        last = float(self._times[book.cursor - 1])  # the row that filled us
+        return last, self.engine.fills_as_matches([(f.order, f.lots, f.price, f.aggressor) for f in fills])
 
     def mark_arrival(self) -> None:
         """The episode starts here: rows before are its catch-up, not counted in ``volume``."""
@@ -216,6 +221,32 @@ class CompiledReplayExchange(SimulatedExchange):
             self.compiled, venue_times(tape, feed_latency_sec) if times is None else times
         )
         self.attach_market(product.product_id, self.tape, engine=self.compiled)
+        self._product = product
+        self._shown: tuple[tuple[int, int, int], OrderBook] | None = None
+        self._prices: dict[int, Decimal] = {}
+
+    def book_now(self, product_id: str, depth: int = 50) -> OrderBook:
+        """The simulator's book view, rebuilt only when a row or one of our takers changed it (the
+        engine reads the book far more often than a liquid tape's touch moves)."""
+        if product_id != self._product.product_id:
+            return super().book_now(product_id, depth)
+        key = (self.compiled.book.cursor, self.compiled.takes, depth)
+        if self._shown is None or self._shown[0] != key:
+            self._shown = (key, self._book_view(depth))
+        return replace(self._shown[1], timestamp=self._time)
+
+    def _book_view(self, depth: int) -> OrderBook:
+        tick, lot, prices = self._product.price_increment, self._product.base_increment, self._prices
+        sides = []
+        for side in (Side.BUY, Side.SELL):
+            levels = []
+            for p, n in self.compiled.levels(side, depth):
+                price = prices.get(p)
+                if price is None:
+                    price = prices[p] = p * tick
+                levels.append(Level(price, n * lot))
+            sides.append(tuple(levels))
+        return OrderBook(self._product.product_id, sides[0], sides[1], self._time)
 
     def _step_driver(self, venue: _Venue, driver: MarketDriver) -> None:
         if driver is not self.tape:

@@ -262,6 +262,31 @@ class CompiledBook:
         )
         return Advanced(StopReason(int(reason)), self.cursor - before, fills)
 
+    def advance_rows(self, rows: int) -> tuple[BookFill, ...]:
+        """:meth:`advance` by at most ``rows`` rows (no time bound), stopping after a row that
+        fills us; only the fills, for a caller that wakes often (the replay venue)."""
+        kn.advance(
+            *self._columns,
+            self.tape.prices,
+            kn.FAR,
+            rows,
+            False,
+            self._state,
+            self._lv,
+            self._touched_flag,
+            self._touched,
+            self._orders,
+            self._fills,
+            self._scratch,
+        )
+        n_fills = int(self._state[kn.ST_N_FILLS])
+        if not n_fills:
+            return ()
+        return tuple(
+            BookFill(int(r), int(t), int(h), int(q), int(p), Side.BUY if a == BID else Side.SELL)
+            for r, t, h, q, p, a in self._fills[:n_fills].tolist()
+        )
+
     @property
     def cursor(self) -> int:
         """The index of the next tape row to apply."""
