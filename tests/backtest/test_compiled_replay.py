@@ -21,8 +21,10 @@ from makerfirst.clock import VirtualClock
 from makerfirst.domain.orders import OrderStatus, OrderType, PlaceOrder, Side
 from makerfirst.domain.product import Product
 from makerfirst.replay.backtest import (
+    MID_PERIOD_SEC,
     BacktestConfig,
     BacktestPlan,
+    MidRecorder,
     Mode,
     ReplayBookKind,
     ReplayVenue,
@@ -206,6 +208,47 @@ def test_an_order_acknowledged_after_the_entry_latency_sees_the_book_of_that_mom
         seen.append(outcome(exchange))
     assert seen[0] == seen[1]
     assert [(f[0], f[2]) for f in seen[1][1]] == [(100.3, Decimal("0.05"))]
+
+
+def test_the_mid_recorder_sampled_inside_the_compiled_call_records_the_oracles_mids() -> None:
+    # The touch moves between samples, our sell fills between two of them and an IOC of ours takes
+    # the best bid: every 0.1 s sample, taken in one compiled call, is the oracle's.
+    moves = book_rows(
+        *[
+            # better bids and asks come and go (every third row empties its level again)
+            (
+                100.0 + 0.037 * i,
+                LEVEL,
+                BID if i % 2 else ASK,
+                9976 + i % 5 if i % 2 else 10024 - i % 5,
+                0 if i % 3 == 0 else 50 + i,
+            )
+            for i in range(60)
+        ],
+        (101.234, TRADE, BUY, 10060, 30),
+        (102.5, LEVEL, BID, 9976, 20),
+    )
+    rows = sorted(moves, key=lambda row: row[0])  # stable: the snapshot keeps its order
+    seen = []
+    for clock, exchange in both_exchanges(rows, start=100.0, latency=0.05):
+        recorder = MidRecorder(100.0, MID_PERIOD_SEC, 104.0)
+        exchange.attach_market("X-USD", recorder)
+
+        async def trade(clock: VirtualClock = clock, exchange: SimulatedExchange = exchange) -> None:
+            await exchange.place_order(sell("1.0026", "0.10", end_time=103.0))
+            await clock.sleep_until(102.0)
+            ioc = PlaceOrder(
+                "s2", "X-USD", Side.SELL, OrderType.LIMIT_IOC, Decimal("0.50"), Decimal("0.9900")
+            )
+            await exchange.place_order(ioc)
+            await clock.sleep_until(105.0)
+            exchange.advance()
+
+        asyncio.run(trade())
+        seen.append((recorder.times, recorder.mids, outcome(exchange)))
+    assert seen[0] == seen[1]
+    assert len(seen[1][0]) == 41 and len(set(seen[1][1])) > 3  # 100.0 .. 104.0, and the mid moved
+    assert len(seen[1][2][1]) >= 2  # our maker fill and our taker fill
 
 
 def test_an_episode_from_its_arrival_checkpoint_equals_one_caught_up_from_the_start() -> None:

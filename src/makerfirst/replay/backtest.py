@@ -612,6 +612,22 @@ class MidRecorder:
         self._next += self._period
         return []
 
+    def due(self, bound: float) -> list[float]:
+        """The sample times ``step`` would take at or before ``bound`` (the replay venue takes them
+        inside its compiled call: see ``venue.TouchSampler``)."""
+        times, at = [], self._next
+        last = min(bound, self._stop)
+        while at <= last:
+            times.append(at)
+            at += self._period
+        return times
+
+    def record(self, times: Sequence[float], bids: Sequence[int | None], asks: Sequence[int | None]) -> None:
+        for when, bid, ask in zip(times, bids, asks, strict=True):
+            self.times.append(when)
+            self.mids.append(None if bid is None or ask is None else (bid + ask) / 2)
+            self._next = when + self._period
+
     def mid_at(self, when: float) -> float | None:
         """The last mid recorded at or before ``when``."""
         i = bisect.bisect_right(self.times, when) - 1

@@ -32,6 +32,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from decimal import Decimal
 from itertools import count
+from typing import Protocol, runtime_checkable
 
 import numpy as np
 
@@ -43,9 +44,10 @@ from makerfirst.domain.book import Level, OrderBook
 from makerfirst.domain.errors import MakerfirstError
 from makerfirst.domain.orders import Side
 from makerfirst.domain.product import Product
-from makerfirst.replay.cbook import BookTape, Checkpoint, CompiledBook, Volume
+from makerfirst.replay.cbook import BookFill, BookTape, Checkpoint, CompiledBook, Volume
 
 _SEC_NS = 1_000_000_000
+_LEVELS_KEPT = 100_000  # (price, size) levels remembered by a venue's book view
 
 
 def venue_times(tape: BookTape, feed_latency_sec: float) -> np.ndarray:
@@ -156,7 +158,7 @@ class CompiledTape:
 
     def __init__(self, engine: CompiledEngine, times: np.ndarray) -> None:
         self.engine = engine
-        self._times = times
+        self.times = times
         self.start_row = engine.book.cursor
 
     @property
@@ -165,10 +167,10 @@ class CompiledTape:
 
     def next_time(self) -> float:
         cursor = self.book.cursor
-        return float(self._times[cursor]) if cursor < len(self._times) else NEVER
+        return float(self.times[cursor]) if cursor < len(self.times) else NEVER
 
     def step(self, engine: MatchingEngine) -> list[Match]:
-        return self.step_until(engine, float(self._times[self.book.cursor]))[1]
+        return self.step_until(engine, float(self.times[self.book.cursor]))[1]
 
     def step_until(self, engine: MatchingEngine, bound: float) -> tuple[float, list[Match]]:
         """Apply the rows at or before ``bound``, stopping after one that fills us: (that row's
@@ -177,13 +179,13 @@ class CompiledTape:
             raise MakerfirstError("a CompiledTape drives only its own CompiledEngine")
         book = self.engine.book
         cursor = book.cursor
-        stop = int(self._times.searchsorted(bound, side="right"))
+        stop = int(self.times.searchsorted(bound, side="right"))
         if stop <= cursor:
             return bound, []
         fills = book.advance_rows(stop - cursor)
         if not fills:
             return bound, []
-        last = float(self._times[book.cursor - 1])  # the row that filled us
+        last = float(self.times[book.cursor - 1])  # the row that filled us
         return last, self.engine.fills_as_matches([(f.order, f.lots, f.price, f.aggressor) for f in fills])
 
     def mark_arrival(self) -> None:
@@ -195,9 +197,31 @@ class CompiledTape:
         return self.book.tape.volume(self.start_row, self.book.cursor)
 
 
+@runtime_checkable
+class TouchSampler(Protocol):
+    """A driver that only records the matching engine's best bid and ask (ticks, None: no level) at a
+    grid of times, such as the markouts' mid recorder. The compiled venue takes its samples inside
+    its compiled call instead of waking Python for each."""
+
+    def next_time(self) -> float: ...
+
+    def step(self, engine: MatchingEngine) -> list[Match]: ...
+
+    def due(self, bound: float) -> list[float]:
+        """Its next sample times at or before ``bound`` (not yet taken)."""
+        ...
+
+    def record(self, times: Sequence[float], bids: Sequence[int | None], asks: Sequence[int | None]) -> None:
+        """Take the samples at ``times`` (the first ones ``due`` gave)."""
+        ...
+
+
 class CompiledReplayExchange(SimulatedExchange):
     """A :class:`SimulatedExchange` whose one product trades on a :class:`CompiledBook` restored
-    from ``checkpoint`` (the book at the episode's arrival) or built from the tape's start."""
+    from ``checkpoint`` (the book at the episode's arrival) or built from the tape's start.
+
+    One :class:`TouchSampler` attached after the tape is served inside the compiled call; every
+    other driver is stepped by the exchange as usual (and bounds the tape's calls)."""
 
     def __init__(
         self,
@@ -222,8 +246,9 @@ class CompiledReplayExchange(SimulatedExchange):
         )
         self.attach_market(product.product_id, self.tape, engine=self.compiled)
         self._product = product
+        self._sampler: TouchSampler | None = None
         self._shown: tuple[tuple[int, int, int], OrderBook] | None = None
-        self._prices: dict[int, Decimal] = {}
+        self._levels: dict[tuple[int, int], Level] = {}  # (ticks, lots) → Level: most levels persist
 
     def book_now(self, product_id: str, depth: int = 50) -> OrderBook:
         """The simulator's book view, rebuilt only when a row or one of our takers changed it (the
@@ -236,17 +261,26 @@ class CompiledReplayExchange(SimulatedExchange):
         return replace(self._shown[1], timestamp=self._time)
 
     def _book_view(self, depth: int) -> OrderBook:
-        tick, lot, prices = self._product.price_increment, self._product.base_increment, self._prices
+        tick, lot, known = self._product.price_increment, self._product.base_increment, self._levels
+        if len(known) > _LEVELS_KEPT:
+            known.clear()
         sides = []
         for side in (Side.BUY, Side.SELL):
             levels = []
-            for p, n in self.compiled.levels(side, depth):
-                price = prices.get(p)
-                if price is None:
-                    price = prices[p] = p * tick
-                levels.append(Level(price, n * lot))
+            for key in self.compiled.levels(side, depth):
+                level = known.get(key)
+                if level is None:
+                    level = known[key] = Level(key[0] * tick, key[1] * lot)
+                levels.append(level)
             sides.append(tuple(levels))
         return OrderBook(self._product.product_id, sides[0], sides[1], self._time)
+
+    def attach_market(
+        self, product_id: str, driver: MarketDriver, engine: MatchingEngine | None = None
+    ) -> None:
+        super().attach_market(product_id, driver, engine)
+        if driver is not self.tape and self._sampler is None and isinstance(driver, TouchSampler):
+            self._sampler = driver
 
     def _step_driver(self, venue: _Venue, driver: MarketDriver) -> None:
         if driver is not self.tape:
@@ -256,15 +290,38 @@ class CompiledReplayExchange(SimulatedExchange):
         # (where the engine's request or sleep lands). Rows at that very time come first, as the
         # exchange's loop orders a driver before later drivers and before timers at equal times.
         bound = self._clock.now()
+        sampler = self._sampler
         for other in venue.drivers:
-            if other is not driver:
+            if other is not driver and other is not sampler:
                 bound = min(bound, other.next_time())
         if self._timers:
             bound = min(bound, self._timers[0][0])
+        if sampler is not None:
+            # Its samples up to then, in one compiled call: a sample at the bound's very time is
+            # taken before a timer there (drivers come before timers at equal times); a driver
+            # attached after the sampler only reads the book, so their order at a tie is moot.
+            grid = sampler.due(bound)
+            if grid:
+                stops = self.tape.times.searchsorted(grid, side="right")
+                done, bids, asks, fills = self.compiled.book.advance_sampled(stops)
+                sampler.record(
+                    grid[:done],
+                    [None if b < 0 else b for b in bids.tolist()],
+                    [None if a < 0 else a for a in asks.tolist()],
+                )
+                if fills:
+                    self._settle_fills(venue, fills)
+                return
         when, matches = self.tape.step_until(venue.engine, bound)
         if matches:
             self._time = when
             self._settle(venue, matches)
+
+    def _settle_fills(self, venue: _Venue, fills: Sequence[BookFill]) -> None:
+        """Our fills from one tape row, settled at that row's venue time."""
+        self._time = float(self.tape.times[fills[0].row])
+        ours = [(f.order, f.lots, f.price, f.aggressor) for f in fills]
+        self._settle(venue, self.compiled.fills_as_matches(ours))
 
 
 @dataclass(frozen=True, slots=True)

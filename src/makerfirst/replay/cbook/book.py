@@ -279,6 +279,33 @@ class CompiledBook:
             self._fills,
             self._scratch,
         )
+        return self._last_fills()
+
+    def advance_sampled(self, stops: np.ndarray) -> tuple[int, np.ndarray, np.ndarray, tuple[BookFill, ...]]:
+        """For each row index in ``stops`` (ascending): apply the rows before it, then read the best
+        bid and ask prices the matching engine shows (-1: none), stopping after a row that fills
+        us (before its sample). (samples taken, bids, asks, fills)."""
+        bids = np.empty(len(stops), np.int64)
+        asks = np.empty(len(stops), np.int64)
+        done = int(
+            kn.advance_sampled(
+                *self._columns,
+                self.tape.prices,
+                np.ascontiguousarray(stops, np.int64),
+                bids,
+                asks,
+                self._state,
+                self._lv,
+                self._touched_flag,
+                self._touched,
+                self._orders,
+                self._fills,
+                self._scratch,
+            )
+        )
+        return done, bids[:done], asks[:done], self._last_fills()
+
+    def _last_fills(self) -> tuple[BookFill, ...]:
         n_fills = int(self._state[kn.ST_N_FILLS])
         if not n_fills:
             return ()
@@ -413,13 +440,14 @@ class CompiledBook:
     # -- checkpoints ------------------------------------------------------------------------------
     def checkpoint(self) -> Checkpoint:
         """The whole book now; levels that hold nothing are left out."""
-        touched = self._touched[: int(self._state[kn.ST_N_TOUCHED])]
-        values = self._lv[: kn.N_MARKET_FIELDS][:, :, touched]
-        keep = values.any(axis=(0, 1))
+        # The levels holding anything, found over the contiguous arrays (faster than gathering the
+        # touched list, which after a snapshot of a deep book is long): a CLEAR forgets only them.
+        market = self._lv[: kn.N_MARKET_FIELDS, :, : len(self.tape.prices)]
+        keep = np.flatnonzero(market.any(axis=(0, 1)))
         return Checkpoint(
             state=self._state.copy(),
-            levels=touched[keep].copy(),
-            values=np.ascontiguousarray(values[:, :, keep]),
+            levels=keep,
+            values=np.ascontiguousarray(market[:, :, keep]),
             orders=self._orders.copy(),
             next_handle=self._next_handle,
             tape_key=self.tape.key,
