@@ -20,7 +20,8 @@ Rows (the letters are issue 10's):
   (``CompiledReplayExchange``), each episode's book restored from a checkpoint taken in one pass
   over the tape, the markouts' mid recorder, the forced residual sale. Its messages are what the
   runs lived through (arrival to where each run's market stopped), the catch-up pass is not
-  counted but its time is; CPU seconds are the plan (level layout, checkpoint pass) + the runs;
+  counted but its time is; CPU seconds are that pass + the runs (the tape's columns and level
+  layout are data conversion, untimed as for every row);
 * (b) ``compiled book``: :class:`makerfirst.replay.cbook.CompiledBook` alone, the numba book with our
   orders inside it, advanced in one compiled call to the end (stopping only at our fills);
 * (b) ``compiled, wake on BBO``: the same, but returning to Python at every change of the best

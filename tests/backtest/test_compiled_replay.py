@@ -9,14 +9,18 @@ backtest exactly the fills, IS and markouts of the oracle path (``ReplayExchange
 from __future__ import annotations
 
 import asyncio
+import json
 from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
 
 import numpy as np
 import pytest
+import typer
+from typer.testing import CliRunner
 
 from makerfirst.adapters.sim.exchange import SimulatedExchange, SimulatorSettings
+from makerfirst.cli.backtest_cmd import backtest
 from makerfirst.clock import VirtualClock
 from makerfirst.domain.orders import OrderStatus, OrderType, PlaceOrder, Side
 from makerfirst.domain.product import Product
@@ -338,3 +342,25 @@ def test_a_plan_takes_one_checkpoint_per_replay_episode_at_its_arrival(tmp_path:
         for arrival, checkpoint in venue.arrivals.by_arrival.items():
             # The checkpoint holds every row at or before the arrival, none after.
             assert checkpoint.cursor == int(np.searchsorted(venue.arrivals.times, arrival, side="right"))
+
+
+def test_the_backtest_json_reports_the_replay_counts_and_the_table_prints_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    capture = COINBASE_THIN / "ws-feed.txt"
+    if not capture.is_file():
+        pytest.skip(f"real capture {capture} is absent")
+    monkeypatch.setenv("MAKERFIRST_CACHE_DIR", str(tmp_path / "cache"))
+    app = typer.Typer()
+    app.command("backtest")(backtest)
+    app.command("other")(lambda: None)  # two commands: typer keeps the command name
+    args = ["backtest", "--data", str(capture), "--mode", "replay", "--policies", "design_note"]
+    outcome = CliRunner().invoke(app, [*args, "--json"])
+    assert outcome.exit_code == 0, outcome.output
+    replay = json.loads(outcome.stdout)["replay"]
+    assert {"messages", "level_rows", "seconds", "messages_per_sec", "note"} <= set(replay)
+    assert replay["book"] == "compiled" and replay["messages"] > 0 and replay["messages_per_sec"] > 0
+    oracle = CliRunner().invoke(app, [*args, "--json", "--replay-book", "oracle"])
+    assert json.loads(oracle.stdout)["replay"]["messages"] == replay["messages"]
+    table = CliRunner().invoke(app, args)
+    assert table.exit_code == 0 and "replay (compiled book):" in table.stdout and "msg/s" in table.stdout

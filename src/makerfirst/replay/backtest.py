@@ -17,7 +17,10 @@
 
 ``synthetic:<preset>`` runs ``synthetic`` episodes on a preset market (``liquid``, ``thin``, ``dead``).
 
-**One episode** (``run_episode``): a fresh simulated exchange positioned at the arrival, an
+**One episode** (``run_episode``): a fresh simulated exchange positioned at the arrival (a replay
+under the conservative model: ``venue.CompiledReplayExchange``, the compiled book restored from the
+checkpoint the plan took at that arrival in one pass over the capture; other fill models, or
+``SimOptions.replay_book=oracle``: ``ReplayExchange`` on the Python ``ReplayBook``), an
 account holding ample base (the episode's size, not the balance, bounds the sell), the policy run
 through ``TwapLoop`` and shown the deadline, as a task that is cancelled at the deadline or the
 end of the data; then every open order is cancelled and confirmed terminal (fills that race the
@@ -109,9 +112,10 @@ class ReplayBookKind(StrEnum):
 
 REPLAY_COUNT_NOTE = (
     "messages = snapshots + depth diffs + trades (BBO/ticker messages excluded), summed over every"
-    " (episode, policy) run from the episode's arrival to where its market stopped; the book at"
-    " arrival comes from one pass over the capture (catch_up_seconds), not replayed per run;"
-    " seconds = catch-up pass + the replay episodes' wall time"
+    " (episode, policy) run from the episode's arrival to where its market stopped (the catch-up"
+    " before the arrival is not counted); seconds = wall time of the replay runs plus the catch-up:"
+    " on the compiled book one pass over the capture for every arrival (catch_up_seconds), on the"
+    " oracle the prefix replayed inside every run"
 )
 
 

@@ -1,5 +1,9 @@
 """Replay a captured L2 + trades tape through the simulator's matching engine, with a fill model.
 
+The backtest replays on the compiled book (:mod:`makerfirst.replay.venue`) under the conservative
+model; the Python :class:`ReplayBook` here is its test oracle (compared event by event and end to
+end) and the book of the probabilistic and optimistic models.
+
 :class:`ReplayMarket` is a :class:`~makerfirst.adapters.sim.driver.MarketDriver` that feeds one
 product's events (an :class:`~makerfirst.replay.events.EventStream`, decoded once by the readers)
 into a :class:`ReplayBook`, the matching engine of a :class:`ReplayExchange`. The contract:

@@ -14,7 +14,9 @@ happen: the exchange's next timer (GTD expiry, the cancel queue), another driver
 arriving after the entry latency, its sleep target). The compiled book itself stops early after a
 row that fills one of our orders, so the exchange settles that fill at that row's time and the
 engine hears of it then. Ties keep the oracle's order: rows stamped at the same time as a timer or
-another driver's action come first.
+another driver's action come first. A driver that only samples the touch on a grid of times (the
+markouts' mid recorder, a :class:`TouchSampler`) is served inside the same compiled call
+(``CompiledBook.advance_sampled``) rather than waking Python every 0.1 s.
 
 Rows are selected by their venue time in float seconds (receive time less the feed latency),
 computed exactly as the oracle's :class:`~makerfirst.replay.driver.ReplayMarket` computes them,
@@ -153,8 +155,8 @@ class CompiledEngine(MatchingEngine):
 
 class CompiledTape:
     """The tape as one :class:`MarketDriver`: ``step_until`` applies every row up to a time in one
-    compiled call (stopping after a row that fills us); ``step`` (one row) keeps the plain driver
-    contract for callers that step it themselves."""
+    compiled call (stopping after a row that fills us); ``step`` (the rows at the next row's time)
+    keeps the plain driver contract for callers that step it themselves."""
 
     def __init__(self, engine: CompiledEngine, times: np.ndarray) -> None:
         self.engine = engine
