@@ -326,7 +326,7 @@ class CompiledReplayExchange(SimulatedExchange):
         self._settle(venue, self.compiled.fills_as_matches(ours))
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False)
 class ArrivalBooks:
     """One product's checkpoints at its episodes' arrivals, taken in one pass over the tape."""
 
