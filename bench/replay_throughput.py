@@ -14,6 +14,14 @@ one core; the wall-clock seconds are printed beside them, and differ only when t
 
 Rows (the letters are issue 10's):
 
+* (a) ``makerfirst backtest`` replay path: ``plan_stream`` + ``run_backtest`` on the looped capture
+  with the design note's policy, ``--episodes`` episodes (capped at as many as fit unoverlapped at
+  the ``--deadline``): the real ``TwapLoop``/``ExecutionEngine`` on the replay venue
+  (``CompiledReplayExchange``), each episode's book restored from a checkpoint taken in one pass
+  over the tape, the markouts' mid recorder, the forced residual sale. Its messages are what the
+  runs lived through (arrival to where each run's market stopped), the catch-up pass is not
+  counted but its time is; CPU seconds are that pass + the runs (the tape's columns and level
+  layout are data conversion, untimed as for every row);
 * (b) ``compiled book``: :class:`makerfirst.replay.cbook.CompiledBook` alone, the numba book with our
   orders inside it, advanced in one compiled call to the end (stopping only at our fills);
 * (b) ``compiled, wake on BBO``: the same, but returning to Python at every change of the best
@@ -25,9 +33,8 @@ Rows (the letters are issue 10's):
   and reads the best bid and ask (``wait_next_feed``), RiskAverse queue, partial fills;
 * (d) NautilusTrader 1.231.0 with ``bypass_logging=True``, L2 book, queue position on.
 
-Row (a), ``makerfirst backtest``'s replay path on the compiled book, needs the replay venue wired
-onto it (issue 10, build 2) and is not measured here yet. The Python rows replay ``--python-loops``
-loops only (their rate does not depend on the length). The process is pinned to one core.
+The Python rows replay ``--python-loops`` loops only (their rate does not depend on the length).
+The process is pinned to one core.
 
 Run it (the peers need Python >= 3.12 for nautilus-trader 1.231.0):
 
@@ -43,13 +50,14 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import logging
 import os
 import platform
 import tempfile
 import time
 import warnings
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -57,10 +65,13 @@ from typing import Any
 import numpy as np
 
 from makerfirst.domain.orders import Side
+from makerfirst.replay.backtest import BacktestConfig, Mode, ReplayVenue, plan_stream, run_backtest
 from makerfirst.replay.cbook import BookTape, CompiledBook, StopReason, Volume, count_volume
 from makerfirst.replay.driver import ReplayBook
 from makerfirst.replay.events import BBO, BID, BUY, CLEAR, LEVEL, TRADE, EventStream
+from makerfirst.replay.policies import REFERENCE_POLICIES
 from makerfirst.replay.readers import read_capture
+from makerfirst.replay.venue import arrival_checkpoints
 
 CAPTURE = Path("binance-btcusdt-2024-08-08") / "btcusdt_20240808.gz"
 HFTBACKTEST = "hftbacktest 2.4.4"
@@ -144,6 +155,49 @@ def fill_note(start_ns: int, fill_ns: int | None, filled_lots: int, extra: str =
         else f"filled {filled_lots} lots, first at +{(fill_ns - start_ns) / 1e9:.3f} s"
     )
     return f"{when}{'; ' + extra if extra else ''}"
+
+
+# -- (a) makerfirst backtest's replay path --------------------------------------------------------
+
+
+def run_backtest_path(rows: np.ndarray, stream: EventStream, episodes: int, deadline: float) -> Row:
+    config = BacktestConfig(
+        data="looped BTCUSDT capture",
+        policies=(REFERENCE_POLICIES["design_note"],),
+        episodes=episodes,
+        modes=(Mode.REPLAY,),
+        deadline_sec=deadline,
+    )
+    looped = EventStream(stream.products, rows)
+    # Warm-up on one loop: numba loads its compiled kernels; the event loop and policy code import.
+    warm = rows[rows["ts_ns"] <= rows["ts_ns"][0] + int(2 * deadline * 1e9)]
+    run_backtest(
+        replace(config, episodes=1),
+        plan=plan_stream(replace(config, episodes=1), EventStream(stream.products, warm)),
+    )
+    # Not timed, like every row's data conversion: the tape's columns and level layout.
+    plan = plan_stream(config, looped)
+    ((key, venue),) = plan.venues.items()
+    assert isinstance(venue, ReplayVenue)
+    assert venue.book_tape is not None
+    watch = Stopwatch()
+    # Timed: the catch-up pass (the book at every arrival, in one pass over the tape), then the runs.
+    books = arrival_checkpoints(venue.book_tape, [e.arrival for _, e in plan.episodes])
+    plan = replace(plan, venues={key: replace(venue, arrivals=books)})
+    result = run_backtest(config, plan=plan)
+    seconds = watch.span()
+    count = result.replay
+    assert count is not None
+    filled = sum(1 for r in result.results if r.maker_size > 0)
+    completed = sum(1 for r in result.results if r.completed)
+    return Row(
+        "(a) makerfirst backtest replay",
+        "TwapLoop + ExecutionEngine (design note) on the compiled replay venue, markouts, per episode",
+        Volume(count.messages, count.level_rows),
+        seconds,
+        f"{len(result.results)} episodes of {deadline:.0f} s, {completed} completed, {filled} with maker"
+        f" fills; catch-up pass {books.seconds:.2f} s (timed; its rows not counted)",
+    )
 
 
 # -- (b) the compiled book ------------------------------------------------------------------------
@@ -624,8 +678,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--ticks-above", type=int, default=2000, help="our sell's price above the best ask")
     parser.add_argument("--size-lots", type=int, default=1000, help="our sell's size (lots of 0.000001 BTC)")
     parser.add_argument("--peers", default="hftbacktest,nautilus", help="comma-separated; empty for none")
+    parser.add_argument(
+        "--episodes", type=int, default=100_000, help="(a): episodes (at most as many as fit)"
+    )
+    parser.add_argument("--deadline", type=float, default=120.0, help="(a): each episode's deadline, seconds")
     args = parser.parse_args(argv)
     warnings.filterwarnings("ignore", message=".*utcnow is deprecated")  # inside nautilus_trader's run()
+    logging.getLogger("makerfirst").setLevel(logging.ERROR)  # (a)'s engine transcript, as the CLI does
     pinned = "not pinned"
     if hasattr(os, "sched_setaffinity"):
         core = min(os.sched_getaffinity(0))
@@ -647,6 +706,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"Python {platform.python_version()}, {pinned}."
     )
     rows = [
+        run_backtest_path(looped, stream, args.episodes, args.deadline),
         run_compiled(looped, one_loop, stream, order, wake_on_bbo=False),
         run_compiled(looped, one_loop, stream, order, wake_on_bbo=True),
         run_dict_book(python_rows, order),
@@ -662,10 +722,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     for name in filter(None, args.peers.split(",")):
         rows += peers[name.strip()]()
     print(render(rows))
-    print(
-        "(a) makerfirst backtest's replay path on the compiled book: not measured yet (its replay venue "
-        "is still on ReplayBook; wiring the compiled book under it is the next step of issue 10)."
-    )
+    missing = [r.engine for r in rows if r.seconds is None]
+    if missing:
+        print(f"not run here: {', '.join(missing)} (see the docstring: bench/.venv-peers); no ratios.")
     return 0
 
 

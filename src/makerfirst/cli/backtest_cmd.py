@@ -25,6 +25,7 @@ from makerfirst.replay.backtest import (
     BacktestConfig,
     BacktestResult,
     Mode,
+    ReplayBookKind,
     SimOptions,
     backtest_json,
     jobs,
@@ -96,6 +97,14 @@ QuoteOpt = Annotated[
 ]
 EntryOpt = Annotated[
     float, typer.Option("--entry-latency", min=0.0, help="Seconds; order-entry (request) latency.")
+]
+ReplayBookOpt = Annotated[
+    ReplayBookKind,
+    typer.Option(
+        "--replay-book",
+        help="The replay's book: compiled (numba; conservative fills) or oracle (the pure-Python"
+        " ReplayBook it is checked against; the other fill models always use it).",
+    ),
 ]
 FeedOpt = Annotated[
     float, typer.Option("--feed-latency", min=0.0, help="Seconds; how much later the capture saw each event.")
@@ -230,6 +239,7 @@ def backtest(
     quote_usd: QuoteOpt = None,
     entry_latency: EntryOpt = 0.05,
     feed_latency: FeedOpt = 0.0,
+    replay_book: ReplayBookOpt = ReplayBookKind.COMPILED,
 ) -> None:
     """Judge policies on the same episodes: IS vs arrival mid (fees, forced residual), E, completion,
     maker share, markouts, each with a 95 % interval, and every policy paired against the design note.
@@ -257,7 +267,10 @@ def backtest(
             product=product,
             quote_usd=_quote_rates(quote_usd),
             options=SimOptions(
-                fill_model=fill_model, entry_latency_sec=entry_latency, feed_latency_sec=feed_latency
+                fill_model=fill_model,
+                entry_latency_sec=entry_latency,
+                feed_latency_sec=feed_latency,
+                replay_book=replay_book,
             ),
         )
         plan = plan_backtest(config)
@@ -286,6 +299,13 @@ def backtest(
     for note in plan.notes:
         out.print(f"note: {note}")
     out.print(_metrics_table(f"{data} · {fill_model.value} fills · seed {seed}", result.metrics))
+    if result.replay is not None:
+        r = result.replay
+        out.print(
+            f"replay ({r.book} book): {r.messages:,} messages, {r.level_rows:,} level rows over {r.runs} runs"
+            f" in {r.seconds:.2f} s ({r.messages_per_sec:,.0f} msg/s; catch-up {r.catch_up_seconds:.2f} s);"
+            " messages = snapshots + depth diffs + trades, BBO/ticker excluded"
+        )
     if report is not None:
         out.print(f"report: {report}")
 

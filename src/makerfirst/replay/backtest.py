@@ -17,7 +17,10 @@
 
 ``synthetic:<preset>`` runs ``synthetic`` episodes on a preset market (``liquid``, ``thin``, ``dead``).
 
-**One episode** (``run_episode``): a fresh simulated exchange positioned at the arrival, an
+**One episode** (``run_episode``): a fresh simulated exchange positioned at the arrival (a replay
+under the conservative model: ``venue.CompiledReplayExchange``, the compiled book restored from the
+checkpoint the plan took at that arrival in one pass over the capture; other fill models, or
+``SimOptions.replay_book=oracle``: ``ReplayExchange`` on the Python ``ReplayBook``), an
 account holding ample base (the episode's size, not the balance, bounds the sell), the policy run
 through ``TwapLoop`` and shown the deadline, as a task that is cancelled at the deadline or the
 end of the data; then every open order is cancelled and confirmed terminal (fills that race the
@@ -34,6 +37,7 @@ from __future__ import annotations
 
 import asyncio
 import bisect
+import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
@@ -54,6 +58,7 @@ from makerfirst.domain.orders import FeeRates, Fill, Liquidity, Side
 from makerfirst.domain.product import Product
 from makerfirst.replay.book_check import BookCheck, rebuild_check
 from makerfirst.replay.calibrate import Calibration, calibrate
+from makerfirst.replay.cbook import BookTape, Volume, count_volume
 from makerfirst.replay.driver import FillModel, ProductTape, ReplayBook, ReplayExchange, product_tape
 from makerfirst.replay.episodes import (
     DEFAULT_SIZES_USD,
@@ -78,6 +83,7 @@ from makerfirst.replay.metrics import (
 )
 from makerfirst.replay.policies import REFERENCE_POLICIES, PolicySpec, resolve_policy, run_policy
 from makerfirst.replay.readers import read_capture
+from makerfirst.replay.venue import ArrivalBooks, CompiledEngine, CompiledReplayExchange, arrival_checkpoints
 
 SYNTHETIC_PREFIX = "synthetic:"
 SYNTHETIC_PRODUCT = "PENGU-USD"
@@ -96,6 +102,23 @@ class Mode(StrEnum):
     SYNTHETIC = "synthetic"
 
 
+class ReplayBookKind(StrEnum):
+    """Which book a replay runs on: the compiled book (conservative fills; the default), or the
+    pure-Python ``ReplayBook`` (its test oracle, and the only one with the other fill models)."""
+
+    COMPILED = "compiled"
+    ORACLE = "oracle"
+
+
+REPLAY_COUNT_NOTE = (
+    "messages = snapshots + depth diffs + trades (BBO/ticker messages excluded), summed over every"
+    " (episode, policy) run from the episode's arrival to where its market stopped (the catch-up"
+    " before the arrival is not counted); seconds = wall time of the replay runs plus the catch-up:"
+    " on the compiled book one pass over the capture for every arrival (catch_up_seconds), on the"
+    " oracle the prefix replayed inside every run"
+)
+
+
 @dataclass(frozen=True, slots=True)
 class SimOptions:
     """The simulated venue: fees, latencies (seconds) and the replay's fill model."""
@@ -105,6 +128,12 @@ class SimOptions:
     feed_latency_sec: float = 0.0
     cancel_queue_sec: float = 0.02
     fees: FeeRates = COINBASE_INTRO_FEES
+    replay_book: ReplayBookKind = ReplayBookKind.COMPILED
+
+    @property
+    def compiled_replay(self) -> bool:
+        """The compiled book implements the conservative model only; the others use the oracle."""
+        return self.replay_book is ReplayBookKind.COMPILED and self.fill_model is FillModel.CONSERVATIVE
 
     def settings(self, seed: int) -> SimulatorSettings:
         return SimulatorSettings(
@@ -141,9 +170,20 @@ class BacktestConfig:
 
 @dataclass(frozen=True, slots=True)
 class ReplayVenue:
+    """A product of a capture. ``book_tape``/``arrivals``: the compiled book's tape and its
+    checkpoints at the episodes' arrivals (None when the replay runs on the oracle)."""
+
     product: Product
     tape: ProductTape
     usd_per_quote: Decimal
+    book_tape: BookTape | None = None
+    arrivals: ArrivalBooks | None = None
+
+    def compiled_tape(self) -> BookTape:
+        """The compiled book's tape (built from ``tape`` when the venue was made by hand)."""
+        if self.book_tape is not None:
+            return self.book_tape
+        return BookTape.from_rows(self.tape.rows, self.tape.scale)
 
 
 @dataclass(frozen=True, slots=True)
@@ -200,11 +240,45 @@ class EpisodeTrace:
 
 
 @dataclass(frozen=True, slots=True)
+class ReplayCount:
+    """What the replay episodes went through and how fast (see ``REPLAY_COUNT_NOTE``)."""
+
+    book: str
+    runs: int
+    messages: int
+    level_rows: int
+    seconds: float
+    catch_up_seconds: float
+
+    @property
+    def messages_per_sec(self) -> float:
+        return self.messages / self.seconds if self.seconds > 0 else 0.0
+
+    @property
+    def level_rows_per_sec(self) -> float:
+        return self.level_rows / self.seconds if self.seconds > 0 else 0.0
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "book": self.book,
+            "runs": self.runs,
+            "messages": self.messages,
+            "level_rows": self.level_rows,
+            "seconds": round(self.seconds, 4),
+            "catch_up_seconds": round(self.catch_up_seconds, 4),
+            "messages_per_sec": round(self.messages_per_sec),
+            "level_rows_per_sec": round(self.level_rows_per_sec),
+            "note": REPLAY_COUNT_NOTE,
+        }
+
+
+@dataclass(frozen=True, slots=True)
 class BacktestResult:
     plan: BacktestPlan
     results: tuple[EpisodeResult, ...]
     metrics: tuple[PolicyMetrics, ...]
     traces: tuple[EpisodeTrace, ...]
+    replay: ReplayCount | None = None
 
 
 # -- planning ---------------------------------------------------------------------------------------
@@ -301,6 +375,16 @@ def _short_capture_note(deadline: float, short: Sequence[str]) -> str:
 
 def _plan_capture(config: BacktestConfig) -> BacktestPlan:
     stream, check, catalogue = _load_capture(config)
+    return plan_stream(config, stream, check, catalogue)
+
+
+def plan_stream(
+    config: BacktestConfig,
+    stream: EventStream,
+    check: BookCheck | None = None,
+    catalogue: Catalogue | None = None,
+) -> BacktestPlan:
+    """The plan of ``config`` on an already decoded capture (``config.data`` only names it)."""
     rates = dict(config.quote_usd)
     capture_end = float(stream.events["ts_ns"].max()) / 1e9 if len(stream.events) else 0.0
     venues: dict[tuple[Mode, str], Venue] = {}
@@ -327,13 +411,15 @@ def _plan_capture(config: BacktestConfig) -> BacktestPlan:
         calibration_window, _ = split_window(Window(tape.start, tape.end), config.calibration_share)
         if Mode.REPLAY in config.modes:
             deadline = config.replay_deadline_sec or config.deadline_sec
-            venues[Mode.REPLAY, product.product_id] = ReplayVenue(product, tape, rate)
             # The data lasts to the capture's end even where this product's last row came earlier.
             whole = Window(tape.first_book_time, max(tape.end, capture_end))
             drawn = replay_episodes(
                 product.product_id, wanted=config.episodes, window=whole, deadline_sec=deadline,
                 seed=config.seed, mode=Mode.REPLAY.value, sizes_usd=config.sizes_usd,
             )  # fmt: skip
+            venues[Mode.REPLAY, product.product_id] = _replay_venue(
+                product, tape, rate, [e.arrival for e in drawn], config.options
+            )
             episodes += [(Mode.REPLAY, e) for e in drawn]
             if whole.length < deadline:
                 short.append(f"{product.product_id} {whole.length:.1f} s")
@@ -372,6 +458,22 @@ def _plan_capture(config: BacktestConfig) -> BacktestPlan:
     )
 
 
+def _replay_venue(
+    product: Product,
+    tape: ProductTape,
+    rate: Decimal,
+    arrivals: Sequence[float],
+    options: SimOptions,
+) -> ReplayVenue:
+    """The product's replay venue; on the compiled book, its book at every arrival taken in one
+    pass over the capture (catch-up once, not per episode and policy)."""
+    book_tape = BookTape.from_rows(tape.rows, tape.scale)  # its rows are the tape's, in order
+    if not options.compiled_replay:
+        return ReplayVenue(product, tape, rate, book_tape)
+    books = arrival_checkpoints(book_tape, arrivals, feed_latency_sec=options.feed_latency_sec)
+    return ReplayVenue(product, tape, rate, book_tape, books)
+
+
 def _numbered(episodes: Sequence[tuple[Mode, Episode]]) -> tuple[tuple[Mode, Episode], ...]:
     """Modes first (plan order), then products; ``episode_id`` numbers the plan's episodes.
 
@@ -397,7 +499,7 @@ class BookSampler:
         return self._next if self._next <= self._stop else NEVER
 
     def step(self, engine: MatchingEngine) -> list[Match]:
-        if isinstance(engine, ReplayBook):
+        if isinstance(engine, ReplayBook | CompiledEngine):
             ours = tuple(o.price for o in engine.our_resting() if o.side is Side.SELL)
         else:
             ours = tuple(
@@ -417,9 +519,23 @@ def _open_venue(
     product = venue.product
     balances = {product.base_currency: AMPLE_BASE, product.quote_currency: ZERO}
     settings = options.settings(episode.seed)
-    if isinstance(venue, ReplayVenue):
+    if isinstance(venue, ReplayVenue) and options.compiled_replay:
         clock = VirtualClock(start=episode.arrival)
-        exchange: SimulatedExchange = ReplayExchange(
+        books = venue.arrivals
+        exchange: SimulatedExchange = CompiledReplayExchange(
+            clock,
+            product,
+            venue.compiled_tape(),
+            balances,
+            # An episode drawn elsewhere (not at a planned arrival) catches up from the start.
+            checkpoint=None if books is None else books.by_arrival.get(episode.arrival),
+            settings=settings,
+            feed_latency_sec=options.feed_latency_sec,
+            times=None if books is None else books.times,
+        )
+    elif isinstance(venue, ReplayVenue):
+        clock = VirtualClock(start=episode.arrival)
+        exchange = ReplayExchange(
             clock,
             product,
             venue.tape,
@@ -439,6 +555,10 @@ def _open_venue(
         exchange.attach_market(product.product_id, market)
         clock.advance_to(SYNTHETIC_START + episode.arrival)
     exchange.advance()
+    if isinstance(exchange, CompiledReplayExchange):
+        exchange.tape.mark_arrival()
+    elif isinstance(exchange, ReplayExchange):
+        exchange.market.mark_arrival()
     return clock, exchange
 
 
@@ -496,6 +616,22 @@ class MidRecorder:
         self._next += self._period
         return []
 
+    def due(self, bound: float) -> list[float]:
+        """The sample times ``step`` would take at or before ``bound`` (the replay venue takes them
+        inside its compiled call: see ``venue.TouchSampler``)."""
+        times, at = [], self._next
+        last = min(bound, self._stop)
+        while at <= last:
+            times.append(at)
+            at += self._period
+        return times
+
+    def record(self, times: Sequence[float], bids: Sequence[int | None], asks: Sequence[int | None]) -> None:
+        for when, bid, ask in zip(times, bids, asks, strict=True):
+            self.times.append(when)
+            self.mids.append(None if bid is None or ask is None else (bid + ask) / 2)
+            self._next = when + self._period
+
     def mid_at(self, when: float) -> float | None:
         """The last mid recorded at or before ``when``."""
         i = bisect.bisect_right(self.times, when) - 1
@@ -505,6 +641,8 @@ class MidRecorder:
 def _market_touch(engine: MatchingEngine, side: Side, depth: int = 50) -> int | None:
     """The best price on ``side`` where someone other than us rests: a markout measures the market,
     and our own quote (the best ask, at bid + 1 tick) must not move the mid it is measured by."""
+    if isinstance(engine, CompiledEngine):  # its levels are the market's alone
+        return engine.best_bid() if side is Side.BUY else engine.best_ask()
     for price, _ in engine.levels(side, depth):
         if any(not order.ours for order in engine.orders_at(side, price)):
             return price
@@ -531,9 +669,20 @@ def _markouts(
     return tuple(marks), tuple(beyond.items())
 
 
+def _lived_through(venue: Venue, exchange: SimulatedExchange) -> Volume | None:
+    """The messages and level rows a replay episode applied after its arrival (None: not a replay)."""
+    if isinstance(exchange, CompiledReplayExchange):
+        return exchange.tape.volume()
+    if isinstance(exchange, ReplayExchange) and isinstance(venue, ReplayVenue):
+        start, stop = exchange.market.rows_since_arrival
+        rows = venue.tape.rows[start:stop]
+        return count_volume(rows["kind"], rows["ts_ns"])
+    return None
+
+
 async def _run_episode(
     venue: Venue, spec: PolicySpec, episode: Episode, options: SimOptions, *, mode: Mode, trace: bool
-) -> tuple[EpisodeResult, EpisodeTrace | None]:
+) -> tuple[EpisodeResult, EpisodeTrace | None, Volume | None]:
     clock, exchange = _open_venue(venue, episode, options)
     product = venue.product
     pid = product.product_id
@@ -612,22 +761,27 @@ async def _run_episode(
         markouts=markouts,
         markouts_beyond_data=beyond,
     )
+    volume = _lived_through(venue, exchange)
     if sampler is None:
-        return result, None
+        return result, None, volume
     tick = float(product.price_increment)
     rows = sampler.rows
-    return result, EpisodeTrace(
-        policy=spec.name,
-        mode=mode.value,
-        episode_id=episode.episode_id,
-        product_id=pid,
-        arrival=arrival,
-        deadline=stop,
-        times=tuple(r[0] - arrival for r in rows),
-        best_bids=tuple(None if r[1] is None else r[1] * tick for r in rows),
-        best_asks=tuple(None if r[2] is None else r[2] * tick for r in rows),
-        quotes=tuple((r[0] - arrival, p * tick) for r in rows for p in r[3]),
-        fills=tuple((f.time - arrival, float(f.price), float(f.size), f.liquidity.value) for f in fills),
+    return (
+        result,
+        EpisodeTrace(
+            policy=spec.name,
+            mode=mode.value,
+            episode_id=episode.episode_id,
+            product_id=pid,
+            arrival=arrival,
+            deadline=stop,
+            times=tuple(r[0] - arrival for r in rows),
+            best_bids=tuple(None if r[1] is None else r[1] * tick for r in rows),
+            best_asks=tuple(None if r[2] is None else r[2] * tick for r in rows),
+            quotes=tuple((r[0] - arrival, p * tick) for r in rows for p in r[3]),
+            fills=tuple((f.time - arrival, float(f.price), float(f.size), f.liquidity.value) for f in fills),
+        ),
+        volume,
     )
 
 
@@ -635,7 +789,8 @@ def run_episode(
     venue: Venue, spec: PolicySpec, episode: Episode, options: SimOptions, mode: Mode, *, trace: bool = False
 ) -> tuple[EpisodeResult, EpisodeTrace | None]:
     """Run ``spec`` on ``episode`` in ``venue`` (a fresh exchange and event loop)."""
-    return asyncio.run(_run_episode(venue, spec, episode, options, mode=mode, trace=trace))
+    result, kept, _ = asyncio.run(_run_episode(venue, spec, episode, options, mode=mode, trace=trace))
+    return result, kept
 
 
 # -- whole backtests --------------------------------------------------------------------------------
@@ -685,10 +840,19 @@ def run_backtest(
     results: list[EpisodeResult] = []
     kept: list[EpisodeTrace] = []
     traced: set[tuple[Mode, str]] = set()
+    counted = Volume(0, 0)
+    runs, replay_seconds = 0, 0.0
     for mode, episode, spec in jobs(plan, config.policies):
         want_trace = traces and (mode, spec.name) not in traced
         venue = plan.venues[mode, episode.product_id]
-        result, trace = run_episode(venue, spec, episode, config.options, mode, trace=want_trace)
+        started = time.perf_counter()
+        result, trace, volume = asyncio.run(
+            _run_episode(venue, spec, episode, config.options, mode=mode, trace=want_trace)
+        )
+        if volume is not None:
+            replay_seconds += time.perf_counter() - started
+            runs += 1
+            counted = Volume(counted.messages + volume.messages, counted.level_rows + volume.level_rows)
         results.append(result)
         if trace is not None:
             traced.add((mode, spec.name))
@@ -696,7 +860,19 @@ def run_backtest(
         if on_result is not None:
             on_result(result)
     metrics = summarize_results(results, [p.name for p in config.policies], seed=config.seed)
-    return BacktestResult(plan, tuple(results), metrics, tuple(kept))
+    count = _replay_count(plan, config, counted, runs, replay_seconds)
+    return BacktestResult(plan, tuple(results), metrics, tuple(kept), count)
+
+
+def _replay_count(
+    plan: BacktestPlan, config: BacktestConfig, counted: Volume, runs: int, seconds: float
+) -> ReplayCount | None:
+    replays = [v for (m, _), v in plan.venues.items() if m is Mode.REPLAY and isinstance(v, ReplayVenue)]
+    if not replays:
+        return None
+    catch_up = sum(v.arrivals.seconds for v in replays if v.arrivals is not None)
+    book = ReplayBookKind.COMPILED if config.options.compiled_replay else ReplayBookKind.ORACLE
+    return ReplayCount(book.value, runs, counted.messages, counted.level_rows, catch_up + seconds, catch_up)
 
 
 def backtest_json(result: BacktestResult, config: BacktestConfig) -> dict[str, object]:
@@ -724,4 +900,5 @@ def backtest_json(result: BacktestResult, config: BacktestConfig) -> dict[str, o
         "calibration": [c.as_json() for c in plan.calibrations],
         "policies": {p.name: {"kind": p.kind.value, "overrides": list(p.overrides)} for p in config.policies},
         "metrics": [m.as_json() for m in result.metrics],
+        "replay": None if result.replay is None else result.replay.as_json(),
     }

@@ -1,5 +1,9 @@
 """Replay a captured L2 + trades tape through the simulator's matching engine, with a fill model.
 
+The backtest replays on the compiled book (:mod:`makerfirst.replay.venue`) under the conservative
+model; the Python :class:`ReplayBook` here is its test oracle (compared event by event and end to
+end) and the book of the probabilistic and optimistic models.
+
 :class:`ReplayMarket` is a :class:`~makerfirst.adapters.sim.driver.MarketDriver` that feeds one
 product's events (an :class:`~makerfirst.replay.events.EventStream`, decoded once by the readers)
 into a :class:`ReplayBook`, the matching engine of a :class:`ReplayExchange`. The contract:
@@ -48,6 +52,7 @@ import math
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
+from functools import cached_property
 from itertools import count
 
 import numpy as np
@@ -68,41 +73,67 @@ class FillModel(StrEnum):
     OPTIMISTIC = "optimistic"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, eq=False)
 class ProductTape:
-    """One product's events from an :class:`EventStream`, as plain Python columns for the hot loop.
+    """One product's events from an :class:`EventStream`: ``rows`` as the stream holds them
+    (``EVENT_DTYPE``, for the compiled book), and as plain Python columns for the Python loops
+    (the oracle, the calibration), built on first use.
 
     ``times`` are receive times in epoch seconds; ``sides`` use the stream's codes (``BID``/``ASK``,
     ``BUY``/``SELL`` for trades); prices in ticks, sizes in lots; ``aux`` is the BBO row's best ask.
     """
 
     scale: ProductScale
-    times: tuple[float, ...]
-    kinds: tuple[int, ...]
-    sides: tuple[int, ...]
-    prices: tuple[int, ...]
-    sizes: tuple[int, ...]
-    aux: tuple[int, ...]
+    rows: np.ndarray
+
+    @cached_property
+    def times(self) -> tuple[float, ...]:
+        # Seconds as floats only for the virtual clock; prices and sizes stay integer ticks and lots.
+        return tuple((self.rows["ts_ns"].astype(np.float64) / 1e9).tolist())
+
+    @cached_property
+    def kinds(self) -> tuple[int, ...]:
+        return tuple(self.rows["kind"].tolist())
+
+    @cached_property
+    def sides(self) -> tuple[int, ...]:
+        return tuple(self.rows["side"].tolist())
+
+    @cached_property
+    def prices(self) -> tuple[int, ...]:
+        return tuple(self.rows["price"].tolist())
+
+    @cached_property
+    def sizes(self) -> tuple[int, ...]:
+        return tuple(self.rows["size"].tolist())
+
+    @cached_property
+    def aux(self) -> tuple[int, ...]:
+        return tuple(self.rows["aux"].tolist())
 
     @property
     def product_id(self) -> str:
         return self.scale.product_id
 
+    def _time(self, i: int) -> float:
+        return float(np.float64(self.rows["ts_ns"][i]) / 1e9)
+
     @property
     def start(self) -> float:
-        return self.times[0] if self.times else NEVER
+        return self._time(0) if len(self) else NEVER
 
     @property
     def end(self) -> float:
-        return self.times[-1] if self.times else NEVER
+        return self._time(-1) if len(self) else NEVER
 
     @property
     def first_book_time(self) -> float:
         """When the first book row arrives (a snapshot): before it there is no book to trade on."""
-        return next((t for t, k in zip(self.times, self.kinds, strict=True) if k == LEVEL), self.end)
+        book_rows = np.flatnonzero(self.rows["kind"] == LEVEL)
+        return self._time(int(book_rows[0])) if len(book_rows) else self.end
 
     def __len__(self) -> int:
-        return len(self.times)
+        return len(self.rows)
 
 
 def product_tape(stream: EventStream, product_id: str) -> ProductTape:
@@ -111,18 +142,8 @@ def product_tape(stream: EventStream, product_id: str) -> ProductTape:
     if index is None:
         known = ", ".join(p.product_id for p in stream.products)
         raise MakerfirstError(f"{product_id} is not in the capture; it holds: {known}")
-    rows = stream.events[stream.events["product"] == index]
-    # Seconds as floats only for the virtual clock; prices and sizes stay integer ticks and lots.
-    times = (rows["ts_ns"].astype(np.float64) / 1e9).tolist()
-    return ProductTape(
-        scale=stream.products[index],
-        times=tuple(times),
-        kinds=tuple(rows["kind"].tolist()),
-        sides=tuple(rows["side"].tolist()),
-        prices=tuple(rows["price"].tolist()),
-        sizes=tuple(rows["size"].tolist()),
-        aux=tuple(rows["aux"].tolist()),
-    )
+    mine = stream.events["product"] == index
+    return ProductTape(stream.products[index], stream.events if mine.all() else stream.events[mine])
 
 
 def _book_side(code: int) -> Side:
@@ -430,6 +451,7 @@ class ReplayMarket:
         self._book = book
         self._shift = feed_latency_sec
         self._index = 0
+        self._arrival_index = 0
 
     @property
     def book(self) -> ReplayBook:
@@ -438,6 +460,15 @@ class ReplayMarket:
     @property
     def exhausted(self) -> bool:
         return self._index >= len(self._tape)
+
+    def mark_arrival(self) -> None:
+        """The episode starts here: the rows before were its catch-up."""
+        self._arrival_index = self._index
+
+    @property
+    def rows_since_arrival(self) -> tuple[int, int]:
+        """(first, stop) indices of the rows applied since ``mark_arrival``."""
+        return self._arrival_index, self._index
 
     def next_time(self) -> float:
         """The venue time of the next row: its receive time less the feed latency."""

@@ -262,6 +262,58 @@ class CompiledBook:
         )
         return Advanced(StopReason(int(reason)), self.cursor - before, fills)
 
+    def advance_rows(self, rows: int) -> tuple[BookFill, ...]:
+        """:meth:`advance` by at most ``rows`` rows (no time bound), stopping after a row that
+        fills us; only the fills, for a caller that wakes often (the replay venue)."""
+        kn.advance(
+            *self._columns,
+            self.tape.prices,
+            kn.FAR,
+            rows,
+            False,
+            self._state,
+            self._lv,
+            self._touched_flag,
+            self._touched,
+            self._orders,
+            self._fills,
+            self._scratch,
+        )
+        return self._last_fills()
+
+    def advance_sampled(self, stops: np.ndarray) -> tuple[int, np.ndarray, np.ndarray, tuple[BookFill, ...]]:
+        """For each row index in ``stops`` (ascending): apply the rows before it, then read the best
+        bid and ask prices the matching engine shows (-1: none), stopping after a row that fills
+        us (before its sample). (samples taken, bids, asks, fills)."""
+        bids = np.empty(len(stops), np.int64)
+        asks = np.empty(len(stops), np.int64)
+        done = int(
+            kn.advance_sampled(
+                *self._columns,
+                self.tape.prices,
+                np.ascontiguousarray(stops, np.int64),
+                bids,
+                asks,
+                self._state,
+                self._lv,
+                self._touched_flag,
+                self._touched,
+                self._orders,
+                self._fills,
+                self._scratch,
+            )
+        )
+        return done, bids[:done], asks[:done], self._last_fills()
+
+    def _last_fills(self) -> tuple[BookFill, ...]:
+        n_fills = int(self._state[kn.ST_N_FILLS])
+        if not n_fills:
+            return ()
+        return tuple(
+            BookFill(int(r), int(t), int(h), int(q), int(p), Side.BUY if a == BID else Side.SELL)
+            for r, t, h, q, p, a in self._fills[:n_fills].tolist()
+        )
+
     @property
     def cursor(self) -> int:
         """The index of the next tape row to apply."""
@@ -320,6 +372,14 @@ class CompiledBook:
         at = np.flatnonzero(sizes)
         return dict(zip(self.tape.prices[at].tolist(), sizes[at].tolist(), strict=True))
 
+    def shown_at(self, side: Side, price: int) -> int:
+        """The lots the matching engine shows at ``price`` (displayed less what our takers took)."""
+        j = self.tape.level_of(price)
+        if j < 0:
+            return 0
+        s = _index(side)
+        return int(self._lv[kn.LV_SIZE, s, j] - self._lv[kn.LV_TAKEN, s, j])
+
     # -- our orders ------------------------------------------------------------------------------
     def submit(self, side: Side, price: int | None, lots: int, *, rest: bool = True) -> Placed:
         """Our order arrives: what crosses takes the displayed levels down to ``price`` (None: a
@@ -359,6 +419,13 @@ class CompiledBook:
         row = self._row_of(order)
         return None if row is None else int(self._orders[row, kn.OR_REMAINING])
 
+    def order_price(self, order: int) -> int:
+        """The limit price (ticks) of our resting order."""
+        row = self._row_of(order)
+        if row is None:
+            raise MakerfirstError(f"order {order} is not resting in the compiled book")
+        return int(self._orders[row, kn.OR_PRICE])
+
     def queue_ahead(self, order: int) -> int:
         row = self._row_of(order)
         if row is None:
@@ -373,13 +440,14 @@ class CompiledBook:
     # -- checkpoints ------------------------------------------------------------------------------
     def checkpoint(self) -> Checkpoint:
         """The whole book now; levels that hold nothing are left out."""
-        touched = self._touched[: int(self._state[kn.ST_N_TOUCHED])]
-        values = self._lv[: kn.N_MARKET_FIELDS][:, :, touched]
-        keep = values.any(axis=(0, 1))
+        # The levels holding anything, found over the contiguous arrays (faster than gathering the
+        # touched list, which after a snapshot of a deep book is long): a CLEAR forgets only them.
+        market = self._lv[: kn.N_MARKET_FIELDS, :, : len(self.tape.prices)]
+        keep = np.flatnonzero(market.any(axis=(0, 1)))
         return Checkpoint(
             state=self._state.copy(),
-            levels=touched[keep].copy(),
-            values=np.ascontiguousarray(values[:, :, keep]),
+            levels=keep,
+            values=np.ascontiguousarray(market[:, :, keep]),
             orders=self._orders.copy(),
             next_handle=self._next_handle,
             tape_key=self.tape.key,

@@ -512,3 +512,46 @@ def engine_levels(state: np.ndarray, lv: np.ndarray, prices: np.ndarray, s: int,
             n += 1
         j += step
     return out[:n]
+
+
+@_kernel
+def advance_sampled(  # noqa: PLR0917 - one flat loop; its arguments are the tape and the state
+    ts: np.ndarray,
+    kind: np.ndarray,
+    side: np.ndarray,
+    price: np.ndarray,
+    size: np.ndarray,
+    aux: np.ndarray,
+    level: np.ndarray,
+    prices: np.ndarray,
+    stops: np.ndarray,
+    bids_out: np.ndarray,
+    asks_out: np.ndarray,
+    state: np.ndarray,
+    lv: np.ndarray,
+    touched_flag: np.ndarray,
+    touched: np.ndarray,
+    orders: np.ndarray,
+    fills: np.ndarray,
+    scratch: np.ndarray,
+) -> int:
+    """For each ``k``: apply the rows before row ``stops[k]`` (``advance``), then write the price of
+    the best bid and ask the matching engine shows (-1: none) to ``bids_out[k]``/``asks_out[k]``,
+    as a sampler of the touch at a grid of times would. Stops after a row that fills one of our
+    orders, before sampling; returns how many samples it wrote (the fills are in ``fills``)."""
+    state[ST_N_FILLS] = 0
+    m = state[ST_M]
+    for k in range(stops.shape[0]):
+        rows = stops[k] - state[ST_CURSOR]
+        if rows > 0:
+            advance(
+                ts, kind, side, price, size, aux, level, prices, FAR, rows, False,
+                state, lv, touched_flag, touched, orders, fills, scratch,
+            )  # fmt: skip
+            if state[ST_N_FILLS] > 0:
+                return k
+        b = engine_best(state, lv, BIDS)
+        a = engine_best(state, lv, ASKS)
+        bids_out[k] = prices[b] if b >= 0 else -1
+        asks_out[k] = prices[a] if a < m else -1
+    return stops.shape[0]  # type: ignore[no-any-return]
