@@ -20,6 +20,7 @@ from dataclasses import dataclass, replace
 from decimal import Decimal
 from enum import StrEnum
 
+from makerfirst.algorithms.tob import Tracking
 from makerfirst.domain.book import OrderBook
 from makerfirst.domain.intents import Purpose
 from makerfirst.domain.money import ZERO, ceil_to
@@ -103,13 +104,16 @@ class PlaceMakerSlice:
     """One maker attempt: post-only ``cushion_ticks`` from the opposite touch (a sell: best bid +
     cushion; a cushion of the spread is the ask), resting ``ttl_sec`` (None: the purpose's adaptive
     TTL for ``attempt_index``, priced from the order's own book). ``requote_sec``: within the
-    attempt, cancel and re-price from a fresh book every so many seconds until the TTL is used."""
+    attempt, cancel and re-price from a fresh book every so many seconds until the TTL is used.
+    ``tracking``: within the attempt, re-place the order whenever it is no longer top of book
+    (``algorithms.tob``), within its replace budget; it needs an explicit ``ttl_sec``."""
 
     size: Decimal
     cushion_ticks: int
     attempt_index: int
     ttl_sec: int | None = None
     requote_sec: int | None = None
+    tracking: Tracking | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,6 +10,9 @@ printable in reports. The references (PRODUCT.md):
   taker fallback, re-placed until the deadline (it never gives up on its own before then).
 * ``design_note``: the shipped ``policy.yaml`` as it is: 25 s / 20 s purge TTLs, two attempts,
   then one limit IOC capped at 1 % for remainders under $50.
+* ``tob``: the design note's policy as it is, each maker attempt re-placed (cancel, confirmed
+  terminal, new order) whenever it is no longer the best ask, at most 6 times per attempt and
+  never after less than 2 s of rest (``algorithms.tob``).
 * ``freqtrade``: a Freqtrade-like exit: a limit order at the current best ask with an unfilled
   timeout (30 s), re-placed at the new ask after each timeout, and after two timeouts an
   emergency market exit (IOC at the wide cap). It reads its timeout from
@@ -28,7 +31,14 @@ from decimal import Decimal
 from enum import StrEnum
 from functools import lru_cache
 
-from makerfirst.algorithms.sell_policies import DesignNote, FixedTtl, LimitThenMarket, MarketSell, SellPolicy
+from makerfirst.algorithms.sell_policies import (
+    DesignNote,
+    FixedTtl,
+    LimitThenMarket,
+    MarketSell,
+    SellPolicy,
+    TopOfBook,
+)
 from makerfirst.clock import Clock
 from makerfirst.domain.errors import MakerfirstError
 from makerfirst.domain.intents import Purpose, SizeBase, TradeIntent
@@ -48,6 +58,7 @@ class PolicyKind(StrEnum):
     FIXED_TTL = "fixed_ttl"  # the old loop: one TTL forever, never a taker
     DESIGN_NOTE = "design_note"  # the design note's TTL ladder and taker fallback
     LIMIT_THEN_MARKET = "limit_then_market"  # Freqtrade-like
+    TOP_OF_BOOK = "tob"  # the design note's loop, each maker attempt tracking the top of the book
 
 
 _POLICY_CLASSES: dict[PolicyKind, type[SellPolicy]] = {
@@ -55,6 +66,7 @@ _POLICY_CLASSES: dict[PolicyKind, type[SellPolicy]] = {
     PolicyKind.FIXED_TTL: FixedTtl,
     PolicyKind.DESIGN_NOTE: DesignNote,
     PolicyKind.LIMIT_THEN_MARKET: LimitThenMarket,
+    PolicyKind.TOP_OF_BOOK: TopOfBook,
 }
 
 
@@ -84,6 +96,7 @@ REFERENCE_POLICIES: dict[str, PolicySpec] = {
             (f"{_PURGE}.maker_first_ttl_sec=6", f"{_PURGE}.max_slices=1000"),
         ),
         PolicySpec("design_note", PolicyKind.DESIGN_NOTE),
+        PolicySpec("tob", PolicyKind.TOP_OF_BOOK),
         PolicySpec(
             "freqtrade",
             PolicyKind.LIMIT_THEN_MARKET,
