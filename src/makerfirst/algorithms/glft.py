@@ -1,0 +1,126 @@
+"""Optimal liquidation with limit orders (Guéant, Lehalle, Fernandez-Tapia 2012): the quote distance.
+
+Pure numbers, no I/O (``execution-theory.md`` §1.3). We sell ``q`` lots before ``T``; our ask at
+``S + δ`` is hit with intensity ``A·e^(−kδ)``; the mid moves as ``dS = μ dt + σ dW``; what is left at
+``T`` is dumped at ``S − b``. With the value function ``−exp(−γ(x + qS))·w_q(t)^(−γ/k)`` the HJB
+equation is the linear system
+
+    dw_q/dt = (α q² − β q)·w_q − η·w_{q−1},   w_0 ≡ 1,   w_q(T) = e^(−k q b),
+
+with ``α = ½kγσ²``, ``β = kμ`` and ``η = A·(1 + γ/k)^(−(1 + k/γ))``, so ``w(T − τ) = exp(−M τ)·v``
+for the lower-bidiagonal ``M`` (``M_qq = αq² − βq``, ``M_q,q−1 = −η``), and the optimal ask is
+
+    δ*(τ, q) = (1/k)·ln(w_q / w_{q−1}) + (1/γ)·ln(1 + γ/k).
+
+Distances are in ticks (or any one unit: ``k`` and ``σ`` are in the same one), times in seconds.
+A negative δ* is a quote below the mid; at or below the bid the model wants to cross.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+_TAYLOR_TERMS = 24
+
+
+@dataclass(frozen=True, slots=True)
+class GlftParams:
+    """``a_per_sec``: fills per second of an ask at the mid; ``k``: per unit of distance; ``sigma``:
+    mid volatility, units per √s; ``gamma``: risk aversion (chosen, not estimated); ``b``: the
+    terminal cost per lot, units; ``mu``: mid drift, units per second."""
+
+    a_per_sec: float
+    k: float
+    sigma: float
+    gamma: float
+    b: float
+    mu: float = 0.0
+
+    def __post_init__(self) -> None:
+        if not (self.a_per_sec > 0 and self.k > 0 and self.gamma > 0 and self.sigma >= 0):
+            raise ValueError("GLFT needs A > 0, k > 0, gamma > 0 and sigma >= 0")
+
+    @property
+    def alpha(self) -> float:
+        return 0.5 * self.k * self.gamma * self.sigma**2
+
+    @property
+    def beta(self) -> float:
+        return self.k * self.mu
+
+    @property
+    def eta(self) -> float:
+        return self.a_per_sec * (1 + self.gamma / self.k) ** (-(1 + self.k / self.gamma))
+
+    @property
+    def premium(self) -> float:
+        """``(1/γ)·ln(1 + γ/k)``: the part of δ* that does not depend on the state."""
+        return math.log1p(self.gamma / self.k) / self.gamma
+
+
+def w_vector(params: GlftParams, q_max: int, tau: float) -> npt.NDArray[np.float64]:
+    """``w_0 .. w_{q_max}`` at ``tau`` seconds before the deadline (the matrix-exponential solution)."""
+    if q_max < 0 or tau < 0:
+        raise ValueError("q_max and tau must be non-negative")
+    q = np.arange(q_max + 1, dtype=np.float64)
+    m = np.diag(params.alpha * q**2 - params.beta * q)
+    m[np.arange(1, q_max + 1), np.arange(q_max)] = -params.eta
+    v = np.exp(-params.k * params.b * q)
+    return _expm(-m * tau) @ v
+
+
+def optimal_distance(params: GlftParams, q: int, tau: float) -> float:
+    """δ*(τ, q): the optimal ask's distance from the mid with ``q >= 1`` lots left, ``tau`` s to go."""
+    if q < 1:
+        raise ValueError("q must be at least one lot")
+    w = w_vector(params, q, tau)
+    return math.log(w[q] / w[q - 1]) / params.k + params.premium
+
+
+def single_lot_distance(params: GlftParams, tau: float) -> float:
+    """The exact δ*(τ, 1) for μ = 0: ``w_1(τ) = η/α + (e^(−kb) − η/α)·e^(−ατ)`` (σ = 0: ``e^(−kb) + ητ``)."""
+    alpha, eta, start = params.alpha, params.eta, math.exp(-params.k * params.b)
+    # The same w_1, written as start·e^(−ατ) + η·(1 − e^(−ατ))/α to avoid cancelling large terms.
+    relax = -math.expm1(-alpha * tau) / alpha if alpha > 0 else tau
+    w1 = start * math.exp(-alpha * tau) + eta * relax
+    return math.log(w1) / params.k + params.premium
+
+
+def no_risk_distance(params: GlftParams, q: int, tau: float) -> float:
+    """δ* with σ = μ = 0, from ``w_q(τ) = Σ_j η^j τ^j / j! · e^(−kb(q−j))``."""
+
+    def w(n: int) -> float:
+        return sum(
+            params.eta**j * tau**j / math.factorial(j) * math.exp(-params.k * params.b * (n - j))
+            for j in range(n + 1)
+        )
+
+    return math.log(w(q) / w(q - 1)) / params.k + params.premium
+
+
+def asymptotic_distance(params: GlftParams, q: int) -> float:
+    """The long-horizon δ*_∞(q) = (1/k)·ln[A / ((1 + γ/k)(½kγσ²q² − kμq))] (needs σ > 0)."""
+    running = params.alpha * q**2 - params.beta * q
+    if running <= 0:
+        raise ValueError("the long-horizon quote needs a positive inventory penalty (sigma > 0)")
+    return math.log(params.a_per_sec / ((1 + params.gamma / params.k) * running)) / params.k
+
+
+def _expm(a: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    """The matrix exponential by scaling and squaring a Taylor series (our matrices are small,
+    triangular and with a non-positive diagonal, where this is accurate to machine precision)."""
+    norm = float(np.abs(a).sum(axis=1).max()) if a.size else 0.0
+    squarings = max(0, math.ceil(math.log2(norm / 0.5))) if norm > 0.5 else 0
+    scaled = a / 2.0**squarings
+    result = np.eye(a.shape[0])
+    term = np.eye(a.shape[0])
+    for n in range(1, _TAYLOR_TERMS):
+        term = term @ scaled / n
+        result = result + term
+    for _ in range(squarings):
+        result = result @ result
+    return result
