@@ -54,7 +54,7 @@ class GlftParams:
 
     @property
     def eta(self) -> float:
-        return self.a_per_sec * (1 + self.gamma / self.k) ** (-(1 + self.k / self.gamma))
+        return float(self.a_per_sec * (1 + self.gamma / self.k) ** (-(1 + self.k / self.gamma)))
 
     @property
     def premium(self) -> float:
