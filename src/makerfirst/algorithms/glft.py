@@ -24,7 +24,64 @@ from dataclasses import dataclass
 import numpy as np
 import numpy.typing as npt
 
+from makerfirst.domain.errors import MakerfirstError
+
 _TAYLOR_TERMS = 24
+
+
+@dataclass(frozen=True, slots=True)
+class FillCurve:
+    """Λ(δ) = ``a_per_sec``·e^(−``k``·δ), δ in spreads from the mid; ``sigma`` in spreads per √s."""
+
+    product_id: str
+    a_per_sec: float
+    k: float
+    sigma: float
+    spread_ticks: float  # the median spread the curve was measured on
+    orders: int
+    fills: int
+    a_interval: tuple[float, float]
+    k_interval: tuple[float, float]
+    notes: tuple[str, ...] = ()
+
+    def intensity(self, distance: float) -> float:
+        return self.a_per_sec * math.exp(-self.k * distance)
+
+    def as_json(self) -> dict[str, object]:
+        return {
+            "product": self.product_id,
+            "a_per_sec": round(self.a_per_sec, 6),
+            "k_per_spread": round(self.k, 6),
+            "sigma_spreads_per_sqrt_sec": round(self.sigma, 6),
+            "median_spread_ticks": round(self.spread_ticks, 3),
+            "virtual_orders": self.orders,
+            "fills": self.fills,
+            "a_interval95": [round(v, 6) for v in self.a_interval],
+            "k_interval95": [round(v, 6) for v in self.k_interval],
+            "notes": list(self.notes),
+        }
+
+    @classmethod
+    def from_json(cls, row: dict[str, object], where: str) -> FillCurve:
+        try:
+            a_low, a_high = (float(v) for v in row["a_interval95"])  # type: ignore[attr-defined]
+            k_low, k_high = (float(v) for v in row["k_interval95"])  # type: ignore[attr-defined]
+            return cls(
+                product_id=str(row["product"]),
+                a_per_sec=float(row["a_per_sec"]),  # type: ignore[arg-type]
+                k=float(row["k_per_spread"]),  # type: ignore[arg-type]
+                sigma=float(row["sigma_spreads_per_sqrt_sec"]),  # type: ignore[arg-type]
+                spread_ticks=float(row["median_spread_ticks"]),  # type: ignore[arg-type]
+                orders=int(row["virtual_orders"]),  # type: ignore[call-overload]
+                fills=int(row["fills"]),  # type: ignore[call-overload]
+                a_interval=(a_low, a_high),
+                k_interval=(k_low, k_high),
+                notes=tuple(str(n) for n in row.get("notes", ())),  # type: ignore[attr-defined]
+            )
+        except (KeyError, TypeError, ValueError) as bad:
+            raise MakerfirstError(
+                f"{where}: not a fill curve ({bad}); write it with `makerfirst calibrate`"
+            ) from bad
 
 
 @dataclass(frozen=True, slots=True)

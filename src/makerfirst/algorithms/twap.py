@@ -100,6 +100,20 @@ class LoopState:
 
 
 @dataclass(frozen=True, slots=True)
+class QuoteReason:
+    """Why a model-priced step is what it is: the model's quote distance from the mid (in spreads
+    and in ticks), the lots and the time it was solved for, and the give-up cost it priced in."""
+
+    model: str
+    distance_spreads: float
+    distance_ticks: float
+    lots_left: int
+    remaining: Decimal
+    time_left_sec: float
+    give_up_spreads: float
+
+
+@dataclass(frozen=True, slots=True)
 class PlaceMakerSlice:
     """One maker attempt: post-only ``cushion_ticks`` from the opposite touch (a sell: best bid +
     cushion; a cushion of the spread is the ask), resting ``ttl_sec`` (None: the purpose's adaptive
@@ -114,6 +128,7 @@ class PlaceMakerSlice:
     ttl_sec: int | None = None
     requote_sec: int | None = None
     tracking: Tracking | None = None
+    reason: QuoteReason | None = None  # a model-priced attempt: why it sits there (the transcript's)
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,6 +139,7 @@ class PlaceTakerFallback:
     size: Decimal
     remaining_value_usd: Decimal
     fallback: bool = True
+    reason: QuoteReason | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,7 +179,7 @@ def decide(state: LoopState, product: Product, book: OrderBook, rules: LoopRules
     if done is not None:
         return done
     if state.consecutive_no_fill >= rules.max_no_fill or state.maker_attempts >= rules.max_slices:
-        return _after_patience(state, value, rules)
+        return after_patience(state, value, rules)
     return PlaceMakerSlice(
         size=slice_size(state.remaining, mid, product, rules.max_slice_usd),
         cushion_ticks=state.cushion_ticks,
@@ -171,7 +187,8 @@ def decide(state: LoopState, product: Product, book: OrderBook, rules: LoopRules
     )
 
 
-def _after_patience(state: LoopState, value: Decimal, rules: LoopRules) -> Decision:
+def after_patience(state: LoopState, value: Decimal, rules: LoopRules) -> Decision:
+    """The design note's end of patience: the one guarded taker for a purge under the threshold."""
     if rules.purpose is not Purpose.PURGE:
         return Finish(Outcome.MAX_ATTEMPTS, value)
     if value > rules.taker_threshold_usd:

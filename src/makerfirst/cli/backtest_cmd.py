@@ -9,6 +9,7 @@ import json
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Annotated
@@ -32,6 +33,7 @@ from makerfirst.replay.backtest import (
     run_backtest,
 )
 from makerfirst.replay.driver import FillModel
+from makerfirst.replay.glft_fit import with_plan_curves
 from makerfirst.replay.metrics import PolicyMetrics
 from makerfirst.replay.policies import REFERENCE_POLICIES, parse_policies
 from makerfirst.replay.report import write_report
@@ -261,6 +263,7 @@ def backtest(
             ),
         )
         plan = plan_backtest(config)
+        config = replace(config, policies=with_plan_curves(config.policies, plan, config))
     except MakerfirstError as error:
         raise _fail(error) from None
     console = Console(stderr=True)
@@ -341,7 +344,7 @@ def sweep(
             quote_usd=_quote_rates(quote_usd),
             options=SimOptions(fill_model=fill_model),
         )
-        plan_backtest(config)  # fail fast, before any worker starts
+        points = list(with_plan_curves(points, plan_backtest(config), config))  # fail fast, before any worker
     except MakerfirstError as error:
         raise _fail(error) from None
     console = Console(stderr=True)

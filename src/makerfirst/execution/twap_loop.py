@@ -31,6 +31,7 @@ from makerfirst.execution.loop_events import (
     LoopResumed,
     LoopStarted,
     MakerSliceEnded,
+    ModelQuoted,
     OrderStateUnknown,
     SizeClamped,
     TakerEnded,
@@ -138,6 +139,9 @@ class TwapLoop:
                         )
                     )
                     break
+                if decision.reason is not None:
+                    cushion = decision.cushion_ticks if isinstance(decision, twap.PlaceMakerSlice) else None
+                    self._emit(ModelQuoted(product.product_id, decision.reason, base, cushion))
                 if isinstance(decision, twap.PlaceMakerSlice):
                     state = await self._make(
                         decision,

@@ -13,6 +13,11 @@ printable in reports. The references (PRODUCT.md):
 * ``tob``: the design note's policy as it is, each maker attempt re-placed (cancel, confirmed
   terminal, new order) whenever it is no longer the best ask, at most 6 times per attempt and
   never after less than 2 s of rest (``algorithms.tob``).
+* ``glft``: maker quotes at the distance the GLFT liquidation solution gives for the lots and the
+  time left to the deadline, from each product's fill curve (``with_curves``: measured on the
+  calibration part of the capture and on its fitted market), tracking the top of the book; when
+  the model wants to cross, the design note's guarded taker exactly as it is
+  (``algorithms.glft_policy``).
 * ``freqtrade``: a Freqtrade-like exit: a limit order at the current best ask with an unfilled
   timeout (30 s), re-placed at the new ask after each timeout, and after two timeouts an
   emergency market exit (IOC at the wide cap). It reads its timeout from
@@ -26,11 +31,14 @@ the episode runner also cancels it when the deadline or the end of the data come
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from decimal import Decimal
 from enum import StrEnum
 from functools import lru_cache
 
+from makerfirst.algorithms.glft import FillCurve
+from makerfirst.algorithms.glft_policy import Glft
 from makerfirst.algorithms.sell_policies import (
     DesignNote,
     FixedTtl,
@@ -59,6 +67,7 @@ class PolicyKind(StrEnum):
     DESIGN_NOTE = "design_note"  # the design note's TTL ladder and taker fallback
     LIMIT_THEN_MARKET = "limit_then_market"  # Freqtrade-like
     TOP_OF_BOOK = "tob"  # the design note's loop, each maker attempt tracking the top of the book
+    GLFT = "glft"  # maker quotes at the GLFT optimal-liquidation distance, the design note's taker at the end
 
 
 _POLICY_CLASSES: dict[PolicyKind, type[SellPolicy]] = {
@@ -78,6 +87,7 @@ class PolicySpec:
     kind: PolicyKind
     overrides: tuple[str, ...] = ()
     custom: type[SellPolicy] | None = None  # another policy class, run instead of ``kind``'s
+    curves: tuple[FillCurve, ...] = ()  # ``glft``: the products' fill curves (``with_curves``)
 
     def with_overrides(self, extra: tuple[str, ...], name: str | None = None) -> PolicySpec:
         return replace(self, name=name or self.name, overrides=self.overrides + extra)
@@ -97,6 +107,7 @@ REFERENCE_POLICIES: dict[str, PolicySpec] = {
         ),
         PolicySpec("design_note", PolicyKind.DESIGN_NOTE),
         PolicySpec("tob", PolicyKind.TOP_OF_BOOK),
+        PolicySpec("glft", PolicyKind.GLFT),
         PolicySpec(
             "freqtrade",
             PolicyKind.LIMIT_THEN_MARKET,
@@ -120,6 +131,23 @@ def parse_policies(names: str) -> tuple[PolicySpec, ...]:
             f" choose from {', '.join(REFERENCE_POLICIES)}"
         )
     return tuple(REFERENCE_POLICIES[n] for n in chosen)
+
+
+def with_curves(specs: Sequence[PolicySpec], curves: Mapping[str, FillCurve]) -> tuple[PolicySpec, ...]:
+    """``specs`` with the products' fill curves given to the ones that quote from them (``glft``)."""
+    chosen = tuple(curves.values())
+    return tuple(replace(s, curves=chosen) if s.kind is PolicyKind.GLFT else s for s in specs)
+
+
+def make_policy(spec: PolicySpec) -> SellPolicy:
+    """The policy object ``spec`` names; a ``glft`` spec needs its curves (``with_curves``)."""
+    if spec.custom is not None:
+        return spec.custom()
+    if spec.kind is PolicyKind.GLFT:
+        if not spec.curves:
+            raise MakerfirstError(f"policy {spec.name}: no fill curves; fit them first (with_curves)")
+        return Glft({c.product_id: c for c in spec.curves})
+    return _POLICY_CLASSES[spec.kind]()
 
 
 @lru_cache(maxsize=256)
@@ -156,6 +184,6 @@ async def run_policy(
     """Sell ``size`` (base) of ``product_id`` with ``spec``'s policy (shown ``deadline``); return how
     the loop ended."""
     engine = ExecutionEngine(exchange, clock, policy, ids=ClientOrderIds(seed))
-    loop = TwapLoop(engine, exchange, clock, policy=(spec.custom or _POLICY_CLASSES[spec.kind])())
+    loop = TwapLoop(engine, exchange, clock, policy=make_policy(spec))
     report = await loop.run(TradeIntent(product_id, SizeBase(size), Purpose.PURGE), deadline=deadline)
     return report.outcome.value
