@@ -35,7 +35,7 @@ from makerfirst.replay.backtest import (
 from makerfirst.replay.driver import FillModel
 from makerfirst.replay.glft_fit import with_plan_curves
 from makerfirst.replay.metrics import PolicyMetrics
-from makerfirst.replay.policies import REFERENCE_POLICIES, parse_policies
+from makerfirst.replay.policies import REFERENCE_POLICIES, SELL_POLICIES, parse_policies
 from makerfirst.replay.report import write_report
 from makerfirst.replay.stats import Interval
 from makerfirst.replay.sweep import grid_points, parse_grid, run_sweep
@@ -215,7 +215,7 @@ def backtest(
     data: DataOpt,
     products_file: ProductsOpt = None,
     policies: Annotated[
-        str, typer.Option("--policies", help=f"Comma-separated: {', '.join(REFERENCE_POLICIES)}.")
+        str, typer.Option("--policies", help=f"Comma-separated: {', '.join(SELL_POLICIES)}.")
     ] = ",".join(REFERENCE_POLICIES),
     fill_model: FillOpt = FillModel.CONSERVATIVE,
     episodes: EpisodesOpt = 12,
@@ -304,7 +304,7 @@ def sweep(
         ),
     ] = None,
     policy: Annotated[
-        str, typer.Option("--policy", help=f"The policy swept: {', '.join(REFERENCE_POLICIES)}.")
+        str, typer.Option("--policy", help=f"The policy swept: {', '.join(SELL_POLICIES)}.")
     ] = "design_note",
     products_file: ProductsOpt = None,
     fill_model: FillOpt = FillModel.CONSERVATIVE,
