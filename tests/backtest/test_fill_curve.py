@@ -94,8 +94,13 @@ def test_a_product_without_fills_borrows_the_pools_curve_and_says_so() -> None:
         busy_rows.append((t, TRADE, BUY, 1_050 + math.ceil(100 * rng.expovariate(3.0)), 1))
     busy = sample_tape(tape(busy_rows), Window(5.0, 500.0), distances=(0.1, 0.2, 0.3, 0.4))
     quiet = sample_tape(tape(book()), Window(5.0, 500.0), distances=(0.1, 0.2, 0.3, 0.4))
-    with pytest.raises(MakerfirstError, match="no virtual ask filled"):
-        fit_curve(quiet)
+    alone = fit_curve(quiet)  # nothing to borrow: the zero-fill upper bound, said so
+    assert any("95 % upper bound" in n for n in alone.notes) and alone.k == 1.0
+    assert alone.a_per_sec * sum(o.exposure * math.exp(-o.distance) for o in quiet.orders) == pytest.approx(
+        3.0
+    )
+    with pytest.raises(MakerfirstError, match="never had both sides"):
+        fit_curve(sample_tape(tape([(0.0, CLEAR, 0, 0, 0)]), Window(1.0, 50.0)))
     borrowed = fit_curve(quiet, [busy, quiet])
     own = fit_curve(busy, [busy, quiet])
     assert borrowed.fills == 0 and any("no virtual ask filled" in n for n in borrowed.notes)

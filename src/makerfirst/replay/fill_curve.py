@@ -47,6 +47,7 @@ HORIZON_SEC = 30.0
 SHRINK_SEC = 60.0  # pseudo-exposure per distance from the pooled curve
 K_RANGE = (0.01, 50.0)  # per spread: a curve flatter or steeper than this is not believed
 Z95 = 1.959964
+NO_FILL_K = 1.0  # per spread: assumed when nothing filled and nothing can be borrowed
 
 
 @dataclass(frozen=True, slots=True)
@@ -247,6 +248,15 @@ def fit_intensity(orders: Sequence[VirtualOrder]) -> _Fit | None:
     )
 
 
+def _no_fill_bound(orders: Sequence[VirtualOrder]) -> _Fit:
+    """Zero fills: the rate's one-sided 95 % upper bound (3 events over the exposure) at ``NO_FILL_K``."""
+    exposure = sum(o.exposure * math.exp(-NO_FILL_K * o.distance) for o in orders)
+    if exposure <= 0:
+        raise MakerfirstError("no virtual ask could be placed: the book never had both sides")
+    a = 3.0 / exposure
+    return _Fit(a, NO_FILL_K, (0.0, a), (0.0, math.inf))
+
+
 def pseudo_orders(
     curve: _Fit, distances: Sequence[float] = DISTANCES, seconds: float = SHRINK_SEC
 ) -> list[VirtualOrder]:
@@ -269,8 +279,10 @@ def fit_curve(sample: TapeSample, pool: Sequence[TapeSample] = ()) -> FillCurve:
         )
     fitted = fit_intensity(orders)
     if fitted is None:
-        raise MakerfirstError(
-            f"{sample.product_id}: no virtual ask filled in the window, and no pool to borrow a curve from"
+        fitted = _no_fill_bound(orders)
+        notes.append(
+            f"no virtual ask filled and no pool: A is its 95 % upper bound (3 fills over the exposure)"
+            f" at an assumed k = {NO_FILL_K:g} per spread"
         )
     if fills == 0:
         notes.append("no virtual ask filled: its curve is the pool's pseudo-fills over its own exposure")

@@ -16,6 +16,11 @@ from makerfirst.replay.policies import PolicyKind, PolicySpec, with_curves
 
 def plan_curves(plan: BacktestPlan, config: BacktestConfig) -> dict[str, FillCurve]:
     """One curve per product of ``plan``, from its replayed calibration window and its fitted market."""
+    return fit_curves(plan_samples(plan, config))
+
+
+def plan_samples(plan: BacktestPlan, config: BacktestConfig) -> dict[str, list[TapeSample]]:
+    """Each product's virtual orders: on its capture's calibration window, on its fitted market."""
     samples: dict[str, list[TapeSample]] = {}
     for (_, product_id), venue in plan.venues.items():
         if isinstance(venue, ReplayVenue):
@@ -27,7 +32,7 @@ def plan_curves(plan: BacktestPlan, config: BacktestConfig) -> dict[str, FillCur
             scale = ProductScale(product_id, product.price_increment, product.base_increment)
             measured = measure_market(scale, venue.params, venue.start_price, seed=config.seed)
             samples.setdefault(product_id, []).append(measured)
-    return fit_curves(samples)
+    return samples
 
 
 def with_plan_curves(
