@@ -42,7 +42,8 @@ def test_the_design_notes_policy_keeps_its_lines() -> None:
     design = runner.invoke(app, [*PURGE, "--market", "dead"])
     assert design.exit_code == 0 and "GLFT" not in design.output
     lines = design.output.splitlines()
-    assert lines[1].startswith("  Slice 1: post-only @ $") and lines[1].endswith("TTL=25s → no fill → canceled")
+    assert lines[1].startswith("  Slice 1: post-only @ $")
+    assert lines[1].endswith("TTL=25s → no fill → canceled")
 
 
 def test_on_a_dead_market_glft_ends_in_the_same_guarded_taker_sale() -> None:
