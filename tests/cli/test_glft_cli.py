@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Iterator
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -50,7 +51,11 @@ def test_on_a_dead_market_glft_ends_in_the_same_guarded_taker_sale() -> None:
     result = runner.invoke(app, [*PURGE, "--market", "dead", "--policy", "glft", "--json"])
     assert result.exit_code == 0, result.output
     out = json.loads(result.stdout)
-    assert out["completed"] and out["attempts"][-1]["order_type"] == "sor_limit_ioc"
+    taker = out["attempts"][-1]
+    assert out["completed"] and taker["order_type"] == "sor_limit_ioc"
+    # The design note's IOC: limited at 1 % under the bid, and it filled at or above its limit.
+    assert Decimal(taker["price"]) >= Decimal(out["arrival_best_bid"]) * Decimal("0.99")
+    assert Decimal(taker["avg_fill_price"]) >= Decimal(taker["price"])
 
 
 def test_calibrate_saves_dated_curves_that_simulate_reads(tmp_path: Path) -> None:

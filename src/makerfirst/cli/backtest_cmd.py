@@ -33,7 +33,7 @@ from makerfirst.replay.backtest import (
     run_backtest,
 )
 from makerfirst.replay.driver import FillModel
-from makerfirst.replay.glft_fit import with_plan_curves
+from makerfirst.replay.glft_fit import by_product_json, curves_json, with_plan_curves
 from makerfirst.replay.metrics import PolicyMetrics
 from makerfirst.replay.policies import REFERENCE_POLICIES, SELL_POLICIES, parse_policies
 from makerfirst.replay.report import write_report
@@ -232,6 +232,9 @@ def backtest(
     quote_usd: QuoteOpt = None,
     entry_latency: EntryOpt = 0.05,
     feed_latency: FeedOpt = 0.0,
+    by_product: Annotated[
+        bool, typer.Option("--by-product", help="--json: every policy's metrics per product too.")
+    ] = False,
 ) -> None:
     """Judge policies on the same episodes: IS vs arrival mid (fees, forced residual), E, completion,
     maker share, markouts, each with a 95 % interval, and every policy paired against the design note.
@@ -275,7 +278,10 @@ def backtest(
     if report is not None:
         write_report(result, report)
     if as_json:
-        typer.echo(json.dumps(backtest_json(result, config), indent=2))
+        payload = backtest_json(result, config) | curves_json(config.policies)
+        if by_product:
+            payload["by_product"] = by_product_json(result, config)
+        typer.echo(json.dumps(payload, indent=2))
         return
     out = Console(width=max(Console().width, 200))  # a pipe is 80 wide: the table needs more
     if plan.rebuild is not None:

@@ -7,7 +7,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from makerfirst.algorithms.glft import FillCurve
-from makerfirst.replay.backtest import BacktestConfig, BacktestPlan, ReplayVenue, SyntheticVenue
+from makerfirst.replay.backtest import (
+    BacktestConfig,
+    BacktestPlan,
+    BacktestResult,
+    ReplayVenue,
+    SyntheticVenue,
+    summarize_results,
+)
 from makerfirst.replay.episodes import Window, split_window
 from makerfirst.replay.events import ProductScale
 from makerfirst.replay.fill_curve import TapeSample, fit_curves, measure_market, sample_tape
@@ -42,3 +49,20 @@ def with_plan_curves(
     if not any(s.kind is PolicyKind.GLFT for s in specs):
         return tuple(specs)
     return with_curves(specs, plan_curves(plan, config))
+
+
+def by_product_json(result: BacktestResult, config: BacktestConfig) -> dict[str, list[dict[str, object]]]:
+    """Every policy's metrics per product (each mode apart), paired with the design note on the same
+    product's episodes: the per-product verdicts the targets ask for."""
+    names = [p.name for p in config.policies]
+    out: dict[str, list[dict[str, object]]] = {}
+    for product_id in sorted({r.product_id for r in result.results}):
+        mine = [r for r in result.results if r.product_id == product_id]
+        out[product_id] = [m.as_json() for m in summarize_results(mine, names, seed=config.seed)]
+    return out
+
+
+def curves_json(specs: Sequence[PolicySpec]) -> dict[str, object]:
+    """The fill curves the ``glft`` policies quoted from (empty when none ran)."""
+    curves = next((s.curves for s in specs if s.kind is PolicyKind.GLFT and s.curves), ())
+    return {"fill_curves": [c.as_json() for c in curves]} if curves else {}
