@@ -58,6 +58,7 @@ class MakerSliceEnded:
     base: str
     cushion_before: int
     cushion_after: int
+    replaced: bool = False  # it left before its TTL, no longer top of book: a new order follows
 
 
 @dataclass(frozen=True, slots=True)
@@ -220,6 +221,8 @@ def _log_maker(event: MakerSliceEnded) -> None:
             AttemptOutcome.EXPIRED: "no fill → expired",
             AttemptOutcome.NO_FILL: "no fill → canceled",
         }[attempt.outcome]
+        if event.replaced:
+            end = end.replace("no fill → canceled", "no longer top of book → canceled, re-placed")
         log.info("%s, TTL=%ss → %s", head, attempt.ttl_sec, end, extra=extra)
 
 

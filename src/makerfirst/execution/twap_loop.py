@@ -225,10 +225,12 @@ class TwapLoop:
             )
             if not again:
                 break
-            if attempt.ttl_sec is not None and attempt.ended_at < attempt.started_at + attempt.ttl_sec:
-                replaces += 1  # it left before its time: a tracking replace, counted against the budget
+            early = attempt.ttl_sec is not None and attempt.ended_at < attempt.started_at + attempt.ttl_sec
+            replaces += early  # it left before its time: a tracking replace, counted against the budget
             cushion = state.cushion_ticks
-            self._emit(MakerSliceEnded(product.product_id, len(attempts), attempt, base, cushion, cushion))
+            self._emit(
+                MakerSliceEnded(product.product_id, len(attempts), attempt, base, cushion, cushion, early)
+            )
         folded = self._fold_maker(state, attempt, rules, filled)
         self._emit(
             MakerSliceEnded(

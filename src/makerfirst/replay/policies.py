@@ -2,7 +2,8 @@
 
 A :class:`PolicySpec` names a :mod:`~makerfirst.algorithms.sell_policies` class (its ``kind``)
 plus ``--set``-style overrides of the shipped policy, so a policy is data: picklable for sweeps,
-printable in reports. The references (PRODUCT.md):
+printable in reports. The references (PRODUCT.md), then the two that try to beat the design note
+(issue 13; by name only, not in the default set):
 
 * ``market_sell``: one limit IOC for everything at a wide cap (10 %, the policy's maximum): the
   immediate market sell, through the loop, so it pays the entry latency like everyone else.
@@ -10,19 +11,19 @@ printable in reports. The references (PRODUCT.md):
   taker fallback, re-placed until the deadline (it never gives up on its own before then).
 * ``design_note``: the shipped ``policy.yaml`` as it is: 25 s / 20 s purge TTLs, two attempts,
   then one limit IOC capped at 1 % for remainders under $50.
-* ``tob``: the design note's policy as it is, each maker attempt re-placed (cancel, confirmed
-  terminal, new order) whenever it is no longer the best ask, at most 6 times per attempt and
-  never after less than 2 s of rest (``algorithms.tob``).
-* ``glft``: maker quotes at the distance the GLFT liquidation solution gives for the lots and the
-  time left to the deadline, from each product's fill curve (``with_curves``: measured on the
-  calibration part of the capture and on its fitted market), tracking the top of the book; when
-  the model wants to cross, the design note's guarded taker exactly as it is
-  (``algorithms.glft_policy``).
 * ``freqtrade``: a Freqtrade-like exit: a limit order at the current best ask with an unfilled
   timeout (30 s), re-placed at the new ask after each timeout, and after two timeouts an
   emergency market exit (IOC at the wide cap). It reads its timeout from
   ``purge_execution.maker_first_ttl_sec``, its timeout count from ``max_consecutive_no_fill`` and
   its exit cap from ``taker_max_slippage_bps``, so a sweep can vary them the same way.
+* ``tob``: the design note's policy as it is, each maker attempt re-placed (cancel, confirmed
+  terminal, new order) whenever it is no longer the best ask, at most 6 times per attempt and
+  never before it has rested 2 s (``algorithms.tob``).
+* ``glft``: maker quotes at the distance the GLFT liquidation solution gives for the lots and the
+  time left to the deadline, from each product's fill curve (``with_curves``: measured on the
+  calibration part of the capture and on its fitted market), tracking the top of the book; when
+  the model wants to cross, the design note's guarded taker exactly as it is
+  (``algorithms.glft_policy``).
 
 Every policy sells with ``Purpose.PURGE`` and is shown the episode's deadline (``PolicyView``);
 the episode runner also cancels it when the deadline or the end of the data comes
