@@ -94,3 +94,16 @@ def test_bad_parameters_are_refused() -> None:
         GlftParams(0.0, 0.8, 0.6, 0.05, 14.0)
     with pytest.raises(ValueError, match="at least one lot"):
         optimal_distance(NOTE, 0, 10.0)
+
+
+def test_a_huge_give_up_cost_or_a_tiny_intensity_stays_finite() -> None:
+    # k·b = 800 (a one-tick spread with an 87-tick fee gap) would underflow e^(−kb) to zero.
+    steep = GlftParams(a_per_sec=1.0, k=9.0, sigma=0.0, gamma=0.5, b=88.9)
+    assert optimal_distance(steep, 1, 0.0) == pytest.approx(-steep.b + steep.premium)
+    for q, tau in ((1, 10.0), (5, 10.0), (40, 300.0)):
+        # Past the first instants the terminal sale no longer matters: the b → ∞ log formula.
+        expected = math.log(steep.a_per_sec * tau / ((1 + steep.gamma / steep.k) * q)) / steep.k
+        assert optimal_distance(steep, q, tau) == pytest.approx(expected, abs=1e-6)
+    assert single_lot_distance(steep, 0.0) == pytest.approx(-steep.b + steep.premium)
+    faint = GlftParams(a_per_sec=1e-9, k=0.05, sigma=0.3, gamma=0.5, b=0.6)
+    assert all(math.isfinite(optimal_distance(faint, q, 3_600.0)) for q in (1, 10, 40))

@@ -120,31 +120,52 @@ class GlftParams:
 
 
 def w_vector(params: GlftParams, q_max: int, tau: float) -> npt.NDArray[np.float64]:
-    """``w_0 .. w_{q_max}`` at ``tau`` seconds before the deadline (the matrix-exponential solution)."""
+    """``w_0 .. w_{q_max}`` at ``tau`` seconds before the deadline (the matrix-exponential solution);
+    may under- or overflow for extreme ``k·b`` (``optimal_distance`` rescales)."""
+    scale, u = _scaled_w(params, q_max, tau)
+    w: npt.NDArray[np.float64] = np.exp(scale * np.arange(q_max + 1)) * u
+    return w
+
+
+def _scaled_w(params: GlftParams, q_max: int, tau: float) -> tuple[float, npt.NDArray[np.float64]]:
+    """``(L, u)`` with ``w_q = e^(qL)·u_q``: the same linear system for ``u`` with ``η·e^(−L)`` off the
+    diagonal and ``u_q(T) = e^(−q(kb + L))``; ``L = max(−kb, ln η)`` keeps both at most 1, so
+    neither a large ``k·b`` (a wide give-up cost) nor a small ``A`` leaves floating point."""
     if q_max < 0 or tau < 0:
         raise ValueError("q_max and tau must be non-negative")
+    kb = params.k * params.b
+    scale = max(-kb, math.log(params.eta))
     q = np.arange(q_max + 1, dtype=np.float64)
     m = np.diag(params.alpha * q**2 - params.beta * q)
-    m[np.arange(1, q_max + 1), np.arange(q_max)] = -params.eta
-    v = np.exp(-params.k * params.b * q)
-    return _expm(-m * tau) @ v
+    m[np.arange(1, q_max + 1), np.arange(q_max)] = -params.eta * math.exp(-scale)
+    v = np.exp(-(kb + scale) * q)
+    return scale, _expm(-m * tau) @ v
 
 
 def optimal_distance(params: GlftParams, q: int, tau: float) -> float:
-    """δ*(τ, q): the optimal ask's distance from the mid with ``q >= 1`` lots left, ``tau`` s to go."""
+    """δ*(τ, q): the optimal ask's distance from the mid with ``q >= 1`` lots left, ``tau`` s to go.
+    Where even the rescaled solution vanishes (τ → 0 with a huge give-up cost) it is the limit
+    ``−b + (1/γ)·ln(1 + γ/k)``: give up."""
     if q < 1:
         raise ValueError("q must be at least one lot")
-    w = w_vector(params, q, tau)
-    return math.log(w[q] / w[q - 1]) / params.k + params.premium
+    scale, u = _scaled_w(params, q, tau)
+    if not (u[q] > 0 and u[q - 1] > 0 and math.isfinite(u[q]) and math.isfinite(u[q - 1])):
+        return -params.b + params.premium
+    return (scale + math.log(u[q] / u[q - 1])) / params.k + params.premium
 
 
 def single_lot_distance(params: GlftParams, tau: float) -> float:
-    """The exact δ*(τ, 1) for μ = 0: ``w_1(τ) = η/α + (e^(−kb) − η/α)·e^(−ατ)`` (σ = 0: ``e^(−kb) + ητ``)."""
-    alpha, eta, start = params.alpha, params.eta, math.exp(-params.k * params.b)
-    # The same w_1, written as start·e^(−ατ) + η·(1 − e^(−ατ))/α to avoid cancelling large terms.
+    """The exact δ*(τ, 1) for μ = 0: ``w_1(τ) = η/α + (e^(−kb) − η/α)·e^(−ατ)`` (σ = 0: ``e^(−kb) + ητ``),
+    evaluated in logarithms."""
+    alpha = params.alpha
+    # The same w_1, written as e^(−kb)·e^(−ατ) + η·(1 − e^(−ατ))/α to avoid cancelling large terms.
     relax = -math.expm1(-alpha * tau) / alpha if alpha > 0 else tau
-    w1 = start * math.exp(-alpha * tau) + eta * relax
-    return math.log(w1) / params.k + params.premium
+    terms = [-params.k * params.b - alpha * tau]
+    if relax > 0:
+        terms.append(math.log(params.eta * relax))
+    top = max(terms)
+    log_w1 = top + math.log(sum(math.exp(t - top) for t in terms))
+    return log_w1 / params.k + params.premium
 
 
 def no_risk_distance(params: GlftParams, q: int, tau: float) -> float:
