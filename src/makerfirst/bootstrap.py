@@ -30,7 +30,7 @@ from makerfirst.adapters.products_file import load_catalogue as load_catalogue  
 from makerfirst.adapters.sim import world as paper_world
 from makerfirst.adapters.sim.exchange import SimulatedExchange, SimulatorSettings
 from makerfirst.adapters.sim.market import SyntheticMarket
-from makerfirst.adapters.sim.presets import PRESETS
+from makerfirst.adapters.sim.presets import PRESETS as PRESETS  # noqa: PLC0414  # for the CLI
 from makerfirst.clock import Clock, SystemClock, VirtualClock
 from makerfirst.domain.errors import DatabaseUrlError, InputError, MakerfirstError, ProductNotFoundError
 from makerfirst.domain.intents import TradeIntent

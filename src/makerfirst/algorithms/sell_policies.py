@@ -7,13 +7,15 @@ re-quotes within the attempt), the one taker order, or the end. The loop (``exec
 carries it out the same way live, on paper and in replay, and folds each attempt's result back
 into the state with ``twap.after_*``.
 
-The four reference policies the backtests compare:
+The reference policies the backtests compare:
 
 * :class:`MarketSell`: one IOC for everything at once.
 * :class:`FixedTtl`: the old loop: post-only at the configured cushion, the same TTL every attempt
   (``maker_first_ttl_sec``), never a taker; it never finishes on a market without buyers.
 * :class:`DesignNote`: the design note's loop (``twap.decide``): the purge TTL ladder, then the
   guarded taker fallback.
+* :class:`TopOfBook`: the design note's loop, each maker attempt tracking the top of the book
+  (``algorithms.tob``): re-placed when it is no longer the best ask, within a replace budget.
 * :class:`LimitThenMarket`: Freqtrade-like: a limit at the best ask for ``maker_first_ttl_sec``,
   re-placed at the new ask after each unfilled timeout; after ``max_consecutive_no_fill``
   timeouts, a market exit (IOC at the configured cap).
@@ -21,10 +23,12 @@ The four reference policies the backtests compare:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Protocol
 
 from makerfirst.algorithms import twap
+from makerfirst.algorithms.tob import Tracking
+from makerfirst.algorithms.ttl import adaptive_maker_ttl_sec
 from makerfirst.domain.book import OrderBook
 from makerfirst.domain.product import Product
 from makerfirst.policy import Policy
@@ -88,6 +92,26 @@ class DesignNote:
 
     def decide(self, view: PolicyView) -> twap.Decision:
         return twap.decide(view.state, view.product, view.book, view.rules)
+
+
+class TopOfBook:
+    """The design note's loop (same ladder, same TTLs, same taker fallback), each maker attempt
+    re-placed within its TTL whenever it is no longer top of book (``tracking``)."""
+
+    name = "tob"
+
+    def __init__(self, tracking: Tracking | None = None) -> None:
+        self.tracking = tracking or Tracking()
+
+    def decide(self, view: PolicyView) -> twap.Decision:
+        decision = twap.decide(view.state, view.product, view.book, view.rules)
+        if not isinstance(decision, twap.PlaceMakerSlice):
+            return decision
+        # The TTL the engine would choose for this attempt, made explicit: tracking needs its end.
+        ttl = adaptive_maker_ttl_sec(
+            view.rules.purpose, decision.attempt_index, view.book.spread_bps, view.config
+        )
+        return replace(decision, ttl_sec=ttl, tracking=self.tracking)
 
 
 class MarketSell:

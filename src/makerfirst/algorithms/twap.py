@@ -20,6 +20,7 @@ from dataclasses import dataclass, replace
 from decimal import Decimal
 from enum import StrEnum
 
+from makerfirst.algorithms.tob import Tracking
 from makerfirst.domain.book import OrderBook
 from makerfirst.domain.intents import Purpose
 from makerfirst.domain.money import ZERO, ceil_to
@@ -99,17 +100,35 @@ class LoopState:
 
 
 @dataclass(frozen=True, slots=True)
+class QuoteReason:
+    """Why a model-priced step is what it is: the model's quote distance from the mid (in spreads
+    and in ticks), the lots and the time it was solved for, and the give-up cost it priced in."""
+
+    model: str
+    distance_spreads: float
+    distance_ticks: float
+    lots_left: int
+    remaining: Decimal
+    time_left_sec: float
+    give_up_spreads: float
+
+
+@dataclass(frozen=True, slots=True)
 class PlaceMakerSlice:
     """One maker attempt: post-only ``cushion_ticks`` from the opposite touch (a sell: best bid +
     cushion; a cushion of the spread is the ask), resting ``ttl_sec`` (None: the purpose's adaptive
     TTL for ``attempt_index``, priced from the order's own book). ``requote_sec``: within the
-    attempt, cancel and re-price from a fresh book every so many seconds until the TTL is used."""
+    attempt, cancel and re-price from a fresh book every so many seconds until the TTL is used.
+    ``tracking``: within the attempt, re-place the order whenever it is no longer top of book
+    (``algorithms.tob``), within its replace budget; it needs an explicit ``ttl_sec``."""
 
     size: Decimal
     cushion_ticks: int
     attempt_index: int
     ttl_sec: int | None = None
     requote_sec: int | None = None
+    tracking: Tracking | None = None
+    reason: QuoteReason | None = None  # a model-priced attempt: why it sits there (the transcript's)
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,6 +139,7 @@ class PlaceTakerFallback:
     size: Decimal
     remaining_value_usd: Decimal
     fallback: bool = True
+    reason: QuoteReason | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,7 +179,7 @@ def decide(state: LoopState, product: Product, book: OrderBook, rules: LoopRules
     if done is not None:
         return done
     if state.consecutive_no_fill >= rules.max_no_fill or state.maker_attempts >= rules.max_slices:
-        return _after_patience(state, value, rules)
+        return after_patience(state, value, rules)
     return PlaceMakerSlice(
         size=slice_size(state.remaining, mid, product, rules.max_slice_usd),
         cushion_ticks=state.cushion_ticks,
@@ -167,7 +187,8 @@ def decide(state: LoopState, product: Product, book: OrderBook, rules: LoopRules
     )
 
 
-def _after_patience(state: LoopState, value: Decimal, rules: LoopRules) -> Decision:
+def after_patience(state: LoopState, value: Decimal, rules: LoopRules) -> Decision:
+    """The design note's end of patience: the one guarded taker for a purge under the threshold."""
     if rules.purpose is not Purpose.PURGE:
         return Finish(Outcome.MAX_ATTEMPTS, value)
     if value > rules.taker_threshold_usd:

@@ -9,6 +9,7 @@ import json
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Annotated
@@ -33,8 +34,9 @@ from makerfirst.replay.backtest import (
     run_backtest,
 )
 from makerfirst.replay.driver import FillModel
+from makerfirst.replay.glft_fit import by_product_json, curves_json, with_plan_curves
 from makerfirst.replay.metrics import PolicyMetrics
-from makerfirst.replay.policies import REFERENCE_POLICIES, parse_policies
+from makerfirst.replay.policies import REFERENCE_POLICIES, SELL_POLICIES, parse_policies
 from makerfirst.replay.report import write_report
 from makerfirst.replay.stats import Interval
 from makerfirst.replay.sweep import grid_points, parse_grid, run_sweep
@@ -222,7 +224,7 @@ def backtest(
     data: DataOpt,
     products_file: ProductsOpt = None,
     policies: Annotated[
-        str, typer.Option("--policies", help=f"Comma-separated: {', '.join(REFERENCE_POLICIES)}.")
+        str, typer.Option("--policies", help=f"Comma-separated: {', '.join(SELL_POLICIES)}.")
     ] = ",".join(REFERENCE_POLICIES),
     fill_model: FillOpt = FillModel.CONSERVATIVE,
     episodes: EpisodesOpt = 12,
@@ -240,6 +242,9 @@ def backtest(
     entry_latency: EntryOpt = 0.05,
     feed_latency: FeedOpt = 0.0,
     replay_book: ReplayBookOpt = ReplayBookKind.COMPILED,
+    by_product: Annotated[
+        bool, typer.Option("--by-product", help="--json: every policy's metrics per product too.")
+    ] = False,
 ) -> None:
     """Judge policies on the same episodes: IS vs arrival mid (fees, forced residual), E, completion,
     maker share, markouts, each with a 95 % interval, and every policy paired against the design note.
@@ -274,6 +279,7 @@ def backtest(
             ),
         )
         plan = plan_backtest(config)
+        config = replace(config, policies=with_plan_curves(config.policies, plan, config))
     except MakerfirstError as error:
         raise _fail(error) from None
     console = Console(stderr=True)
@@ -285,7 +291,10 @@ def backtest(
     if report is not None:
         write_report(result, report)
     if as_json:
-        typer.echo(json.dumps(backtest_json(result, config), indent=2))
+        payload = backtest_json(result, config) | curves_json(config.policies)
+        if by_product:
+            payload["by_product"] = by_product_json(result, config)
+        typer.echo(json.dumps(payload, indent=2))
         return
     out = Console(width=max(Console().width, 200))  # a pipe is 80 wide: the table needs more
     if plan.rebuild is not None:
@@ -321,7 +330,7 @@ def sweep(
         ),
     ] = None,
     policy: Annotated[
-        str, typer.Option("--policy", help=f"The policy swept: {', '.join(REFERENCE_POLICIES)}.")
+        str, typer.Option("--policy", help=f"The policy swept: {', '.join(SELL_POLICIES)}.")
     ] = "design_note",
     products_file: ProductsOpt = None,
     fill_model: FillOpt = FillModel.CONSERVATIVE,
@@ -361,7 +370,7 @@ def sweep(
             quote_usd=_quote_rates(quote_usd),
             options=SimOptions(fill_model=fill_model),
         )
-        plan_backtest(config)  # fail fast, before any worker starts
+        points = list(with_plan_curves(points, plan_backtest(config), config))  # fail fast, before any worker
     except MakerfirstError as error:
         raise _fail(error) from None
     console = Console(stderr=True)

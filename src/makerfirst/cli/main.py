@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from makerfirst.cli.backtest_cmd import backtest, sweep
+from makerfirst.cli.calibrate_cmd import calibrate
 from makerfirst.cli.config_cmd import config_app
 from makerfirst.cli.db_cmd import db_app
 from makerfirst.cli.errors import ErrorReportingGroup
@@ -29,6 +30,9 @@ app.add_typer(simulate_app, name="simulate", help="Run one sell on the simulated
 app.command("run", help="Run the bot: cycles of reconcile, purge, record (paper by default).")(run)
 app.command("backtest", help="Replay backtests of execution policies on real or synthetic markets.")(backtest)
 app.command("sweep", help="Sweep policy parameters over episodes (local processes or Ray).")(sweep)
+app.command("calibrate", help="Measure and save each product's fill curve and volatility (for glft).")(
+    calibrate
+)
 app.command("sim-server", help="Serve a Coinbase-compatible API over the simulated exchange.")(sim_server)
 app.command("status", help="The portfolio as the last cycle recorded it (holdings, tiers, purges, dust).")(
     status

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
+from dataclasses import replace
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Annotated
@@ -13,9 +14,11 @@ import typer
 
 from makerfirst.bootstrap import build_simulation, load_catalogue, run_simulated_trade
 from makerfirst.cli.render import twap_report_json
+from makerfirst.cli.sell_policy import sell_policy, split_policy_option
 from makerfirst.cli.transcript import install_transcript
 from makerfirst.domain.errors import MakerfirstError
 from makerfirst.domain.intents import Purpose, Size, SizeBase, SizeUsd, TradeIntent
+from makerfirst.execution.twap_loop import TwapLoop
 from makerfirst.policy import load_policy
 
 simulate_app = typer.Typer(name="simulate", help="Run one sell on the simulated exchange (virtual clock).")
@@ -30,7 +33,15 @@ JsonOpt = Annotated[
     bool, typer.Option("--json", help="Print one JSON object (the transcript goes to stderr).")
 ]
 PolicyOpt = Annotated[
-    Path | None, typer.Option("--policy", help="Policy YAML (default: the shipped policy).")
+    str | None,
+    typer.Option(
+        "--policy",
+        help="Policy YAML (default: the shipped policy), or a sell policy by name: design_note, tob, glft.",
+    ),
+]
+CurvesOpt = Annotated[
+    Path | None,
+    typer.Option("--curves", help="glft: fill curves saved by `makerfirst calibrate` (default: measured)."),
 ]
 SetOpt = Annotated[list[str] | None, typer.Option("--set", help="Override a policy key: dotted.key=value.")]
 ProductsOpt = Annotated[
@@ -57,10 +68,12 @@ def _run(
     seed: int,
     price: str | None,
     as_json: bool,
-    policy_path: Path | None,
+    policy_arg: str | None,
     overrides: list[str] | None,
     products_file: Path | None,
+    curves: Path | None = None,
 ) -> None:
+    name, policy_path = split_policy_option(policy_arg)
     try:
         policy = load_policy(policy_path, overrides or [])
         catalogue = load_catalogue(products_file)
@@ -84,6 +97,21 @@ def _run(
         typer.echo(f"error: {error}", err=True)
         raise typer.Exit(2) from None
     install_transcript(sys.stderr if as_json else sys.stdout)
+    if name != "design_note" and found is not None:
+        try:
+            chosen = sell_policy(
+                name,
+                product=found,
+                market=market,
+                start_price=simulation.exchange.book_now(product).mid,
+                seed=seed,
+                curves=curves,
+            )
+        except MakerfirstError as error:
+            typer.echo(f"error: {error}", err=True)
+            raise typer.Exit(2) from None
+        loop = TwapLoop(simulation.engine, simulation.exchange, simulation.clock, policy=chosen)
+        simulation = replace(simulation, twap_loop=loop)
     report = asyncio.run(run_simulated_trade(simulation, TradeIntent(product, size, purpose)))
     if as_json:
         typer.echo(json.dumps(twap_report_json(report, {"market": market, "seed": seed}), indent=2))
@@ -100,8 +128,10 @@ def purge(
     policy: PolicyOpt = None,
     overrides: SetOpt = None,
     products_file: ProductsOpt = None,
+    curves: CurvesOpt = None,
 ) -> None:
-    """Purge a holding: maker slices with the purge TTLs, then the guarded taker fallback."""
+    """Purge a holding: maker slices with the purge TTLs, then the guarded taker fallback
+    (--policy tob: each attempt tracks the top of the book; glft: quotes at the GLFT distance)."""
     _run(
         product=product,
         size=SizeBase(_decimal(size, "--size")),
@@ -110,9 +140,10 @@ def purge(
         seed=seed,
         price=price,
         as_json=as_json,
-        policy_path=policy,
+        policy_arg=policy,
         overrides=overrides,
         products_file=products_file,
+        curves=curves,
     )
 
 
@@ -145,7 +176,7 @@ def sell(
         seed=seed,
         price=price,
         as_json=as_json,
-        policy_path=policy,
+        policy_arg=policy,
         overrides=overrides,
         products_file=products_file,
     )

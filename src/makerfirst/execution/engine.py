@@ -100,6 +100,16 @@ class AttemptReport:
         return sum((f.size for f in self.fills if f.liquidity is Liquidity.MAKER), start=ZERO)
 
 
+@dataclass(frozen=True, slots=True)
+class LeaveEarly:
+    """When a resting maker order is given up before its TTL (top-of-book tracking): checked
+    every ``check_sec`` once it has rested ``after_sec``, against a fresh book and its price."""
+
+    should_leave: Callable[[OrderBook, Decimal], bool]
+    after_sec: float
+    check_sec: float
+
+
 class NullJournal:
     """A journal that forgets: one-off simulations that persist nothing."""
 
@@ -162,6 +172,7 @@ class ExecutionEngine:
         cushion_ticks: int | None = None,
         ttl_sec: int | None = None,
         run_id: int | None = None,
+        leave_early: LeaveEarly | None = None,
     ) -> AttemptReport:
         """Place one order for ``size`` of ``symbol`` and see it to a terminal status.
 
@@ -173,6 +184,10 @@ class ExecutionEngine:
         The order is journaled before it is sent (``run_id`` links it to a purge run). If the
         answer to the create is lost, ``OrderStateUnknownError`` propagates and the intent stays
         on record for reconciliation: nothing is resent blind.
+
+        ``leave_early``: while a maker order rests, the book is also read every ``check_sec``
+        after ``after_sec``; when ``should_leave(book, price)`` says so the order is cancelled and
+        confirmed terminal (the TTL path) before this returns, so a caller can re-place it.
         """
         product = await self.product(symbol)
         book = await self._exchange.get_order_book(symbol)
@@ -260,7 +275,7 @@ class ExecutionEngine:
         if ttl is None:
             final = await confirm_terminal(self._exchange, self._clock, answer.order_id, self._confirm)
         else:
-            final = await self._rest_until(answer.order_id, started + ttl)
+            final = await self._rest_until(answer.order_id, started + ttl, symbol, price, leave_early)
             if not final.status.is_terminal:
                 final = await cancel_and_confirm(
                     self._exchange,
@@ -333,13 +348,24 @@ class ExecutionEngine:
                 return verdict
         return None
 
-    async def _rest_until(self, order_id: str, deadline: float) -> OrderReport:
-        """Watch a resting order until it is terminal or its TTL is up."""
+    async def _rest_until(
+        self, order_id: str, deadline: float, symbol: str, price: Decimal, leave: LeaveEarly | None
+    ) -> OrderReport:
+        """Watch a resting order until it is terminal, its TTL is up, or ``leave`` says to go."""
         poll = float(self._policy.execution.order_poll_interval_sec)
+        watch_from = self._clock.now() + leave.after_sec if leave is not None else deadline
+        if leave is not None:
+            poll = min(poll, leave.check_sec)
         while True:
             current = await self._exchange.get_order(order_id)
             now = self._clock.now()
             if current.status.is_terminal or now >= deadline:
+                return current
+            if (
+                leave is not None
+                and now >= watch_from
+                and leave.should_leave(await self._exchange.get_order_book(symbol), price)
+            ):
                 return current
             await self._clock.sleep_until(min(deadline, now + poll))
 

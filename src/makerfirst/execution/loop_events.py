@@ -58,6 +58,17 @@ class MakerSliceEnded:
     base: str
     cushion_before: int
     cushion_after: int
+    replaced: bool = False  # it left before its TTL, no longer top of book: a new order follows
+
+
+@dataclass(frozen=True, slots=True)
+class ModelQuoted:
+    """A model-priced policy (GLFT) chose its next step; ``cushion_ticks`` is None for a taker."""
+
+    product_id: str
+    reason: twap.QuoteReason
+    base: str
+    cushion_ticks: int | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,6 +118,7 @@ LoopEvent = (
     | LoopResumed
     | SizeClamped
     | MakerSliceEnded
+    | ModelQuoted
     | AggressivePurge
     | TakerForced
     | TakerEnded
@@ -147,6 +159,8 @@ def log_event(event: LoopEvent) -> None:
         )
     elif isinstance(event, MakerSliceEnded):
         _log_maker(event)
+    elif isinstance(event, ModelQuoted):
+        _log_quote(event)
     elif isinstance(event, AggressivePurge):
         remaining, threshold = usd(event.remaining_value), usd(event.threshold)
         log.warning(
@@ -207,7 +221,34 @@ def _log_maker(event: MakerSliceEnded) -> None:
             AttemptOutcome.EXPIRED: "no fill → expired",
             AttemptOutcome.NO_FILL: "no fill → canceled",
         }[attempt.outcome]
+        if event.replaced:
+            end = end.replace("no fill → canceled", "no longer top of book → canceled, re-placed")
         log.info("%s, TTL=%ss → %s", head, attempt.ttl_sec, end, extra=extra)
+
+
+def _log_quote(event: ModelQuoted) -> None:
+    r = event.reason
+    action = "taker" if event.cushion_ticks is None else f"post-only at bid + {event.cushion_ticks} ticks"
+    log.info(
+        "%s quote: %+.2f spreads (%+.1f ticks) from the mid for %d lot%s (%s %s), %.0f s left,"
+        " give-up cost %.2f spreads → %s",
+        r.model.upper(),
+        r.distance_spreads,
+        r.distance_ticks,
+        r.lots_left,
+        "" if r.lots_left == 1 else "s",
+        plain(r.remaining),
+        event.base,
+        r.time_left_sec,
+        r.give_up_spreads,
+        action,
+        extra={
+            "event": "model_quote",
+            "product_id": event.product_id,
+            "distance_spreads": r.distance_spreads,
+            "time_left_sec": r.time_left_sec,
+        },
+    )
 
 
 def _log_taker(event: TakerEnded) -> None:

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from decimal import Decimal
 
-from makerfirst.algorithms import twap
+from makerfirst.algorithms import tob, twap
 from makerfirst.algorithms.guards import GuardBypass
 from makerfirst.algorithms.sell_policies import DesignNote, PolicyView, SellPolicy
 from makerfirst.algorithms.shortfall import forced_residual_value, implementation_shortfall_bps
@@ -23,7 +23,7 @@ from makerfirst.domain.money import ZERO
 from makerfirst.domain.orders import OrderType, Side
 from makerfirst.domain.product import Product
 from makerfirst.domain.records import OrderState, PurgeRun, RunStatus
-from makerfirst.execution.engine import AttemptOutcome, AttemptReport, ExecutionEngine
+from makerfirst.execution.engine import AttemptOutcome, AttemptReport, ExecutionEngine, LeaveEarly
 from makerfirst.execution.loop_events import (
     AggressivePurge,
     LoopEvent,
@@ -31,6 +31,7 @@ from makerfirst.execution.loop_events import (
     LoopResumed,
     LoopStarted,
     MakerSliceEnded,
+    ModelQuoted,
     OrderStateUnknown,
     SizeClamped,
     TakerEnded,
@@ -138,6 +139,9 @@ class TwapLoop:
                         )
                     )
                     break
+                if decision.reason is not None:
+                    cushion = decision.cushion_ticks if isinstance(decision, twap.PlaceMakerSlice) else None
+                    self._emit(ModelQuoted(product.product_id, decision.reason, base, cushion))
                 if isinstance(decision, twap.PlaceMakerSlice):
                     state = await self._make(
                         decision,
@@ -184,16 +188,21 @@ class TwapLoop:
         run: PurgeRun | None,
         attempts: list[AttemptReport],
     ) -> twap.LoopState:
-        """One maker attempt: one order for its TTL, or with ``requote_sec`` a new order priced
-        from a fresh book every so many seconds until the attempt's TTL is used or it filled."""
+        """One maker attempt: one order for its TTL; with ``requote_sec`` a new order priced from a
+        fresh book every so many seconds, and with ``tracking`` a new one whenever the order is no
+        longer top of book (within its replace budget), until the attempt's TTL is used or it filled."""
         legs_end = None
-        if decision.ttl_sec is not None and decision.requote_sec is not None:
+        within = decision.requote_sec is not None or decision.tracking is not None
+        if decision.ttl_sec is not None and within:
             legs_end = self._clock.now() + decision.ttl_sec
         size, filled, base = decision.size, ZERO, product.base_currency
+        replaces = 0
         while True:
             ttl = decision.ttl_sec
-            if legs_end is not None and decision.requote_sec is not None:
-                ttl = max(1, min(decision.requote_sec, math.ceil(legs_end - self._clock.now())))
+            if legs_end is not None:
+                ttl = max(1, math.ceil(legs_end - self._clock.now()))
+                if decision.requote_sec is not None:
+                    ttl = min(decision.requote_sec, ttl)
             attempt = await self._engine.execute(
                 symbol=product.product_id,
                 side=intent.side,
@@ -203,6 +212,7 @@ class TwapLoop:
                 cushion_ticks=decision.cushion_ticks,
                 ttl_sec=ttl,
                 run_id=run.run_id if run else None,
+                leave_early=self._leave_early(decision, product, intent.side, replaces),
             )
             attempts.append(attempt)
             filled += attempt.filled_size
@@ -215,8 +225,12 @@ class TwapLoop:
             )
             if not again:
                 break
+            early = attempt.ttl_sec is not None and attempt.ended_at < attempt.started_at + attempt.ttl_sec
+            replaces += early  # it left before its time: a tracking replace, counted against the budget
             cushion = state.cushion_ticks
-            self._emit(MakerSliceEnded(product.product_id, len(attempts), attempt, base, cushion, cushion))
+            self._emit(
+                MakerSliceEnded(product.product_id, len(attempts), attempt, base, cushion, cushion, early)
+            )
         folded = self._fold_maker(state, attempt, rules, filled)
         self._emit(
             MakerSliceEnded(
@@ -224,6 +238,21 @@ class TwapLoop:
             )
         )
         return folded
+
+    @staticmethod
+    def _leave_early(
+        decision: twap.PlaceMakerSlice, product: Product, side: Side, replaces: int
+    ) -> LeaveEarly | None:
+        """Top-of-book tracking for the next order of an attempt, while its replace budget lasts."""
+        track = decision.tracking
+        if track is None or decision.ttl_sec is None or replaces >= track.max_replaces:
+            return None
+        cushion = decision.cushion_ticks
+
+        def should_leave(book: OrderBook, price: Decimal) -> bool:
+            return tob.displaced(book, side, price, cushion, product)
+
+        return LeaveEarly(should_leave, after_sec=track.min_rest_sec, check_sec=track.check_sec)
 
     async def _report(
         self,

@@ -49,6 +49,7 @@ Trades in the tape carry the aggressor's side (``BUY`` trades hit asks, so they 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
@@ -64,7 +65,7 @@ from makerfirst.clock import Clock
 from makerfirst.domain.errors import MakerfirstError
 from makerfirst.domain.orders import Side
 from makerfirst.domain.product import Product
-from makerfirst.replay.events import BBO, BID, CLEAR, LEVEL, TRADE, EventStream, ProductScale
+from makerfirst.replay.events import BBO, BID, CLEAR, EVENT_DTYPE, LEVEL, TRADE, EventStream, ProductScale
 
 
 class FillModel(StrEnum):
@@ -85,6 +86,14 @@ class ProductTape:
 
     scale: ProductScale
     rows: np.ndarray
+
+    @classmethod
+    def of(cls, scale: ProductScale, rows: Sequence[tuple[float, int, int, int, int]]) -> ProductTape:
+        """A tape from ``(seconds, kind, side, price ticks, size lots)`` rows, in that order."""
+        events = np.zeros(len(rows), dtype=EVENT_DTYPE)
+        for i, (when, kind, side, price, size) in enumerate(rows):
+            events[i] = (round(when * 1e9), 0, kind, side, price, size, 0)
+        return cls(scale, events)
 
     @cached_property
     def times(self) -> tuple[float, ...]:

@@ -2,7 +2,8 @@
 
 A :class:`PolicySpec` names a :mod:`~makerfirst.algorithms.sell_policies` class (its ``kind``)
 plus ``--set``-style overrides of the shipped policy, so a policy is data: picklable for sweeps,
-printable in reports. The references (PRODUCT.md):
+printable in reports. The references (PRODUCT.md), then the two that try to beat the design note
+(issue 13; by name only, not in the default set):
 
 * ``market_sell``: one limit IOC for everything at a wide cap (10 %, the policy's maximum): the
   immediate market sell, through the loop, so it pays the entry latency like everyone else.
@@ -15,6 +16,14 @@ printable in reports. The references (PRODUCT.md):
   emergency market exit (IOC at the wide cap). It reads its timeout from
   ``purge_execution.maker_first_ttl_sec``, its timeout count from ``max_consecutive_no_fill`` and
   its exit cap from ``taker_max_slippage_bps``, so a sweep can vary them the same way.
+* ``tob``: the design note's policy as it is, each maker attempt re-placed (cancel, confirmed
+  terminal, new order) whenever it is no longer the best ask, at most 6 times per attempt and
+  never before it has rested 2 s (``algorithms.tob``).
+* ``glft``: maker quotes at the distance the GLFT liquidation solution gives for the lots and the
+  time left to the deadline, from each product's fill curve (``with_curves``: measured on the
+  calibration part of the capture and on its fitted market), tracking the top of the book; when
+  the model wants to cross, the design note's guarded taker exactly as it is
+  (``algorithms.glft_policy``).
 
 Every policy sells with ``Purpose.PURGE`` and is shown the episode's deadline (``PolicyView``);
 the episode runner also cancels it when the deadline or the end of the data comes
@@ -23,12 +32,22 @@ the episode runner also cancels it when the deadline or the end of the data come
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from decimal import Decimal
 from enum import StrEnum
 from functools import lru_cache
 
-from makerfirst.algorithms.sell_policies import DesignNote, FixedTtl, LimitThenMarket, MarketSell, SellPolicy
+from makerfirst.algorithms.glft import FillCurve
+from makerfirst.algorithms.glft_policy import Glft
+from makerfirst.algorithms.sell_policies import (
+    DesignNote,
+    FixedTtl,
+    LimitThenMarket,
+    MarketSell,
+    SellPolicy,
+    TopOfBook,
+)
 from makerfirst.clock import Clock
 from makerfirst.domain.errors import MakerfirstError
 from makerfirst.domain.intents import Purpose, SizeBase, TradeIntent
@@ -48,6 +67,8 @@ class PolicyKind(StrEnum):
     FIXED_TTL = "fixed_ttl"  # the old loop: one TTL forever, never a taker
     DESIGN_NOTE = "design_note"  # the design note's TTL ladder and taker fallback
     LIMIT_THEN_MARKET = "limit_then_market"  # Freqtrade-like
+    TOP_OF_BOOK = "tob"  # the design note's loop, each maker attempt tracking the top of the book
+    GLFT = "glft"  # maker quotes at the GLFT optimal-liquidation distance, the design note's taker at the end
 
 
 _POLICY_CLASSES: dict[PolicyKind, type[SellPolicy]] = {
@@ -55,6 +76,7 @@ _POLICY_CLASSES: dict[PolicyKind, type[SellPolicy]] = {
     PolicyKind.FIXED_TTL: FixedTtl,
     PolicyKind.DESIGN_NOTE: DesignNote,
     PolicyKind.LIMIT_THEN_MARKET: LimitThenMarket,
+    PolicyKind.TOP_OF_BOOK: TopOfBook,
 }
 
 
@@ -66,6 +88,7 @@ class PolicySpec:
     kind: PolicyKind
     overrides: tuple[str, ...] = ()
     custom: type[SellPolicy] | None = None  # another policy class, run instead of ``kind``'s
+    curves: tuple[FillCurve, ...] = ()  # ``glft``: the products' fill curves (``with_curves``)
 
     def with_overrides(self, extra: tuple[str, ...], name: str | None = None) -> PolicySpec:
         return replace(self, name=name or self.name, overrides=self.overrides + extra)
@@ -97,16 +120,42 @@ REFERENCE_POLICIES: dict[str, PolicySpec] = {
 }
 
 
+# The references plus the policies that try to beat the design note (issue 13), by name; the
+# backtest's default set stays the references.
+SELL_POLICIES: dict[str, PolicySpec] = {
+    **REFERENCE_POLICIES,
+    "tob": PolicySpec("tob", PolicyKind.TOP_OF_BOOK),
+    "glft": PolicySpec("glft", PolicyKind.GLFT),
+}
+
+
 def parse_policies(names: str) -> tuple[PolicySpec, ...]:
-    """``"a,b,c"`` → the reference policies of those names, in that order."""
+    """``"a,b,c"`` → the policies of those names (``SELL_POLICIES``), in that order."""
     chosen = [n.strip() for n in names.split(",") if n.strip()]
-    unknown = [n for n in chosen if n not in REFERENCE_POLICIES]
+    unknown = [n for n in chosen if n not in SELL_POLICIES]
     if unknown or not chosen:
         raise MakerfirstError(
             f"unknown policies {', '.join(unknown) or '(none given)'};"
-            f" choose from {', '.join(REFERENCE_POLICIES)}"
+            f" choose from {', '.join(SELL_POLICIES)}"
         )
-    return tuple(REFERENCE_POLICIES[n] for n in chosen)
+    return tuple(SELL_POLICIES[n] for n in chosen)
+
+
+def with_curves(specs: Sequence[PolicySpec], curves: Mapping[str, FillCurve]) -> tuple[PolicySpec, ...]:
+    """``specs`` with the products' fill curves given to the ones that quote from them (``glft``)."""
+    chosen = tuple(curves.values())
+    return tuple(replace(s, curves=chosen) if s.kind is PolicyKind.GLFT else s for s in specs)
+
+
+def make_policy(spec: PolicySpec) -> SellPolicy:
+    """The policy object ``spec`` names; a ``glft`` spec needs its curves (``with_curves``)."""
+    if spec.custom is not None:
+        return spec.custom()
+    if spec.kind is PolicyKind.GLFT:
+        if not spec.curves:
+            raise MakerfirstError(f"policy {spec.name}: no fill curves; fit them first (with_curves)")
+        return Glft({c.product_id: c for c in spec.curves})
+    return _POLICY_CLASSES[spec.kind]()
 
 
 @lru_cache(maxsize=256)
@@ -143,6 +192,6 @@ async def run_policy(
     """Sell ``size`` (base) of ``product_id`` with ``spec``'s policy (shown ``deadline``); return how
     the loop ended."""
     engine = ExecutionEngine(exchange, clock, policy, ids=ClientOrderIds(seed))
-    loop = TwapLoop(engine, exchange, clock, policy=(spec.custom or _POLICY_CLASSES[spec.kind])())
+    loop = TwapLoop(engine, exchange, clock, policy=make_policy(spec))
     report = await loop.run(TradeIntent(product_id, SizeBase(size), Purpose.PURGE), deadline=deadline)
     return report.outcome.value

@@ -11,15 +11,13 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-import numpy as np
-
 from makerfirst.adapters.sim.market import MarketParams, SyntheticMarket
 from makerfirst.adapters.sim.matching import MatchingEngine
 from makerfirst.domain.money import ZERO
 from makerfirst.domain.orders import Side
 from makerfirst.domain.product import Product
 from makerfirst.replay.driver import ProductTape
-from makerfirst.replay.events import ASK, BID, BUY, CLEAR, EVENT_DTYPE, LEVEL, SELL, TRADE, ProductScale
+from makerfirst.replay.events import ASK, BID, BUY, CLEAR, LEVEL, SELL, TRADE, ProductScale
 
 DEPTH = 20
 
@@ -46,7 +44,4 @@ def record_tape(
                 if before.get(price) != lots:
                     rows.append((when, LEVEL, code, price, lots))
             shown[side] = now
-    events = np.zeros(len(rows), dtype=EVENT_DTYPE)
-    for i, (when, kind, code, price, lots) in enumerate(rows):
-        events[i] = (round(when * 1e9), 0, kind, code, price, lots, 0)
-    return ProductTape(scale, events)
+    return ProductTape.of(scale, rows)

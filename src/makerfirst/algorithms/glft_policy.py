@@ -1,0 +1,131 @@
+"""The GLFT sell policy: maker quotes priced by the optimal-liquidation solution (pure: no I/O).
+
+Before each attempt, from the product's fill curve (``FillCurve``: A, k and σ measured in spreads,
+``makerfirst calibrate``) and a fresh book:
+
+1. ``q``: the lots left (one lot = the TWAP's slice, ``max_slice_usd``), ``τ``: the time to the
+   deadline (the backtest's episode deadline; without one, the design note's own patience: the
+   purge TTL ladder, ``maker_first_ttl_sec`` + (``max_consecutive_no_fill`` − 1) × ``maker_retry_ttl_sec``).
+2. ``b``, the give-up cost per lot, prices the taker fallback: half the spread, the fee gap
+   (taker − maker) and the walk of one lot into the bids, in spreads.
+3. δ*(τ, q) from ``algorithms.glft``; the ask ``mid + δ*`` rounded up to the tick becomes a
+   cushion over the bid, clamped to [1 tick, the spread]: never crossing, never behind the best ask.
+4. When the model wants to cross (the ask at or below the bid) or too little time is left for an
+   order to rest, patience has run out: the design note's end as it is (``twap.after_patience``):
+   the one guarded IOC for a purge under the threshold, else its finish.
+
+Each attempt rests ``requote_sec`` (re-solved then) with top-of-book tracking; the maker attempts
+are bounded by ``max_slices`` like the design note's. Every order goes through the engine and its
+guards. A product without a curve gets the design note's loop unchanged.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from makerfirst.algorithms import twap
+from makerfirst.algorithms.glft import FillCurve, GlftParams, optimal_distance
+from makerfirst.algorithms.sell_policies import PolicyView
+from makerfirst.algorithms.tob import Tracking
+from makerfirst.domain.book import OrderBook
+from makerfirst.domain.money import ZERO
+
+MAX_LOTS = 40  # the solver's inventory grid: more lots than this are quoted as this many
+
+
+@dataclass(frozen=True, slots=True)
+class GlftSettings:
+    """``gamma``: risk aversion per spread (chosen, not estimated); ``fee_gap``: taker − maker fee
+    (Coinbase's lowest tier); ``requote_sec``: how long one quote rests before it is re-solved;
+    ``min_rest_sec``: less time left than this and a maker order cannot rest: give up."""
+
+    gamma: float = 0.5
+    fee_gap: Decimal = Decimal("0.006")
+    requote_sec: int = 10
+    min_rest_sec: float = 3.0
+    tracking: Tracking | None = field(default_factory=Tracking)
+
+
+class Glft:
+    """Maker quotes at the GLFT distance for the lots and time left; the design note's taker at the end."""
+
+    name = "glft"
+
+    def __init__(self, curves: Mapping[str, FillCurve], settings: GlftSettings | None = None) -> None:
+        self.curves = dict(curves)
+        self.settings = settings or GlftSettings()
+
+    def decide(self, view: PolicyView) -> twap.Decision:
+        done = view.settled()
+        if done is not None:
+            return done
+        curve = self.curves.get(view.product.product_id)
+        if curve is None:
+            return twap.decide(view.state, view.product, view.book, view.rules)
+        state, book, rules = view.state, view.book, view.rules
+        value = state.remaining * book.mid
+        if state.maker_attempts >= rules.max_slices:
+            return twap.after_patience(state, value, rules)
+        tau = self._time_left(view)
+        reason, cushion = self.quote(view, curve, tau)
+        if cushion < 1 or tau < self.settings.min_rest_sec:
+            decision = twap.after_patience(state, value, rules)
+            if isinstance(decision, twap.PlaceTakerFallback):
+                return twap.PlaceTakerFallback(decision.size, decision.remaining_value_usd, reason=reason)
+            return decision
+        ttl = max(1, min(self.settings.requote_sec, math.floor(tau)))
+        size = twap.slice_size(state.remaining, book.mid, view.product, rules.max_slice_usd)
+        return twap.PlaceMakerSlice(
+            size=size,
+            cushion_ticks=min(cushion, view.spread_ticks),
+            attempt_index=state.maker_attempts,
+            ttl_sec=ttl,
+            tracking=self.settings.tracking,
+            reason=reason,
+        )
+
+    def quote(self, view: PolicyView, curve: FillCurve, tau: float) -> tuple[twap.QuoteReason, int]:
+        """The model's quote and the cushion over the bid it maps to (below 1: it wants to cross)."""
+        book, product = view.book, view.product
+        tick = product.price_increment
+        spread = book.best_ask - book.best_bid
+        slice_usd = view.rules.max_slice_usd
+        lots = max(1, min(MAX_LOTS, math.ceil(float(view.state.remaining * book.mid / slice_usd))))
+        b = give_up_spreads(book, view.state.remaining / lots, self.settings.fee_gap)
+        params = GlftParams(curve.a_per_sec, curve.k, curve.sigma, self.settings.gamma, b)
+        delta = optimal_distance(params, lots, tau)
+        target = product.price_ceil(book.mid + Decimal(repr(delta)) * spread)
+        cushion = int((target - book.best_bid) / tick)
+        reason = twap.QuoteReason(
+            model=self.name,
+            distance_spreads=delta,
+            distance_ticks=delta * float(spread / tick),
+            lots_left=lots,
+            remaining=view.state.remaining,
+            time_left_sec=tau,
+            give_up_spreads=b,
+        )
+        return reason, cushion
+
+    @staticmethod
+    def _time_left(view: PolicyView) -> float:
+        if view.deadline is not None:
+            return max(0.0, view.deadline - view.now)
+        purge = view.config.portfolio_management.purge_execution
+        patience = purge.maker_first_ttl_sec + (purge.max_consecutive_no_fill - 1) * purge.maker_retry_ttl_sec
+        return max(0.0, view.started_at + patience - view.now)
+
+
+def give_up_spreads(book: OrderBook, lot: Decimal, fee_gap: Decimal) -> float:
+    """The cost of selling one ``lot`` by the taker now rather than at the mid as a maker, in
+    spreads: half the spread, the fee gap on the price, and the walk of the lot into the bids
+    (past the displayed bids: priced at the last one)."""
+    spread = book.best_ask - book.best_bid
+    taken, proceeds = book.sell_proceeds(lot)
+    if taken < lot and book.bids:
+        proceeds += (lot - taken) * book.bids[-1].price
+    walk = book.best_bid - proceeds / lot if lot > ZERO else ZERO
+    return float((spread / 2 + fee_gap * book.mid + walk) / spread)

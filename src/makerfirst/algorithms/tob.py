@@ -1,0 +1,53 @@
+"""Top-of-book tracking: when a resting maker order should be cancelled and re-placed (pure).
+
+The design note's diagnosis of stuck purges was that "orders never became top-of-book before TTL
+expiry": an order rests where it was placed while the book moves. With tracking, a resting order
+is re-priced (cancel, confirmed terminal, then a new order from a fresh book, the engine's one
+cancel path) when it is no longer the best price on its side or a better price is available
+without crossing, within a replace budget per attempt and a minimum rest per order (the rate
+limit: at most one replace per ``min_rest_sec``). The attempt's TTL, the ladder and the taker
+fallback around it stay as they are.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from makerfirst.algorithms.pricing import maker_price
+from makerfirst.domain.book import OrderBook
+from makerfirst.domain.orders import Side
+from makerfirst.domain.product import Product
+
+
+@dataclass(frozen=True, slots=True)
+class Tracking:
+    """How a maker attempt follows the touch. ``max_replaces``: new orders per attempt after its
+    first; ``min_rest_sec``: an order rests at least this long before it may be replaced (so
+    replaces never exceed one per ``min_rest_sec``); ``check_sec``: how often the book is read."""
+
+    max_replaces: int = 6
+    min_rest_sec: float = 2.0
+    check_sec: float = 1.0
+
+    def __post_init__(self) -> None:
+        if self.max_replaces < 0 or self.min_rest_sec <= 0 or self.check_sec <= 0:
+            raise ValueError("tracking needs max_replaces >= 0, min_rest_sec > 0 and check_sec > 0")
+
+
+def displaced(
+    book: OrderBook, side: Side, resting_price: Decimal, cushion_ticks: int, product: Product
+) -> bool:
+    """Whether an order resting at ``resting_price`` should be re-placed, seen from ``book``.
+
+    A sell is displaced when another ask is strictly better (lower) than ours, or when the bid
+    moved up so that the attempt's own price rule (best bid + cushion, never crossing) now gives
+    a higher price. A buy mirrors it. An empty side never displaces (nothing better to do).
+    """
+    if side is Side.SELL:
+        if book.asks and book.best_ask < resting_price:
+            return True
+        return bool(book.bids) and maker_price(book, side, cushion_ticks, product) > resting_price
+    if book.bids and book.best_bid > resting_price:
+        return True
+    return bool(book.asks) and maker_price(book, side, cushion_ticks, product) < resting_price

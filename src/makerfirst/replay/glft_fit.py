@@ -1,0 +1,68 @@
+"""Fill curves for a backtest's products, measured where the policies may look: the calibration part
+of each capture (never the part the policies are judged on alone) and each fitted or preset market
+(run on a seed no episode uses), read by the same virtual-order code (``fill_curve``)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from makerfirst.algorithms.glft import FillCurve
+from makerfirst.replay.backtest import (
+    BacktestConfig,
+    BacktestPlan,
+    BacktestResult,
+    ReplayVenue,
+    SyntheticVenue,
+    summarize_results,
+)
+from makerfirst.replay.episodes import Window, split_window
+from makerfirst.replay.events import ProductScale
+from makerfirst.replay.fill_curve import TapeSample, fit_curves, measure_market, sample_tape
+from makerfirst.replay.policies import PolicyKind, PolicySpec, with_curves
+
+
+def plan_curves(plan: BacktestPlan, config: BacktestConfig) -> dict[str, FillCurve]:
+    """One curve per product of ``plan``, from its replayed calibration window and its fitted market."""
+    return fit_curves(plan_samples(plan, config))
+
+
+def plan_samples(plan: BacktestPlan, config: BacktestConfig) -> dict[str, list[TapeSample]]:
+    """Each product's virtual orders: on its capture's calibration window, on its fitted market."""
+    samples: dict[str, list[TapeSample]] = {}
+    for (_, product_id), venue in plan.venues.items():
+        if isinstance(venue, ReplayVenue):
+            tape = venue.tape
+            window, _ = split_window(Window(tape.start, tape.end), config.calibration_share)
+            samples.setdefault(product_id, []).append(sample_tape(tape, window))
+        elif isinstance(venue, SyntheticVenue):
+            product = venue.product
+            scale = ProductScale(product_id, product.price_increment, product.base_increment)
+            measured = measure_market(scale, venue.params, venue.start_price, seed=config.seed)
+            samples.setdefault(product_id, []).append(measured)
+    return samples
+
+
+def with_plan_curves(
+    specs: Sequence[PolicySpec], plan: BacktestPlan, config: BacktestConfig
+) -> tuple[PolicySpec, ...]:
+    """``specs``, the ``glft`` ones given the plan's curves (measured only when one is there)."""
+    if not any(s.kind is PolicyKind.GLFT for s in specs):
+        return tuple(specs)
+    return with_curves(specs, plan_curves(plan, config))
+
+
+def by_product_json(result: BacktestResult, config: BacktestConfig) -> dict[str, list[dict[str, object]]]:
+    """Every policy's metrics per product (each mode apart), paired with the design note on the same
+    product's episodes: the per-product verdicts the targets ask for."""
+    names = [p.name for p in config.policies]
+    out: dict[str, list[dict[str, object]]] = {}
+    for product_id in sorted({r.product_id for r in result.results}):
+        mine = [r for r in result.results if r.product_id == product_id]
+        out[product_id] = [m.as_json() for m in summarize_results(mine, names, seed=config.seed)]
+    return out
+
+
+def curves_json(specs: Sequence[PolicySpec]) -> dict[str, object]:
+    """The fill curves the ``glft`` policies quoted from (empty when none ran)."""
+    curves = next((s.curves for s in specs if s.kind is PolicyKind.GLFT and s.curves), ())
+    return {"fill_curves": [c.as_json() for c in curves]} if curves else {}

@@ -1,0 +1,117 @@
+"""The GLFT policy's decisions: quotes on the tick grid between the bid and the ask (never
+crossing, never behind the best ask), the design note's taker and finishes when the model gives up,
+bounded attempts, and the design note's loop for a product without a curve."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from decimal import Decimal
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from makerfirst.algorithms import twap
+from makerfirst.algorithms.glft import FillCurve
+from makerfirst.algorithms.glft_policy import Glft, give_up_spreads
+from makerfirst.algorithms.sell_policies import DesignNote, PolicyView
+from makerfirst.domain.book import Level, OrderBook
+from makerfirst.domain.intents import Purpose
+from makerfirst.policy import Policy
+from simkit import PENGU, policy_with
+
+D = Decimal
+PURGE = "portfolio_management.purge_execution"
+TICK = PENGU.price_increment
+
+
+def curve(a: float = 0.05, k: float = 1.5, sigma: float = 0.1) -> FillCurve:
+    return FillCurve("PENGU-USD", a, k, sigma, 10.0, 1_000, 50, (a / 2, a * 2), (k / 2, k * 2))
+
+
+def view(
+    *,
+    remaining: str = "1116",
+    now: float = 0.0,
+    deadline: float | None = 120.0,
+    bid: str = "0.014500",
+    spread_ticks: int = 10,
+    config: Policy | None = None,
+    attempts: int = 0,
+) -> PolicyView:
+    config = config or policy_with()
+    rules = twap.LoopRules.for_purpose(Purpose.PURGE, config)
+    ask = D(bid) + spread_ticks * TICK
+    book = OrderBook("PENGU-USD", (Level(D(bid), D(5_000)), Level(D(bid) - 5 * TICK, D(50_000))),
+                     (Level(ask, D(5_000)),), now)  # fmt: skip
+    state = replace(twap.start(D(remaining), rules), maker_attempts=attempts)
+    return PolicyView(state, PENGU, book, rules, config, now, 0.0, deadline)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    a=st.floats(1e-5, 5.0), k=st.floats(0.05, 20.0), sigma=st.floats(0.0, 2.0),
+    now=st.floats(0.0, 125.0), spread=st.integers(1, 60), remaining=st.sampled_from(["1116", "90", "900000"]),
+)  # fmt: skip
+def test_a_quote_is_never_crossing_nor_behind_the_ask(
+    a: float, k: float, sigma: float, now: float, spread: int, remaining: str
+) -> None:
+    v = view(remaining=remaining, now=now, spread_ticks=spread)
+    decision = Glft({"PENGU-USD": curve(a, k, sigma)}).decide(v)
+    if isinstance(decision, twap.PlaceMakerSlice):
+        assert 1 <= decision.cushion_ticks <= spread  # bid + cushion: above the bid, at most the ask
+        assert decision.ttl_sec is not None and now + decision.ttl_sec <= 120.0 + 1e-9
+        assert decision.reason is not None and decision.reason.time_left_sec == max(0.0, 120.0 - now)
+        assert decision.tracking is not None
+    elif isinstance(decision, twap.PlaceTakerFallback):
+        # Only the design note's one guarded IOC, only under its threshold.
+        assert decision.fallback and decision.remaining_value_usd <= D(50)
+    else:
+        assert decision.outcome is twap.Outcome.RESIDUAL_EXCEEDS_THRESHOLD and remaining == "900000"
+
+
+def test_with_time_left_it_quotes_and_at_the_deadline_it_takes_the_design_notes_taker() -> None:
+    policy = Glft({"PENGU-USD": curve()})
+    early = policy.decide(view(now=0.0))
+    assert isinstance(early, twap.PlaceMakerSlice) and early.reason is not None
+    assert early.reason.lots_left == 1 and early.reason.remaining == D(1116)
+    late = policy.decide(view(now=119.0))
+    assert isinstance(late, twap.PlaceTakerFallback) and late.fallback and late.size == D(1116)
+    # More time, a quote at least as high (the single-lot solution rises with τ).
+    later = policy.decide(view(now=60.0))
+    assert isinstance(later, twap.PlaceMakerSlice) and later.cushion_ticks <= early.cushion_ticks
+
+
+def test_above_the_threshold_or_without_the_taker_it_ends_as_the_design_note_does() -> None:
+    policy = Glft({"PENGU-USD": curve()})
+    big = policy.decide(view(remaining="900000", now=119.5))
+    assert isinstance(big, twap.Finish) and big.outcome is twap.Outcome.RESIDUAL_EXCEEDS_THRESHOLD
+    off = policy.decide(view(now=119.5, config=policy_with(f"{PURGE}.allow_taker_fallback=false")))
+    assert isinstance(off, twap.Finish) and off.outcome is twap.Outcome.TAKER_FALLBACK_DISABLED
+
+
+def test_attempts_are_bounded_by_max_slices() -> None:
+    decision = Glft({"PENGU-USD": curve()}).decide(view(attempts=20))
+    assert isinstance(decision, twap.PlaceTakerFallback)
+
+
+def test_without_a_deadline_it_has_the_design_notes_patience() -> None:
+    policy = Glft({"PENGU-USD": curve()})
+    first = policy.decide(view(deadline=None, now=0.0))
+    assert isinstance(first, twap.PlaceMakerSlice) and first.reason is not None
+    assert first.reason.time_left_sec == 45.0  # 25 s + (2 − 1) × 20 s
+    assert isinstance(policy.decide(view(deadline=None, now=44.0)), twap.PlaceTakerFallback)
+
+
+def test_a_product_without_a_curve_gets_the_design_notes_loop() -> None:
+    v = view()
+    assert Glft({}).decide(v) == DesignNote().decide(v)
+
+
+def test_the_give_up_cost_prices_half_spread_fee_gap_and_walk() -> None:
+    v = view(spread_ticks=10)
+    # One lot of 1116 fits in the 5000 at the bid: no walk. Half spread 0.5 + 0.6 % of the mid
+    # (0.014505) over the 10-tick spread.
+    expected = 0.5 + 0.006 * 0.014505 / 0.00001
+    assert abs(give_up_spreads(v.book, D(1116), D("0.006")) - expected) < 1e-9
+    walked = give_up_spreads(v.book, D(10_000), D("0.006"))  # half of it 5 ticks down: +2.5 ticks
+    assert abs(walked - (expected + 0.25)) < 1e-9
