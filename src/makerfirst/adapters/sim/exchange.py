@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import Enum
 from functools import partial
+from itertools import islice
 from typing import Any
 
 from makerfirst.adapters.sim import world as w
@@ -49,6 +50,20 @@ from makerfirst.domain.orders import (
 from makerfirst.domain.product import Product
 
 COINBASE_INTRO_FEES = FeeRates(maker=Decimal("0.006"), taker=Decimal("0.012"))
+TAPE_LENGTH = 100_000  # public trades kept for feeds that read the tape (the sim-server's WebSocket)
+
+
+@dataclass(frozen=True, slots=True)
+class PublicTrade:
+    """One execution on the public tape. ``number`` counts every trade since the exchange began;
+    ``maker_side`` is the resting order's side (what Coinbase's trade feeds call ``side``)."""
+
+    number: int
+    product_id: str
+    price: Decimal
+    size: Decimal
+    maker_side: Side
+    time: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,6 +150,8 @@ class SimulatedExchange:
         self._by_client: dict[str, str] = {}
         self._fills: list[Fill] = []
         self._trades: deque[tuple[float, str, Decimal]] = deque()  # (time, product, quote value), 24 h
+        self._tape: deque[PublicTrade] = deque(maxlen=TAPE_LENGTH)
+        self._tape_count = 0
         self._timers: list[tuple[float, int, _Timer, str]] = []
         self._timer_seq = 0
         self._rng = random.Random(self._settings.seed)
@@ -337,6 +354,17 @@ class SimulatedExchange:
     def all_fills(self) -> list[Fill]:
         return list(self._fills)
 
+    def trades_since(self, number: int) -> list[PublicTrade]:
+        """Public trades numbered ``number`` or later that the tape still holds, oldest first."""
+        wanted = min(len(self._tape), max(0, self._tape_count - number))
+        # From the newest end: a reader that keeps up costs what it reads, not the tape's length.
+        return list(islice(reversed(self._tape), wanted))[::-1]
+
+    @property
+    def trade_count(self) -> int:
+        """How many public trades there have been: the number the next one will get."""
+        return self._tape_count
+
     def balance_sheet_now(self) -> dict[str, Balance]:
         currencies = set(self._available) | set(self._held)
         return {c: Balance(self._available.get(c, ZERO), self._held.get(c, ZERO)) for c in sorted(currencies)}
@@ -474,9 +502,13 @@ class SimulatedExchange:
 
     def _settle(self, venue: _Venue, matches: list[Match]) -> None:
         for m in matches:
-            self._trades.append(
-                (self._time, venue.product.product_id, venue.price(m.price) * venue.size(m.lots))
+            price, size = venue.price(m.price), venue.size(m.lots)
+            self._trades.append((self._time, venue.product.product_id, price * size))
+            maker_side = Side.SELL if m.taker_side is Side.BUY else Side.BUY
+            self._tape.append(
+                PublicTrade(self._tape_count, venue.product.product_id, price, size, maker_side, self._time)
             )
+            self._tape_count += 1
             while self._trades and self._trades[0][0] < self._time - 86_400:
                 self._trades.popleft()
             if m.maker_is_ours:

@@ -42,6 +42,7 @@ from makerfirst.adapters.sim_server.audit import AuditFile, fill_record, order_r
 from makerfirst.adapters.sim_server.auth import AuthError, JwtVerifier, PublicKey
 from makerfirst.adapters.sim_server.faults import ErrorBody, FaultInjector, FaultKind, FaultPlan
 from makerfirst.adapters.sim_server.ratelimit import RateLimiter, RateLimits
+from makerfirst.adapters.sim_server.ws import FeedFaults, FeedHub
 from makerfirst.clock import Clock
 from makerfirst.domain.errors import OrderNotFoundError
 from makerfirst.domain.money import ZERO
@@ -152,6 +153,11 @@ class SimBackend:
         with self.session():
             orders, fills = self._audit_records()
         return {"orders": orders, "fills": fills}
+
+    @property
+    def verifier(self) -> JwtVerifier:
+        """The key check, shared with the WebSocket feed's ``user`` channel."""
+        return self._verifier
 
     def set_faults(self, plan: FaultPlan) -> None:
         """Switch to ``plan`` (with fresh counts) from the next request on."""
@@ -496,8 +502,9 @@ class SimBackend:
         return self.audit()
 
 
-def build_app(backend: SimBackend) -> FastAPI:
-    """The FastAPI app: exact routes, Coinbase's 404 for everything else, a lifespan-owned tick."""
+def build_app(backend: SimBackend, feed_faults: FeedFaults | None = None) -> FastAPI:
+    """The FastAPI app: exact routes, Coinbase's 404 for everything else, a lifespan-owned tick,
+    and Coinbase's WebSocket feed at ``/`` and ``/ws`` (``ws.py``)."""
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -542,6 +549,9 @@ def build_app(backend: SimBackend) -> FastAPI:
     ]
     for method, path, access, handler in routes:
         app.add_api_route(path, backend.endpoint(access, handler), methods=[method], include_in_schema=False)
+    feed = FeedHub(backend.session, backend.clock, backend.products, backend.verifier, feed_faults)
+    for path in ("/", "/ws"):
+        app.add_api_websocket_route(path, feed.serve)
 
     async def not_found(_: Request, exc: Exception) -> Response:
         # 405 (a known path, another verb) is a 404 on Coinbase too: routing is method + path.
