@@ -21,6 +21,8 @@ from makerfirst.adapters.products_file import load_catalogue
 from makerfirst.adapters.sim_server.auth import CredentialsError, generate_credentials, load_credentials
 from makerfirst.adapters.sim_server.faults import FaultPlan
 from makerfirst.adapters.sim_server.server import MarketSetup, SimServer, bind, build_backend
+from makerfirst.adapters.sim_server.tls import TlsFiles, write_self_signed
+from makerfirst.adapters.sim_server.ws import FeedFaults
 from makerfirst.clock import SystemClock
 from makerfirst.domain.errors import MakerfirstError
 
@@ -34,6 +36,12 @@ FAULTS_HELP = (
     "cancel_5xx_after_fill=T (a batch_cancel naming a filled order answers 503); "
     "seed=INT. T is a whole number N (the next N eligible requests) or a probability P in [0, 1]. "
     "Example: latency=0.05,rate429=0.1,error5xx=0.05,create_timeout=1,cancel_5xx_after_fill=1"
+)
+
+WS_FAULTS_HELP = (
+    "WebSocket feed faults, comma-separated key=value: drop=P (lose a message with probability P: "
+    "its sequence_num is used up, so clients see a gap); disconnect_after=N (close each connection "
+    "after N messages); seed=INT. Example: drop=0.01,disconnect_after=500"
 )
 
 
@@ -101,20 +109,32 @@ def sim_server(
     audit_file: Annotated[
         Path | None, typer.Option("--audit-file", help="Append every order and fill change as JSON lines.")
     ] = None,
+    ws_faults: Annotated[str | None, typer.Option("--ws-faults", help=WS_FAULTS_HELP)] = None,
+    tls: Annotated[
+        bool,
+        typer.Option(
+            "--tls",
+            help="Serve HTTPS and WSS with a self-signed certificate made at start (its path is printed: "
+            "give it to clients as their CA file, e.g. REQUESTS_CA_BUNDLE for Coinbase's SDK).",
+        ),
+    ] = False,
 ) -> None:
-    """Serve Coinbase Advanced's REST API over the simulated exchange, in real time, until Ctrl-C.
+    """Serve Coinbase Advanced's REST API and WebSocket feed over the simulated exchange, in real
+    time, until Ctrl-C.
 
-    Point ccxt's urls.api.rest (or the SDK's base_url) at the printed URL and use the printed key
-    file; GET /audit shows every order and fill.
+    Point ccxt's urls.api.rest (or the SDK's base_url) at the printed URL, WebSocket clients at the
+    printed ws:// URL, and use the printed key file; GET /audit shows every order and fill.
     """
     if credentials_in is not None and credentials_out is not None:
         raise typer.BadParameter("give --credentials-in or --credentials-out, not both")
     try:
         plan = FaultPlan.parse(faults or "")
+        feed_faults = FeedFaults.parse(ws_faults or "")
     except ValueError as bad:
         raise typer.BadParameter(str(bad)) from None
     balances, prices = _amounts(balance, "--balance"), _amounts(price, "--price")
-    scratch: Path | None = None  # a key directory we made, removed when the server stops
+    scratch: Path | None = None  # a key (and certificate) directory we made, removed when the server stops
+    tls_files: TlsFiles | None = None
     try:
         setup = MarketSetup(load_catalogue(products_file), market, seed, balances, prices)
         if credentials_in is not None:
@@ -124,6 +144,10 @@ def sim_server(
             scratch = None if credentials_out else key_dir
             credentials = generate_credentials()
             key_path = credentials.write(key_dir)
+        if tls:
+            tls_dir = scratch or Path(tempfile.mkdtemp(prefix="makerfirst-sim-tls-"))
+            scratch = tls_dir
+            tls_files = write_self_signed(tls_dir / "tls")
         backend = build_backend(setup, credentials, SystemClock(), faults=plan, audit_file=audit_file)
         sock = bind(host, port)
     except (MakerfirstError, CredentialsError, OSError) as error:
@@ -133,13 +157,17 @@ def sim_server(
         raise typer.Exit(2) from None
     bound_host, bound_port = sock.getsockname()[:2]
     netloc = f"[{bound_host}]:{bound_port}" if ":" in bound_host else f"{bound_host}:{bound_port}"
-    server = SimServer(backend)
+    server = SimServer(backend, feed_faults=feed_faults, tls=tls_files)
+    secure = "s" if tls_files else ""
     try:
         with _stopped_by_signals(server):
             typer.echo(
-                f"makerfirst sim-server on http://{netloc} (market {market}, seed {seed}); "
+                f"makerfirst sim-server on http{secure}://{netloc} (market {market}, seed {seed}); "
                 f"credentials: {key_path}"
             )
+            typer.echo(f"websocket feed: ws{secure}://{netloc}/ws")
+            if tls_files is not None:
+                typer.echo(f"TLS certificate (the CA file for clients): {tls_files.cert}")
             server.run(sockets=[sock])
     finally:
         sock.close()

@@ -37,10 +37,11 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 
 from makerfirst.adapters.sim.exchange import SimulatedExchange
-from makerfirst.adapters.sim_server import wire
+from makerfirst.adapters.sim_server import taker_configs, wire
 from makerfirst.adapters.sim_server.audit import AuditFile, fill_record, order_record
 from makerfirst.adapters.sim_server.auth import AuthError, JwtVerifier, PublicKey
 from makerfirst.adapters.sim_server.faults import ErrorBody, FaultInjector, FaultKind, FaultPlan
+from makerfirst.adapters.sim_server.market_routes import MarketRoutes
 from makerfirst.adapters.sim_server.ratelimit import RateLimiter, RateLimits
 from makerfirst.adapters.sim_server.ws import FeedFaults, FeedHub
 from makerfirst.clock import Clock
@@ -297,6 +298,20 @@ class SimBackend:
         ((kind, fields),) = configuration.items()
         if kind not in wire.TIME_IN_FORCE or not isinstance(fields, dict):
             return wire.unsupported(f"{kind} is not supported by the simulator")
+        if kind in (wire.MARKET_IOC, wire.FOK):
+            book = self.exchange.book_now(product.product_id, FULL_DEPTH)  # the caller holds the session
+            try:
+                return taker_configs.translate(
+                    kind,
+                    fields,
+                    client_order_id=client_order_id,
+                    product=product,
+                    side=Side(side),
+                    book=book,
+                    taker_fee=self.exchange.settings.fees.taker,
+                )
+            except ValueError as bad:
+                raise ApiError.invalid(str(bad)) from None
         size, price = _decimal(fields, "base_size"), _decimal(fields, "limit_price")
         if product.base_max_size is not None and size > product.base_max_size:
             return wire.SIZE_TOO_LARGE
@@ -522,6 +537,7 @@ def build_app(backend: SimBackend, feed_faults: FeedFaults | None = None) -> Fas
         lifespan=lifespan,
     )
     b, public, private = backend, Access.PUBLIC, Access.PRIVATE
+    market = MarketRoutes(backend.session, backend.clock, backend.products)
     routes: list[tuple[str, str, Access, Handler]] = [
         ("POST", f"{PREFIX}/orders", private, b.create_order),
         ("POST", f"{PREFIX}/orders/batch_cancel", private, b.cancel_orders),
@@ -539,6 +555,10 @@ def build_app(backend: SimBackend, feed_faults: FeedFaults | None = None) -> Fas
         ("GET", f"{PREFIX}/market/products", public, b.list_products),
         ("GET", f"{PREFIX}/market/products/{{product_id}}", public, b.get_product),
         ("GET", f"{PREFIX}/market/product_book", public, b.product_book),
+        ("GET", f"{PREFIX}/products/{{product_id}}/ticker", private, market.ticker),
+        ("GET", f"{PREFIX}/products/{{product_id}}/candles", private, market.candles),
+        ("GET", f"{PREFIX}/market/products/{{product_id}}/ticker", public, market.ticker),
+        ("GET", f"{PREFIX}/market/products/{{product_id}}/candles", public, market.candles),
         ("GET", f"{PREFIX}/time", public, b.server_time),
         ("GET", "/v2/currencies", public, b.v2_currencies),
         ("GET", "/v2/currencies/crypto", public, b.v2_crypto_currencies),
