@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import decimal
 import time
+from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
@@ -14,6 +16,15 @@ from test_sim_server_ccxt import with_ccxt
 from makerfirst.adapters.sim_server.testing import ServerHandle, running_server
 
 B = "/api/v3/brokerage"
+
+
+@pytest.fixture(autouse=True)
+def _decimal_context_kept() -> Iterator[None]:
+    """ccxt's precision helpers (market orders, cost) retune the shared decimal context in place;
+    used raw here, outside our adapter, it must not leak into later tests."""
+    saved = decimal.getcontext().copy()
+    yield
+    decimal.setcontext(saved)
 
 
 def _wait_for_trades(server: ServerHandle, product_id: str, count: int) -> None:

@@ -64,6 +64,7 @@ from makerfirst.replay.episodes import (
     synthetic_episodes,
 )
 from makerfirst.replay.events import EventStream, ProductScale
+from makerfirst.replay.gaps import resync_times, spans_a_gap
 from makerfirst.replay.metrics import (
     MARKOUT_HORIZONS_SEC,
     REFERENCE_POLICY,
@@ -334,7 +335,14 @@ def _plan_capture(config: BacktestConfig) -> BacktestPlan:
                 product.product_id, wanted=config.episodes, window=whole, deadline_sec=deadline,
                 seed=config.seed, mode=Mode.REPLAY.value, sizes_usd=config.sizes_usd,
             )  # fmt: skip
-            episodes += [(Mode.REPLAY, e) for e in drawn]
+            resyncs = resync_times(stream, stream.products.index(scale))
+            kept = [e for e in drawn if not spans_a_gap(e, resyncs)]
+            if len(kept) < len(drawn):
+                notes.append(
+                    f"replay {product.product_id}: {len(drawn) - len(kept)} of {len(drawn)} episodes dropped:"
+                    " they span a feed gap (the book re-read from a fresh snapshot)"
+                )
+            episodes += [(Mode.REPLAY, e) for e in kept]
             if whole.length < deadline:
                 short.append(f"{product.product_id} {whole.length:.1f} s")
             elif len(drawn) < config.episodes:
