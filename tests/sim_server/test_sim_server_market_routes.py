@@ -184,3 +184,60 @@ def test_bad_candle_queries_are_400_naming_the_parameter(query: str, message: st
         assert message in answer.json()["message"]
         unknown = httpx.get(f"{server.url}{B}/market/products/NOPE-USD/ticker?limit=1")
         assert unknown.status_code == 400
+
+
+def _post(server: ServerHandle, route: str, body: dict[str, Any]) -> dict[str, Any]:
+    path = f"{B}/orders/{route}"
+    answer: dict[str, Any] = httpx.post(
+        f"{server.url}{path}", json=body, headers=server.auth_header("POST", path)
+    ).json()
+    return answer
+
+
+def _gtc(side: str, size: str, price: Decimal) -> dict[str, Any]:
+    config = {"limit_limit_gtc": {"base_size": size, "limit_price": str(price), "post_only": True}}
+    return {"product_id": "ZK-USD", "side": side, "order_configuration": config}
+
+
+def test_a_preview_prices_the_order_and_names_what_a_create_would_refuse() -> None:
+    with running_server(market="dead", balances={"ZK": "1000", "USD": "5"}) as server:
+        with server.session() as exchange:
+            book = exchange.book_now("ZK-USD", 1)
+        resting = _post(server, "preview", _gtc("SELL", "100", book.asks[0].price))
+        assert resting["errs"] == [] and resting["preview_id"]
+        value = Decimal(100) * book.asks[0].price
+        assert Decimal(resting["commission_total"]) == value * Decimal("0.006")
+        assert Decimal(resting["order_total"]) == value - value * Decimal("0.006")
+        crossing = _post(server, "preview", _gtc("SELL", "100", book.bids[0].price))
+        assert crossing["errs"] == ["PREVIEW_INVALID_LIMIT_PRICE_POST_ONLY"]
+        broke = _post(server, "preview", _gtc("BUY", "1000", book.bids[0].price))
+        assert broke["errs"] == ["PREVIEW_INSUFFICIENT_FUND"]
+        assert server.audit()["orders"] == []  # previews create nothing
+
+
+def test_an_edit_moves_a_resting_gtc_order_and_refuses_what_it_cannot_do() -> None:
+    with running_server(market="dead", balances={"ZK": "1000", "USD": "5"}) as server:
+        with server.session() as exchange:
+            book = exchange.book_now("ZK-USD", 1)
+            engine = exchange.engine("ZK-USD")  # the matching book, where our order rests
+        created = _create(server, {"client_order_id": "edit-1", **_gtc("SELL", "100", book.asks[0].price)})
+        order_id = created["success_response"]["order_id"]
+        higher = book.asks[0].price + Decimal("0.001")
+        assert _post(server, "edit", {"order_id": order_id, "price": str(higher), "size": "60"}) == {
+            "success": True,
+            "errors": [],
+        }
+        order = _order(server, order_id)
+        assert order["order_configuration"]["limit_limit_gtc"]["limit_price"] == str(higher)
+        assert (order["status"], order["outstanding_hold_amount"]) == ("OPEN", "60")
+        with server.session() as exchange:
+            assert exchange.held() == {"ZK": Decimal(60)}
+            assert engine.resting(order_id) is not None
+        into_bids = str(book.bids[0].price)
+        crossing = _post(server, "edit", {"order_id": order_id, "price": into_bids, "size": "60"})
+        assert crossing["errors"][0]["preview_failure_reason"] == "PREVIEW_INVALID_LIMIT_PRICE_POST_ONLY"
+        too_big = _post(server, "edit", {"order_id": order_id, "price": str(higher), "size": "5000"})
+        assert too_big["errors"][0]["preview_failure_reason"] == "PREVIEW_INSUFFICIENT_FUND"
+        unknown = _post(server, "edit", {"order_id": "nope", "price": "1", "size": "1"})
+        assert unknown["errors"][0]["edit_failure_reason"] == "ORDER_NOT_FOUND"
+        assert _order(server, order_id)["order_configuration"]["limit_limit_gtc"]["base_size"] == "60"

@@ -12,13 +12,14 @@ keeps moving; and an optional cancel queue during which a fill can still win the
 from __future__ import annotations
 
 import heapq
+import math
 import random
 import uuid
 from collections import deque
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
-from enum import Enum
+from enum import Enum, StrEnum
 from functools import partial
 from itertools import islice
 from typing import Any
@@ -51,6 +52,20 @@ from makerfirst.domain.product import Product
 
 COINBASE_INTRO_FEES = FeeRates(maker=Decimal("0.006"), taker=Decimal("0.012"))
 TAPE_LENGTH = 100_000  # public trades kept for feeds that read the tape (the sim-server's WebSocket)
+
+
+class EditRefusal(StrEnum):
+    """Why an edit was refused (Coinbase's ``edit_failure_reason``; the order is left as it was)."""
+
+    ORDER_NOT_FOUND = "ORDER_NOT_FOUND"
+    NOT_OPEN = "ONLY_OPEN_ORDERS_CAN_BE_EDITED"
+    NOT_GTC_LIMIT = "ONLY_LIMIT_ORDER_EDITS_SUPPORTED"
+    BELOW_FILLED = "CANNOT_EDIT_TO_BELOW_FILLED_SIZE"
+    INVALID_SIZE = "INVALID_EDITED_SIZE"
+    INVALID_PRICE = "INVALID_EDITED_PRICE"
+    UNCHANGED = "EDIT_REQUEST_EQUAL_TO_ORIGINAL_REQUEST"
+    POST_ONLY_WOULD_CROSS = "INVALID_LIMIT_PRICE_POST_ONLY"
+    INSUFFICIENT_FUND = "INSUFFICIENT_FUND"
 
 
 @dataclass(frozen=True, slots=True)
@@ -297,6 +312,57 @@ class SimulatedExchange:
             self._finish(order, OrderStatus.CANCELLED)  # IOC: what did not fill is cancelled
         self._publish()
         return OrderAccepted(order.order_id, command.client_order_id)
+
+    async def edit_order(self, order_id: str, limit_price: Decimal, size: Decimal) -> EditRefusal | None:
+        """Give a resting GTC order a new price and size (None: done). The order keeps its id and
+        fills; it goes to the back of its new level's queue, even when only its size shrank (Coinbase
+        keeps priority then: the simulator is the conservative side of that)."""
+        await self._request()
+        refusal = self._edit_refusal(order_id, limit_price, size)
+        if refusal is not None:
+            return refusal
+        order = self._orders[order_id]
+        venue = self._venues[order.command.product_id]
+        edited = replace(order.command, limit_price=limit_price, size=size)
+        currency, needed = self._hold_needed(venue.product, replace(edited, size=size - order.filled_size))
+        held_now = (order.command.size - order.filled_size) * order.hold_per_unit
+        venue.engine.cancel(order_id)
+        self._held[currency] += needed - held_now
+        self._available[currency] -= needed - held_now
+        order.command = edited
+        order.hold_per_unit = needed / (size - order.filled_size)
+        left = venue.lots(size - order.filled_size)
+        venue.engine.submit(order_id, edited.side, venue.ticks(limit_price), left, ours=True, rest=True)
+        self._changed = True
+        self._publish()
+        return None
+
+    def _edit_refusal(self, order_id: str, limit_price: Decimal, size: Decimal) -> EditRefusal | None:
+        order = self._orders.get(order_id)
+        if order is None:
+            return EditRefusal.ORDER_NOT_FOUND
+        c, venue = order.command, self._venues[order.command.product_id]
+        if order.status is not OrderStatus.OPEN:
+            return EditRefusal.NOT_OPEN
+        if c.order_type is not OrderType.POST_ONLY_GTD or c.end_time is None or c.end_time != math.inf:
+            return EditRefusal.NOT_GTC_LIMIT
+        if size <= ZERO or not venue.product.on_lot(size):
+            return EditRefusal.INVALID_SIZE
+        if limit_price <= ZERO or not venue.product.on_tick(limit_price):
+            return EditRefusal.INVALID_PRICE
+        if size <= order.filled_size:
+            return EditRefusal.BELOW_FILLED
+        if (limit_price, size) == (c.limit_price, c.size):
+            return EditRefusal.UNCHANGED
+        # Only the other side can be crossed, and our order rests on its own side: no need to lift it.
+        if venue.engine.would_cross(c.side, venue.ticks(limit_price)):
+            return EditRefusal.POST_ONLY_WOULD_CROSS
+        rest = replace(c, limit_price=limit_price, size=size - order.filled_size)
+        currency, needed = self._hold_needed(venue.product, rest)
+        held_now = (c.size - order.filled_size) * order.hold_per_unit
+        if self._available.get(currency, ZERO) < needed - held_now:
+            return EditRefusal.INSUFFICIENT_FUND
+        return None
 
     async def cancel_orders(self, order_ids: list[str]) -> list[CancelResult]:
         await self._request()

@@ -37,7 +37,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 
 from makerfirst.adapters.sim.exchange import SimulatedExchange
-from makerfirst.adapters.sim_server import taker_configs, wire
+from makerfirst.adapters.sim_server import previews, taker_configs, wire
 from makerfirst.adapters.sim_server.audit import AuditFile, fill_record, order_record
 from makerfirst.adapters.sim_server.auth import AuthError, JwtVerifier, PublicKey
 from makerfirst.adapters.sim_server.faults import ErrorBody, FaultInjector, FaultKind, FaultPlan
@@ -46,7 +46,7 @@ from makerfirst.adapters.sim_server.ratelimit import RateLimiter, RateLimits
 from makerfirst.adapters.sim_server.ws import FeedFaults, FeedHub
 from makerfirst.clock import Clock
 from makerfirst.domain.errors import OrderNotFoundError
-from makerfirst.domain.money import ZERO
+from makerfirst.domain.money import ZERO, plain
 from makerfirst.domain.orders import (
     Fill,
     OrderRejected,
@@ -336,6 +336,31 @@ class SimBackend:
             client_order_id, product.product_id, Side(side), OrderType.POST_ONLY_GTD, size, price, end_time
         )
 
+    async def preview_order(self, request: Request) -> wire.Json:
+        """``POST /orders/preview``: what a create would do now; nothing is created (previews.py)."""
+        body = await _json_body(request)
+        product_id = body.get("product_id")
+        product = self.products.get(product_id) if isinstance(product_id, str) else None
+        with self.session() as exchange:
+            command = self._parse_create(body, "preview")
+            book = exchange.book_now(product.product_id, FULL_DEPTH) if product else None
+            available = await exchange.get_balances()
+            return previews.preview(command, product, book, exchange.settings.fees, available)
+
+    async def edit_order(self, request: Request) -> wire.Json:
+        """``POST /orders/edit``: a resting GTC limit order's new ``price`` and ``size``."""
+        body = await _json_body(request)
+        order_id = body.get("order_id")
+        if not isinstance(order_id, str) or not order_id:
+            raise ApiError.invalid("order_id is required")
+        price, size = _decimal(body, "price"), _decimal(body, "size")
+        with self.session() as exchange:
+            refusal = await exchange.edit_order(order_id, price, size)
+            if refusal is None:
+                fields = {"base_size": plain(size), "limit_price": plain(price), "post_only": True}
+                self._configurations[order_id] = {wire.GTC: fields}
+        return previews.edit_answer(refusal)
+
     async def cancel_orders(self, request: Request) -> wire.Json | Response:
         body = await _json_body(request)
         order_ids = body.get("order_ids")
@@ -541,6 +566,8 @@ def build_app(backend: SimBackend, feed_faults: FeedFaults | None = None) -> Fas
     routes: list[tuple[str, str, Access, Handler]] = [
         ("POST", f"{PREFIX}/orders", private, b.create_order),
         ("POST", f"{PREFIX}/orders/batch_cancel", private, b.cancel_orders),
+        ("POST", f"{PREFIX}/orders/preview", private, b.preview_order),
+        ("POST", f"{PREFIX}/orders/edit", private, b.edit_order),
         # The two fixed paths before {order_id}, or "batch" and "fills" would be taken for ids.
         ("GET", f"{PREFIX}/orders/historical/batch", private, b.list_orders),
         ("GET", f"{PREFIX}/orders/historical/fills", private, b.list_fills),

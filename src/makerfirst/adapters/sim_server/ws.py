@@ -145,7 +145,8 @@ class _Connection:
         self.subscriptions: dict[str, set[str]] = {}
         self.views: dict[str, _ProductView] = {}
         self.next_trade: int | None = None
-        self.user_orders: dict[str, tuple[OrderStatus, Decimal, Decimal]] | None = None
+        # order id → (status, filled, fees, size, price) last reported: any change is an update
+        self.user_orders: dict[str, tuple[OrderStatus, Decimal, Decimal, Decimal, Decimal]] | None = None
         self.user_products: set[str] = set()
         self.heartbeat_counter = 0
         self.next_heartbeat = 0.0
@@ -379,7 +380,7 @@ class _Connection:
     def _user_events(self, exchange: SimulatedExchange) -> list[wire.Json]:
         wanted = self.user_products
         reports = [r for r in exchange.all_orders() if not wanted or r.product_id in wanted]
-        states = {r.order_id: (r.status, r.filled_size, r.total_fees) for r in reports}
+        states = {r.order_id: (r.status, r.filled_size, r.total_fees, r.size, r.limit_price) for r in reports}
         taker = exchange.settings.fees.taker
         if self.user_orders is None:
             self.user_orders = states
