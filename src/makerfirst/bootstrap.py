@@ -210,3 +210,27 @@ def build_ccxt_exchange(
     return CcxtExchange(
         clock=clock, credentials=load_credentials(credentials), exchange_id=exchange_id, api_url=api_url
     )
+
+
+def build_streaming_exchange(
+    rest: ExchangePort,
+    ws_url: str,
+    credentials: Path | None,
+    clock: Clock,
+    products: list[str],
+    *,
+    live: bool = False,
+) -> ExchangePort:
+    """``rest`` (the Coinbase ccxt venue) with Coinbase's WebSocket feed in front: books from
+    ``level2``, live orders and fill wake-ups from ``user``, REST as the fallback. The feed starts on
+    the running loop; the live guard judges ``ws_url`` as it judges the REST hosts."""
+    from makerfirst.adapters.ccxt_exchange import load_credentials  # noqa: PLC0415
+    from makerfirst.adapters.ccxt_exchange.endpoints import require_local_or_live  # noqa: PLC0415
+    from makerfirst.adapters.coinbase_stream.exchange import StreamingExchange  # noqa: PLC0415
+    from makerfirst.adapters.coinbase_stream.feed import CoinbaseFeed  # noqa: PLC0415
+
+    require_local_or_live("coinbase", [ws_url], None, live=live)
+    keys = load_credentials(credentials)
+    feed = CoinbaseFeed(clock=clock, products=products, credentials=keys, ws_url=ws_url)
+    feed.start()
+    return StreamingExchange(rest, feed)

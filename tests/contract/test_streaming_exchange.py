@@ -12,6 +12,8 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from decimal import Decimal
 
+import pytest
+
 from makerfirst.adapters.ccxt_exchange.credentials import load_credentials
 from makerfirst.adapters.ccxt_exchange.exchange import CcxtExchange
 from makerfirst.adapters.coinbase_stream.exchange import StreamingExchange
@@ -131,4 +133,24 @@ def test_order_updates_wake_the_waiter_and_live_orders_are_read_from_the_feed() 
             assert exchange.orders_from_rest >= 1  # a finished order is read from REST
 
     with running_server(market="dead", balances={"ZK": "1000", "USD": "1"}) as server:
+        asyncio.run(scenario(server))
+
+
+def test_bootstrap_builds_the_streaming_venue_and_the_live_guard_judges_the_feed_host() -> None:
+    from makerfirst.adapters.ccxt_exchange.endpoints import LiveTradingNotConfirmedError  # noqa: PLC0415
+    from makerfirst.bootstrap import build_streaming_exchange  # noqa: PLC0415
+
+    async def scenario(server: ServerHandle) -> None:
+        clock = SystemClock()
+        async with CcxtExchange(clock=clock, api_url=server.url, timeout_sec=5) as rest:
+            with pytest.raises(LiveTradingNotConfirmedError, match=r"advanced-trade-ws\.coinbase\.com"):
+                build_streaming_exchange(
+                    rest, "wss://advanced-trade-ws.coinbase.com", server.credentials_path, clock, [PRODUCT]
+                )
+            venue = build_streaming_exchange(rest, server.ws_url, server.credentials_path, clock, [PRODUCT])
+            assert isinstance(venue, StreamingExchange)
+            await eventually(lambda: _true(venue.feed.book(PRODUCT) is not None))
+            await venue.close()
+
+    with running_server(market="dead", balances={"USD": "1"}) as server:
         asyncio.run(scenario(server))

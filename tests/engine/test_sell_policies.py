@@ -123,7 +123,9 @@ def test_the_reference_policies_through_the_one_interface(clock: VirtualClock) -
 
 
 def test_one_function_computes_the_shortfall_the_loop_reports(clock: VirtualClock) -> None:
-    report = run(clock, FixedTtl(), config=policy_with(f"{PURGE}.max_slices=1"))
+    # One slice, so at most one attempt without a fill (the policy model refuses more).
+    one_slice = policy_with(f"{PURGE}.max_slices=1", f"{PURGE}.max_consecutive_no_fill=1")
+    report = run(clock, FixedTtl(), config=one_slice)
     assert report.filled_size == 0 and report.remaining_size == Decimal(1116)
     # Nothing sold: the whole size is charged as a forced taker sale into the final bids.
     exchange_book = report.attempts[-1].book
