@@ -65,3 +65,19 @@ def test_a_pushed_fill_ends_the_attempt_when_it_arrives_not_at_the_next_poll() -
     polled, pushed = _first_attempt_end(pushing=False), _first_attempt_end(pushing=True)
     assert polled >= 1_005.0  # the poll after the fill, 5 s apart
     assert FILL_AT <= pushed <= FILL_AT + 2 * PUSH_DELAY_SEC
+
+
+def test_the_runners_metered_venue_passes_the_push_through_and_sleeps_without_one() -> None:
+    import asyncio  # noqa: PLC0415
+
+    from makerfirst.runner.metered import MeteredExchange  # noqa: PLC0415
+
+    clock = VirtualClock(start=1_000.0)
+    exchange = make_exchange(clock, {"PENGU": "1116", "USD": "0"})
+    pushing = PushingExchange(exchange, clock)
+    metered = MeteredExchange(pushing, clock)  # type: ignore[arg-type]
+    asyncio.run(metered.wait_order_update("none", 1_002.0))
+    assert pushing.waits == 1 and clock.now() == 1_002.0
+    plain = MeteredExchange(exchange, clock)
+    asyncio.run(plain.wait_order_update("none", 1_005.0))
+    assert clock.now() == 1_005.0 and plain.requests == 0
