@@ -128,8 +128,12 @@ def test_order_updates_wake_the_waiter_and_live_orders_are_read_from_the_feed() 
             await waiter
             assert time.monotonic() - started < 5  # woken by the user channel, not the 30 s deadline
 
-            final = await exchange.get_order(placed.order_id)
-            assert final.status is OrderStatus.CANCELLED
+            # The first change may be CANCEL_QUEUED (a live status, read from the feed); then CANCELLED.
+            async def cancelled() -> bool:
+                final = await exchange.get_order(placed.order_id)
+                return final.status is OrderStatus.CANCELLED
+
+            await eventually(cancelled)
             assert exchange.orders_from_rest >= 1  # a finished order is read from REST
 
     with running_server(market="dead", balances={"ZK": "1000", "USD": "1"}) as server:

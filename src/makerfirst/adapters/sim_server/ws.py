@@ -201,7 +201,7 @@ class _Connection:
         if refusal is not None:
             return [{"type": "error", "message": refusal}]
         channel = str(request["channel"])
-        products = {_alias(p) for p in request.get("product_ids") or []}
+        products = set(request.get("product_ids") or [])
         if request["type"] == "unsubscribe":
             current = self.subscriptions.get(channel, set())
             remaining = current - products if products else set()
@@ -236,7 +236,7 @@ class _Connection:
         raw = request.get("product_ids") or []
         if not isinstance(raw, list) or not all(isinstance(p, str) for p in raw):
             return "product_ids must be a list of product id strings"
-        unknown = sorted({_alias(p) for p in raw} - set(self.hub.products))
+        unknown = sorted(set(raw) - set(self.hub.products))
         if unknown:
             return f"unknown product_ids: {', '.join(unknown)}"
         if kind == "subscribe" and channel == "user":
@@ -423,10 +423,6 @@ class _Connection:
             raise _ClosedError
         await self.ws.send_text(json.dumps(message, separators=(",", ":")))
         self.sent += 1
-
-
-def _alias(product_id: str) -> str:
-    return product_id
 
 
 def _levels(side: str, levels: Iterable[tuple[Decimal, Decimal]], stamp: str) -> list[wire.Json]:
