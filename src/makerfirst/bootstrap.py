@@ -54,6 +54,7 @@ if TYPE_CHECKING:
     from makerfirst.adapters.ccxt_exchange import CcxtExchange
     from makerfirst.adapters.sim_server.faults import FaultPlan
     from makerfirst.adapters.sim_server.server import SimServer
+    from makerfirst.adapters.sim_server.ws import FeedFaults
     from makerfirst.persistence.migrate import UpgradeReport
     from makerfirst.web.embedded import WebBinding
 
@@ -465,6 +466,15 @@ class SimServerRun:
     sock: socket.socket
     key_path: Path
     scratch: Path | None = None
+    tls_cert: Path | None = None  # --tls: the self-signed certificate clients trust (their CA file)
+
+    @property
+    def scheme(self) -> str:
+        return "https" if self.tls_cert is not None else "http"
+
+    @property
+    def ws_url(self) -> str:
+        return f"{'wss' if self.tls_cert is not None else 'ws'}://{self.netloc}/ws"
 
     @property
     def netloc(self) -> str:
@@ -487,6 +497,13 @@ def parse_faults(text: str) -> FaultPlan:
     return FaultPlan.parse(text)
 
 
+def parse_feed_faults(text: str) -> FeedFaults:
+    """``--ws-faults`` → the WebSocket feed's faults; ``ValueError`` naming the bad entry."""
+    from makerfirst.adapters.sim_server.ws import FeedFaults  # noqa: PLC0415  # the server stack
+
+    return FeedFaults.parse(text)
+
+
 def fault_routes() -> tuple[str, ...]:
     """The route names ``--faults KIND@ROUTE=T`` accepts (for the sim-server's help)."""
     from makerfirst.adapters.sim_server.faults import ROUTES  # noqa: PLC0415  # the server stack
@@ -507,12 +524,16 @@ def build_sim_server(  # one keyword per command-line option
     credentials_out: Path | None,
     faults: FaultPlan,
     audit_file: Path | None,
+    feed_faults: FeedFaults | None = None,
+    tls: bool = False,
 ) -> SimServerRun:
-    """The simulated exchange behind Coinbase Advanced's REST API, in real time. Its key: the file
-    ``credentials_in``, else a new one written to ``credentials_out`` (else a temporary directory,
-    removed at close). Raises :class:`MakerfirstError` (``CredentialsError`` included) or ``OSError``."""
+    """The simulated exchange behind Coinbase Advanced's REST API and WebSocket feed, in real time.
+    Its key: the file ``credentials_in``, else a new one written to ``credentials_out`` (else a
+    temporary directory, removed at close); ``tls``: HTTPS and WSS with a self-signed certificate
+    made for this run. Raises :class:`MakerfirstError` (``CredentialsError`` included) or ``OSError``."""
     from makerfirst.adapters.sim_server import auth  # noqa: PLC0415  # the server stack
     from makerfirst.adapters.sim_server import server as sim_server  # noqa: PLC0415
+    from makerfirst.adapters.sim_server.tls import write_self_signed  # noqa: PLC0415
 
     scratch: Path | None = None
     try:
@@ -524,6 +545,10 @@ def build_sim_server(  # one keyword per command-line option
             scratch = None if credentials_out else key_dir
             credentials = auth.generate_credentials()
             key_path = credentials.write(key_dir)
+        tls_files = None
+        if tls:
+            scratch = scratch or Path(tempfile.mkdtemp(prefix="makerfirst-sim-tls-"))
+            tls_files = write_self_signed(scratch / "tls")
         backend = sim_server.build_backend(
             setup, credentials, SystemClock(), faults=faults, audit_file=audit_file
         )
@@ -532,7 +557,8 @@ def build_sim_server(  # one keyword per command-line option
         if scratch is not None:
             shutil.rmtree(scratch, ignore_errors=True)
         raise
-    return SimServerRun(sim_server.SimServer(backend), sock, key_path, scratch)
+    server = sim_server.SimServer(backend, feed_faults=feed_faults, tls=tls_files)
+    return SimServerRun(server, sock, key_path, scratch, tls_files.cert if tls_files else None)
 
 
 # -- schema upgrades (``makerfirst db upgrade``) ---------------------------------------------------
@@ -553,3 +579,27 @@ def upgrade_database(url: str) -> tuple[str, UpgradeReport]:
         raise DatabaseUrlError(f"--db {shown}: cannot upgrade: {reason}") from None
     finally:
         engine.dispose()
+
+
+def build_streaming_exchange(
+    rest: ExchangePort,
+    ws_url: str,
+    credentials: Path | None,
+    clock: Clock,
+    products: list[str],
+    *,
+    live: bool = False,
+) -> ExchangePort:
+    """``rest`` (the Coinbase ccxt venue) with Coinbase's WebSocket feed in front: books from
+    ``level2``, live orders and fill wake-ups from ``user``, REST as the fallback. The feed starts on
+    the running loop; the live guard judges ``ws_url`` as it judges the REST hosts."""
+    from makerfirst.adapters.ccxt_exchange import load_credentials  # noqa: PLC0415
+    from makerfirst.adapters.ccxt_exchange.endpoints import require_local_or_live  # noqa: PLC0415
+    from makerfirst.adapters.coinbase_stream.exchange import StreamingExchange  # noqa: PLC0415
+    from makerfirst.adapters.coinbase_stream.feed import CoinbaseFeed  # noqa: PLC0415
+
+    require_local_or_live("coinbase", [ws_url], None, live=live)
+    keys = load_credentials(credentials)
+    feed = CoinbaseFeed(clock=clock, products=products, credentials=keys, ws_url=ws_url)
+    feed.start()
+    return StreamingExchange(rest, feed)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from decimal import Decimal
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from makerfirst.domain.balances import Balance
 from makerfirst.domain.book import OrderBook
@@ -68,6 +68,16 @@ class ExchangePort(Protocol):
 
         The recovery path after a create whose answer was lost: look before resending.
         """
+        ...
+
+
+@runtime_checkable
+class OrderUpdates(Protocol):
+    """An exchange that pushes order changes (Coinbase's ``user`` channel): the engine waits on
+    it instead of sleeping out its poll interval, so a fill is acted on when it arrives."""
+
+    async def wait_order_update(self, order_id: str, until: float) -> None:
+        """Return when ``order_id`` changed, or at ``until`` (the clock's time) at the latest."""
         ...
 
 

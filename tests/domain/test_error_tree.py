@@ -13,9 +13,9 @@ import pytest
 from makerfirst.domain import errors
 
 SRC = Path(__file__).resolve().parents[2] / "src" / "makerfirst"
-# The sim-server's answers to its HTTP clients: turned into status codes inside the server and
+# The sim-server's answers to its HTTP and WebSocket clients: turned into status codes inside the server and
 # never raised to the bot (the tree's docstring says so).
-SERVER_SIDE = {"AuthError", "ApiError"}
+SERVER_SIDE = {"AuthError", "ApiError", "MarketDataError", "_ClosedError"}
 TREE = {
     name: cls
     for name, cls in vars(errors).items()

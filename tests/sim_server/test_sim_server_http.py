@@ -161,8 +161,11 @@ REFUSALS: list[tuple[dict[str, Any], str, str, tuple[str, str]]] = [
     (gtd("100", "1", end="2001-01-01T00:00:00Z"), "SELL", "PENGU-USD",
      ("END_TIME_IS_IN_THE_PAST", "PREVIEW_INVALID_END_TIME")),
     (NO_END, "SELL", "PENGU-USD", ("GTD_ORDERS_MUST_HAVE_END_TIME", "PREVIEW_INVALID_END_TIME")),
-    ({"market_market_ioc": {"base_size": "100"}}, "SELL", "PENGU-USD", UNSUPPORTED),
-    ({"limit_limit_fok": {"base_size": "100", "limit_price": "1"}}, "SELL", "PENGU-USD", UNSUPPORTED),
+    # market_market_ioc and limit_limit_fok are served (test_sim_server_market_routes.py); these are not.
+    ({"market_market_fok": {"base_size": "100"}}, "SELL", "PENGU-USD", UNSUPPORTED),
+    ({"stop_limit_stop_limit_gtc": {"base_size": "100", "limit_price": "1", "stop_price": "1"}},
+     "SELL", "PENGU-USD", UNSUPPORTED),
+    ({"market_market_ioc": {"base_size": "100", "quote_size": "1"}}, "SELL", "PENGU-USD", UNSUPPORTED),
     ({**gtd("100", "1"), **ioc("100", "1")}, "SELL", "PENGU-USD", UNSUPPORTED),
     ({}, "SELL", "PENGU-USD", UNSUPPORTED),
     (gtd("100", "1", post_only=False), "SELL", "PENGU-USD", UNSUPPORTED),

@@ -10,6 +10,7 @@ from makerfirst.cli.config_cmd import config_app
 from makerfirst.cli.db_cmd import db_app
 from makerfirst.cli.errors import ErrorReportingGroup
 from makerfirst.cli.market_cmd import market_app
+from makerfirst.cli.record_cmd import record
 from makerfirst.cli.run_cmd import run
 from makerfirst.cli.sim_server_cmd import sim_server
 from makerfirst.cli.simulate import simulate_app
@@ -37,4 +38,5 @@ app.command("sim-server", help="Serve a Coinbase-compatible API over the simulat
 app.command("status", help="The portfolio as the last cycle recorded it (holdings, tiers, purges, dust).")(
     status
 )
+app.command("record", help="Record Coinbase's public L2 feed into captures the backtest reads.")(record)
 app.command("web", help="Serve the dashboard, REST API and /metrics over a database (read-only).")(web)

@@ -33,6 +33,12 @@ FAULTS_HELP = (
     "Example: latency=0.05,rate429=0.1,error5xx=0.05,create_timeout=1,cancel_5xx_after_fill=1"
 )
 
+WS_FAULTS_HELP = (
+    "WebSocket feed faults, comma-separated key=value: drop=P (lose a message with probability P: "
+    "its sequence_num is used up, so clients see a gap); disconnect_after=N (close each connection "
+    "after N messages); seed=INT. Example: drop=0.01,disconnect_after=500"
+)
+
 
 def _amounts(entries: list[str] | None, option: str) -> dict[str, Decimal]:
     """``["PENGU=5000", ...]`` → ``{"PENGU": Decimal("5000")}``; amounts are decimal strings."""
@@ -98,16 +104,27 @@ def sim_server(
     audit_file: Annotated[
         Path | None, typer.Option("--audit-file", help="Append every order and fill change as JSON lines.")
     ] = None,
+    ws_faults: Annotated[str | None, typer.Option("--ws-faults", help=WS_FAULTS_HELP)] = None,
+    tls: Annotated[
+        bool,
+        typer.Option(
+            "--tls",
+            help="Serve HTTPS and WSS with a self-signed certificate made at start (its path is printed: "
+            "give it to clients as their CA file, e.g. REQUESTS_CA_BUNDLE for Coinbase's SDK).",
+        ),
+    ] = False,
 ) -> None:
-    """Serve Coinbase Advanced's REST API over the simulated exchange, in real time, until Ctrl-C.
+    """Serve Coinbase Advanced's REST API and WebSocket feed over the simulated exchange, in real
+    time, until Ctrl-C.
 
-    Point ccxt's urls.api.rest (or the SDK's base_url) at the printed URL and use the printed key
-    file; GET /audit shows every order and fill.
+    Point ccxt's urls.api.rest (or the SDK's base_url) at the printed URL, WebSocket clients at the
+    printed ws:// URL, and use the printed key file; GET /audit shows every order and fill.
     """
     if credentials_in is not None and credentials_out is not None:
         raise typer.BadParameter("give --credentials-in or --credentials-out, not both")
     try:
         plan = bootstrap.parse_faults(faults or "")
+        feed_faults = bootstrap.parse_feed_faults(ws_faults or "")
     except ValueError as bad:
         raise typer.BadParameter(str(bad)) from None
     balances, prices = _amounts(balance, "--balance"), _amounts(price, "--price")
@@ -124,6 +141,8 @@ def sim_server(
             credentials_out=credentials_out,
             faults=plan,
             audit_file=audit_file,
+            feed_faults=feed_faults,
+            tls=tls,
         )
     except (MakerfirstError, OSError) as error:
         typer.echo(f"error: {error}", err=True)
@@ -131,9 +150,12 @@ def sim_server(
     try:
         with _stopped_by_signals(run):
             typer.echo(
-                f"makerfirst sim-server on http://{run.netloc} (market {market}, seed {seed}); "
+                f"makerfirst sim-server on {run.scheme}://{run.netloc} (market {market}, seed {seed}); "
                 f"credentials: {run.key_path}"
             )
+            typer.echo(f"websocket feed: {run.ws_url}")
+            if run.tls_cert is not None:
+                typer.echo(f"TLS certificate (the CA file for clients): {run.tls_cert}")
             run.serve()
     finally:
         run.close()

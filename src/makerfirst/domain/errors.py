@@ -30,9 +30,9 @@ keeps its cause (``raise ... from``):
 A post-only order that would cross is not an error: it is the event
 ``OrderRejected(reason=POST_ONLY_WOULD_CROSS)`` and the caller RE-QUOTES (one tick wider).
 
-Outside the tree on purpose: the sim-server's ``AuthError`` and ``ApiError`` (in
-``adapters/sim_server``) are the *server's* answers to its HTTP clients, turned into status codes
-there; they never reach the bot. Every class here keeps an import path at the module that raises
+Outside the tree on purpose: the sim-server's ``AuthError``, ``ApiError``, ``MarketDataError`` and
+its feed's ``_ClosedError`` (in ``adapters/sim_server``) are the *server's* answers to its HTTP and
+WebSocket clients, turned into status codes or a closed connection there; they never reach the bot. Every class here keeps an import path at the module that raises
 it (e.g. ``makerfirst.policy.PolicyError``), so existing callers keep working.
 """
 

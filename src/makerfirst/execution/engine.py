@@ -46,7 +46,7 @@ from makerfirst.domain.product import Product
 from makerfirst.execution.cancel import ConfirmTiming, cancel_and_confirm, confirm_terminal
 from makerfirst.execution.ids import ClientOrderIds
 from makerfirst.policy import Policy
-from makerfirst.ports import ExchangePort, OrderJournal
+from makerfirst.ports import ExchangePort, OrderJournal, OrderUpdates
 
 log = logging.getLogger("makerfirst.execution")
 
@@ -367,7 +367,11 @@ class ExecutionEngine:
                 and leave.should_leave(await self._exchange.get_order_book(symbol), price)
             ):
                 return current
-            await self._clock.sleep_until(min(deadline, now + poll))
+            wake = min(deadline, now + poll)
+            if isinstance(self._exchange, OrderUpdates):  # a streaming venue wakes us on the change
+                await self._exchange.wait_order_update(order_id, wake)
+            else:
+                await self._clock.sleep_until(wake)
 
 
 def _outcome(final: OrderReport) -> AttemptOutcome:

@@ -69,6 +69,7 @@ from makerfirst.replay.episodes import (
     synthetic_episodes,
 )
 from makerfirst.replay.events import EventStream, ProductScale
+from makerfirst.replay.gaps import resync_times, spans_a_gap
 from makerfirst.replay.metrics import (
     MARKOUT_HORIZONS_SEC,
     REFERENCE_POLICY,
@@ -417,10 +418,17 @@ def plan_stream(
                 product.product_id, wanted=config.episodes, window=whole, deadline_sec=deadline,
                 seed=config.seed, mode=Mode.REPLAY.value, sizes_usd=config.sizes_usd,
             )  # fmt: skip
+            resyncs = resync_times(stream, stream.products.index(scale))
+            kept = [e for e in drawn if not spans_a_gap(e, resyncs)]
+            if len(kept) < len(drawn):
+                notes.append(
+                    f"replay {product.product_id}: {len(drawn) - len(kept)} of {len(drawn)} episodes dropped:"
+                    " they span a feed gap (the book re-read from a fresh snapshot)"
+                )
             venues[Mode.REPLAY, product.product_id] = _replay_venue(
-                product, tape, rate, [e.arrival for e in drawn], config.options
+                product, tape, rate, [e.arrival for e in kept], config.options
             )
-            episodes += [(Mode.REPLAY, e) for e in drawn]
+            episodes += [(Mode.REPLAY, e) for e in kept]
             if whole.length < deadline:
                 short.append(f"{product.product_id} {whole.length:.1f} s")
             elif len(drawn) < config.episodes:

@@ -19,7 +19,7 @@ from makerfirst.domain.orders import (
     PlaceOrder,
 )
 from makerfirst.domain.product import Product
-from makerfirst.ports import ExchangePort
+from makerfirst.ports import ExchangePort, OrderUpdates
 
 T = TypeVar("T")
 
@@ -95,3 +95,11 @@ class MeteredExchange:
 
     async def find_order_by_client_id(self, client_order_id: str) -> OrderReport | None:
         return await self._timed(self._inner.find_order_by_client_id(client_order_id))
+
+    async def wait_order_update(self, order_id: str, until: float) -> None:
+        """The inner venue's push wake-up (``OrderUpdates``), else a plain sleep: waiting is not a
+        request, so it is neither counted nor timed."""
+        if isinstance(self._inner, OrderUpdates):
+            await self._inner.wait_order_update(order_id, until)
+        else:
+            await self._clock.sleep_until(until)

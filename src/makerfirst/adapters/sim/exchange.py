@@ -12,14 +12,16 @@ keeps moving; and an optional cancel queue during which a fill can still win the
 from __future__ import annotations
 
 import heapq
+import math
 import random
 import uuid
 from collections import deque
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
-from enum import Enum
+from enum import Enum, StrEnum
 from functools import partial
+from itertools import islice
 from typing import Any
 
 from makerfirst.adapters.sim import world as w
@@ -49,6 +51,34 @@ from makerfirst.domain.orders import (
 from makerfirst.domain.product import Product
 
 COINBASE_INTRO_FEES = FeeRates(maker=Decimal("0.006"), taker=Decimal("0.012"))
+TAPE_LENGTH = 100_000  # public trades kept for feeds that read the tape (the sim-server's WebSocket)
+
+
+class EditRefusal(StrEnum):
+    """Why an edit was refused (Coinbase's ``edit_failure_reason``; the order is left as it was)."""
+
+    ORDER_NOT_FOUND = "ORDER_NOT_FOUND"
+    NOT_OPEN = "ONLY_OPEN_ORDERS_CAN_BE_EDITED"
+    NOT_GTC_LIMIT = "ONLY_LIMIT_ORDER_EDITS_SUPPORTED"
+    BELOW_FILLED = "CANNOT_EDIT_TO_BELOW_FILLED_SIZE"
+    INVALID_SIZE = "INVALID_EDITED_SIZE"
+    INVALID_PRICE = "INVALID_EDITED_PRICE"
+    UNCHANGED = "EDIT_REQUEST_EQUAL_TO_ORIGINAL_REQUEST"
+    POST_ONLY_WOULD_CROSS = "INVALID_LIMIT_PRICE_POST_ONLY"
+    INSUFFICIENT_FUND = "INSUFFICIENT_FUND"
+
+
+@dataclass(frozen=True, slots=True)
+class PublicTrade:
+    """One execution on the public tape. ``number`` counts every trade since the exchange began;
+    ``maker_side`` is the resting order's side (what Coinbase's trade feeds call ``side``)."""
+
+    number: int
+    product_id: str
+    price: Decimal
+    size: Decimal
+    maker_side: Side
+    time: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -135,6 +165,8 @@ class SimulatedExchange:
         self._by_client: dict[str, str] = {}
         self._fills: list[Fill] = []
         self._trades: deque[tuple[float, str, Decimal]] = deque()  # (time, product, quote value), 24 h
+        self._tape: deque[PublicTrade] = deque(maxlen=TAPE_LENGTH)
+        self._tape_count = 0
         self._timers: list[tuple[float, int, _Timer, str]] = []
         self._timer_seq = 0
         self._rng = random.Random(self._settings.seed)
@@ -281,6 +313,57 @@ class SimulatedExchange:
         self._publish()
         return OrderAccepted(order.order_id, command.client_order_id)
 
+    async def edit_order(self, order_id: str, limit_price: Decimal, size: Decimal) -> EditRefusal | None:
+        """Give a resting GTC order a new price and size (None: done). The order keeps its id and
+        fills; it goes to the back of its new level's queue, even when only its size shrank (Coinbase
+        keeps priority then: the simulator is the conservative side of that)."""
+        await self._request()
+        refusal = self._edit_refusal(order_id, limit_price, size)
+        if refusal is not None:
+            return refusal
+        order = self._orders[order_id]
+        venue = self._venues[order.command.product_id]
+        edited = replace(order.command, limit_price=limit_price, size=size)
+        currency, needed = self._hold_needed(venue.product, replace(edited, size=size - order.filled_size))
+        held_now = (order.command.size - order.filled_size) * order.hold_per_unit
+        venue.engine.cancel(order_id)
+        self._held[currency] += needed - held_now
+        self._available[currency] -= needed - held_now
+        order.command = edited
+        order.hold_per_unit = needed / (size - order.filled_size)
+        left = venue.lots(size - order.filled_size)
+        venue.engine.submit(order_id, edited.side, venue.ticks(limit_price), left, ours=True, rest=True)
+        self._changed = True
+        self._publish()
+        return None
+
+    def _edit_refusal(self, order_id: str, limit_price: Decimal, size: Decimal) -> EditRefusal | None:
+        order = self._orders.get(order_id)
+        if order is None:
+            return EditRefusal.ORDER_NOT_FOUND
+        c, venue = order.command, self._venues[order.command.product_id]
+        if order.status is not OrderStatus.OPEN:
+            return EditRefusal.NOT_OPEN
+        if c.order_type is not OrderType.POST_ONLY_GTD or c.end_time is None or c.end_time != math.inf:
+            return EditRefusal.NOT_GTC_LIMIT
+        if size <= ZERO or not venue.product.on_lot(size):
+            return EditRefusal.INVALID_SIZE
+        if limit_price <= ZERO or not venue.product.on_tick(limit_price):
+            return EditRefusal.INVALID_PRICE
+        if size <= order.filled_size:
+            return EditRefusal.BELOW_FILLED
+        if (limit_price, size) == (c.limit_price, c.size):
+            return EditRefusal.UNCHANGED
+        # Only the other side can be crossed, and our order rests on its own side: no need to lift it.
+        if venue.engine.would_cross(c.side, venue.ticks(limit_price)):
+            return EditRefusal.POST_ONLY_WOULD_CROSS
+        rest = replace(c, limit_price=limit_price, size=size - order.filled_size)
+        currency, needed = self._hold_needed(venue.product, rest)
+        held_now = (c.size - order.filled_size) * order.hold_per_unit
+        if self._available.get(currency, ZERO) < needed - held_now:
+            return EditRefusal.INSUFFICIENT_FUND
+        return None
+
     async def cancel_orders(self, order_ids: list[str]) -> list[CancelResult]:
         await self._request()
         results = [self._cancel(order_id) for order_id in order_ids]
@@ -336,6 +419,17 @@ class SimulatedExchange:
 
     def all_fills(self) -> list[Fill]:
         return list(self._fills)
+
+    def trades_since(self, number: int) -> list[PublicTrade]:
+        """Public trades numbered ``number`` or later that the tape still holds, oldest first."""
+        wanted = min(len(self._tape), max(0, self._tape_count - number))
+        # From the newest end: a reader that keeps up costs what it reads, not the tape's length.
+        return list(islice(reversed(self._tape), wanted))[::-1]
+
+    @property
+    def trade_count(self) -> int:
+        """How many public trades there have been: the number the next one will get."""
+        return self._tape_count
 
     def balance_sheet_now(self) -> dict[str, Balance]:
         currencies = set(self._available) | set(self._held)
@@ -474,9 +568,13 @@ class SimulatedExchange:
 
     def _settle(self, venue: _Venue, matches: list[Match]) -> None:
         for m in matches:
-            self._trades.append(
-                (self._time, venue.product.product_id, venue.price(m.price) * venue.size(m.lots))
+            price, size = venue.price(m.price), venue.size(m.lots)
+            self._trades.append((self._time, venue.product.product_id, price * size))
+            maker_side = Side.SELL if m.taker_side is Side.BUY else Side.BUY
+            self._tape.append(
+                PublicTrade(self._tape_count, venue.product.product_id, price, size, maker_side, self._time)
             )
+            self._tape_count += 1
             while self._trades and self._trades[0][0] < self._time - 86_400:
                 self._trades.popleft()
             if m.maker_is_ours:

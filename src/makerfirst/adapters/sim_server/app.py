@@ -37,14 +37,16 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 
 from makerfirst.adapters.sim.exchange import SimulatedExchange
-from makerfirst.adapters.sim_server import wire
+from makerfirst.adapters.sim_server import previews, taker_configs, wire
 from makerfirst.adapters.sim_server.audit import AuditFile, fill_record, order_record
 from makerfirst.adapters.sim_server.auth import AuthError, JwtVerifier, PublicKey
 from makerfirst.adapters.sim_server.faults import ErrorBody, FaultInjector, FaultKind, FaultPlan
+from makerfirst.adapters.sim_server.market_routes import MarketRoutes
 from makerfirst.adapters.sim_server.ratelimit import RateLimiter, RateLimits
+from makerfirst.adapters.sim_server.ws import FeedFaults, FeedHub
 from makerfirst.clock import Clock
 from makerfirst.domain.errors import OrderNotFoundError
-from makerfirst.domain.money import ZERO
+from makerfirst.domain.money import ZERO, plain
 from makerfirst.domain.orders import (
     Fill,
     OrderRejected,
@@ -152,6 +154,11 @@ class SimBackend:
         with self.session():
             orders, fills = self._audit_records()
         return {"orders": orders, "fills": fills}
+
+    @property
+    def verifier(self) -> JwtVerifier:
+        """The key check, shared with the WebSocket feed's ``user`` channel."""
+        return self._verifier
 
     def set_faults(self, plan: FaultPlan) -> None:
         """Switch to ``plan`` (with fresh counts) from the next request on."""
@@ -297,6 +304,20 @@ class SimBackend:
         ((kind, fields),) = configuration.items()
         if kind not in wire.TIME_IN_FORCE or not isinstance(fields, dict):
             return wire.unsupported(f"{kind} is not supported by the simulator")
+        if kind in (wire.MARKET_IOC, wire.FOK):
+            book = self.exchange.book_now(product.product_id, FULL_DEPTH)  # the caller holds the session
+            try:
+                return taker_configs.translate(
+                    kind,
+                    fields,
+                    client_order_id=client_order_id,
+                    product=product,
+                    side=Side(side),
+                    book=book,
+                    taker_fee=self.exchange.settings.fees.taker,
+                )
+            except ValueError as bad:
+                raise ApiError.invalid(str(bad)) from None
         size, price = _decimal(fields, "base_size"), _decimal(fields, "limit_price")
         if product.base_max_size is not None and size > product.base_max_size:
             return wire.SIZE_TOO_LARGE
@@ -320,6 +341,31 @@ class SimBackend:
         return PlaceOrder(
             client_order_id, product.product_id, Side(side), OrderType.POST_ONLY_GTD, size, price, end_time
         )
+
+    async def preview_order(self, request: Request) -> wire.Json:
+        """``POST /orders/preview``: what a create would do now; nothing is created (previews.py)."""
+        body = await _json_body(request)
+        product_id = body.get("product_id")
+        product = self.products.get(product_id) if isinstance(product_id, str) else None
+        with self.session() as exchange:
+            command = self._parse_create(body, "preview")
+            book = exchange.book_now(product.product_id, FULL_DEPTH) if product else None
+            available = await exchange.get_balances()
+            return previews.preview(command, product, book, exchange.settings.fees, available)
+
+    async def edit_order(self, request: Request) -> wire.Json:
+        """``POST /orders/edit``: a resting GTC limit order's new ``price`` and ``size``."""
+        body = await _json_body(request)
+        order_id = body.get("order_id")
+        if not isinstance(order_id, str) or not order_id:
+            raise ApiError.invalid("order_id is required")
+        price, size = _decimal(body, "price"), _decimal(body, "size")
+        with self.session() as exchange:
+            refusal = await exchange.edit_order(order_id, price, size)
+            if refusal is None:
+                fields = {"base_size": plain(size), "limit_price": plain(price), "post_only": True}
+                self._configurations[order_id] = {wire.GTC: fields}
+        return previews.edit_answer(refusal)
 
     async def cancel_orders(self, request: Request) -> wire.Json | Response:
         body = await _json_body(request)
@@ -499,8 +545,9 @@ class SimBackend:
         return self.audit()
 
 
-def build_app(backend: SimBackend) -> FastAPI:
-    """The FastAPI app: exact routes, Coinbase's 404 for everything else, a lifespan-owned tick."""
+def build_app(backend: SimBackend, feed_faults: FeedFaults | None = None) -> FastAPI:
+    """The FastAPI app: exact routes, Coinbase's 404 for everything else, a lifespan-owned tick,
+    and Coinbase's WebSocket feed at ``/`` and ``/ws`` (``ws.py``)."""
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -518,9 +565,12 @@ def build_app(backend: SimBackend) -> FastAPI:
         lifespan=lifespan,
     )
     b, public, private = backend, Access.PUBLIC, Access.PRIVATE
+    market = MarketRoutes(backend.session, backend.clock, backend.products)
     routes: list[tuple[str, str, Access, Handler]] = [
         ("POST", f"{PREFIX}/orders", private, b.create_order),
         ("POST", f"{PREFIX}/orders/batch_cancel", private, b.cancel_orders),
+        ("POST", f"{PREFIX}/orders/preview", private, b.preview_order),
+        ("POST", f"{PREFIX}/orders/edit", private, b.edit_order),
         # The two fixed paths before {order_id}, or "batch" and "fills" would be taken for ids.
         ("GET", f"{PREFIX}/orders/historical/batch", private, b.list_orders),
         ("GET", f"{PREFIX}/orders/historical/fills", private, b.list_fills),
@@ -535,6 +585,10 @@ def build_app(backend: SimBackend) -> FastAPI:
         ("GET", f"{PREFIX}/market/products", public, b.list_products),
         ("GET", f"{PREFIX}/market/products/{{product_id}}", public, b.get_product),
         ("GET", f"{PREFIX}/market/product_book", public, b.product_book),
+        ("GET", f"{PREFIX}/products/{{product_id}}/ticker", private, market.ticker),
+        ("GET", f"{PREFIX}/products/{{product_id}}/candles", private, market.candles),
+        ("GET", f"{PREFIX}/market/products/{{product_id}}/ticker", public, market.ticker),
+        ("GET", f"{PREFIX}/market/products/{{product_id}}/candles", public, market.candles),
         ("GET", f"{PREFIX}/time", public, b.server_time),
         ("GET", "/v2/currencies", public, b.v2_currencies),
         ("GET", "/v2/currencies/crypto", public, b.v2_crypto_currencies),
@@ -545,6 +599,9 @@ def build_app(backend: SimBackend) -> FastAPI:
     ]
     for method, path, access, handler in routes:
         app.add_api_route(path, backend.endpoint(access, handler), methods=[method], include_in_schema=False)
+    feed = FeedHub(backend.session, backend.clock, backend.products, backend.verifier, feed_faults)
+    for path in ("/", "/ws"):
+        app.add_api_websocket_route(path, feed.serve)
 
     async def not_found(_: Request, exc: Exception) -> Response:
         # 405 (a known path, another verb) is a 404 on Coinbase too: routing is method + path.

@@ -96,6 +96,18 @@ def sign_request(credentials: Credentials, method: str, target: str, now: float)
     )
 
 
+def sign_websocket(credentials: Credentials, now: float) -> str:
+    """A JWT for a WebSocket subscribe (§6): the request claims without ``uri``."""
+    key = _load_private_key(credentials.private_key)
+    issued = int(now)
+    return jwt.encode(
+        {"sub": credentials.name, "iss": "cdp", "nbf": issued, "exp": issued + 120},
+        key,
+        algorithm="EdDSA" if isinstance(key, ed25519.Ed25519PrivateKey) else "ES256",
+        headers={"kid": credentials.name, "nonce": secrets.token_hex()},
+    )
+
+
 def load_credentials(path: Path) -> Credentials:
     """Read a CDP key file and check that its key loads (raises :class:`CredentialsError`)."""
     try:
@@ -152,6 +164,24 @@ class JwtVerifier:
         scheme, _, token = (authorization or "").partition(" ")
         if scheme != "Bearer" or token.count(".") != 2:
             raise AuthError("no Bearer JWT")
+        kid, header, claims = self._decoded(token)
+        if not any(_names_request(uri, method, path) for uri in _uris(claims)):
+            raise AuthError(f"uri does not name {method} {path}")
+        nonce = header.get("nonce")
+        self._use_once(kid, nonce if isinstance(nonce, str) and nonce else token.rsplit(".", 1)[1], claims)
+        return kid
+
+    def verify_websocket(self, token: object) -> str:
+        """The key name that signed a WebSocket subscribe's ``jwt`` (§6: the REST claims without
+        ``uri``), or raise :class:`AuthError`. The SDK signs one token per subscribe message and
+        reuses it on resubscribe, so its nonce is not burnt."""
+        if not isinstance(token, str) or token.count(".") != 2:
+            raise AuthError("no JWT in the subscribe message")
+        kid, _, _ = self._decoded(token)
+        return kid
+
+    def _decoded(self, token: str) -> tuple[str, dict[str, Any], dict[str, Any]]:
+        """(key name, header, claims) of a token signed by a registered key and valid now."""
         try:
             header = jwt.get_unverified_header(token)
         except jwt.PyJWTError:
@@ -182,11 +212,7 @@ class JwtVerifier:
         if claims["sub"] != kid:
             raise AuthError("sub does not match kid")
         self._check_times(claims)
-        if not any(_names_request(uri, method, path) for uri in _uris(claims)):
-            raise AuthError(f"uri does not name {method} {path}")
-        nonce = header.get("nonce")
-        self._use_once(kid, nonce if isinstance(nonce, str) and nonce else token.rsplit(".", 1)[1], claims)
-        return kid
+        return kid, header, claims
 
     def _use_once(self, kid: str, nonce: str, claims: dict[str, Any]) -> None:
         """Refuse a nonce already used with this key while its token could still be valid.

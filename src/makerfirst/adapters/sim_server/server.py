@@ -24,6 +24,8 @@ from makerfirst.adapters.sim_server.app import SimBackend, build_app
 from makerfirst.adapters.sim_server.auth import Credentials
 from makerfirst.adapters.sim_server.faults import FaultPlan
 from makerfirst.adapters.sim_server.ratelimit import RateLimits
+from makerfirst.adapters.sim_server.tls import TlsFiles
+from makerfirst.adapters.sim_server.ws import FeedFaults
 from makerfirst.clock import Clock
 from makerfirst.domain.errors import MakerfirstError
 
@@ -100,10 +102,25 @@ class SimServer(uvicorn.Server):
     """uvicorn serving the backend's app. On shutdown it first releases requests that faults hold,
     so a ``create_timeout`` in flight never delays the exit."""
 
-    def __init__(self, backend: SimBackend, *, log_level: str = "info", access_log: bool = True) -> None:
+    def __init__(
+        self,
+        backend: SimBackend,
+        *,
+        log_level: str = "info",
+        access_log: bool = True,
+        feed_faults: FeedFaults | None = None,
+        tls: TlsFiles | None = None,
+    ) -> None:
         # Pure-Python HTTP and the stock event loop: the same behaviour wherever it runs.
         config = uvicorn.Config(
-            build_app(backend), http="h11", loop="asyncio", log_level=log_level, access_log=access_log
+            build_app(backend, feed_faults),
+            http="h11",
+            ws="websockets-sansio",
+            loop="asyncio",
+            log_level=log_level,
+            access_log=access_log,
+            ssl_certfile=str(tls.cert) if tls else None,
+            ssl_keyfile=str(tls.key) if tls else None,
         )
         super().__init__(config)
         self.backend = backend

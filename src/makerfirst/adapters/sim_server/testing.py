@@ -29,7 +29,9 @@ from makerfirst.adapters.sim_server.server import (
     bind,
     build_backend,
 )
+from makerfirst.adapters.sim_server.tls import write_self_signed
 from makerfirst.adapters.sim_server.wire import Json
+from makerfirst.adapters.sim_server.ws import FeedFaults
 from makerfirst.clock import SystemClock
 from makerfirst.domain.product import Product
 
@@ -46,11 +48,18 @@ class ServerHandle:
     private_key_pem: str = field(repr=False)  # the key file's privateKey (base64 for an Ed25519 key)
     exchange: SimulatedExchange
     backend: SimBackend = field(repr=False)
+    ws_url: str = ""  # ws://127.0.0.1:<port> (wss:// with TLS): the feed of ws.py
+    ca_file: Path | None = None  # with TLS: the self-signed certificate clients must trust
+
+    @property
+    def netloc(self) -> str:
+        """``127.0.0.1:<port>``: the SDK's ``base_url``."""
+        return self.url.split("://", 1)[1]
 
     def auth_header(self, method: str, path: str) -> dict[str, str]:
         """``{"Authorization": "Bearer <JWT>"}`` for one raw HTTP request (``path`` without query)."""
         credentials = Credentials(self.key_name, self.private_key_pem)
-        target = self.url.removeprefix("http://") + path
+        target = self.netloc + path
         return {"Authorization": f"Bearer {sign_request(credentials, method, target, SystemClock().now())}"}
 
     def audit(self) -> Json:
@@ -79,13 +88,16 @@ def running_server(
     rate_limits: RateLimits | None = None,
     credentials: Credentials | None = None,
     audit_file: Path | None = None,
+    feed_faults: FeedFaults | None = None,
+    tls: bool = False,
 ) -> Iterator[ServerHandle]:
     """Start a sim server; stop it (releasing held requests) when the block ends.
 
     ``products`` replaces the embedded catalogue (give each a ``prices`` entry); ``prices``
     (product id → starting mid) overrides reference prices; ``balances`` are currency → amount.
     ``credentials`` is the key to register (default: a fresh EC P-256 key); ``rate_limits``
-    default to Coinbase's 30/s private and 10/s public.
+    default to Coinbase's 30/s private and 10/s public. ``tls`` serves HTTPS and WSS with a fresh
+    self-signed certificate (``handle.ca_file``); ``feed_faults`` are the WebSocket feed's.
     """
     catalogue = load_catalogue()
     if products is not None:
@@ -105,18 +117,23 @@ def running_server(
     )
     sock = bind("127.0.0.1", 0)
     port = sock.getsockname()[1]
-    running = BackgroundServer(SimServer(backend, log_level="warning", access_log=False), sock)
     with tempfile.TemporaryDirectory(prefix="makerfirst-sim-") as directory:
         path = key.write(Path(directory))
+        files = write_self_signed(Path(directory) / "tls") if tls else None
+        server = SimServer(backend, log_level="warning", access_log=False, feed_faults=feed_faults, tls=files)
+        running = BackgroundServer(server, sock)
         running.start()
+        secure = "s" if tls else ""
         try:
             yield ServerHandle(
-                url=f"http://127.0.0.1:{port}",
+                url=f"http{secure}://127.0.0.1:{port}",
                 credentials_path=path,
                 key_name=key.name,
                 private_key_pem=key.private_key,
                 exchange=backend.exchange,
                 backend=backend,
+                ws_url=f"ws{secure}://127.0.0.1:{port}",
+                ca_file=files.cert if files else None,
             )
         finally:
             running.stop()

@@ -40,7 +40,14 @@ QUOTE_MAX_SIZE = Decimal("10000000")
 NO_TIME = "0001-01-01T00:00:00Z"
 
 GTC, GTD, IOC = "limit_limit_gtc", "limit_limit_gtd", "sor_limit_ioc"
-TIME_IN_FORCE = {GTC: "GOOD_UNTIL_CANCELLED", GTD: "GOOD_UNTIL_DATE_TIME", IOC: "IMMEDIATE_OR_CANCEL"}
+MARKET_IOC, FOK = "market_market_ioc", "limit_limit_fok"  # served as IOCs (taker_configs.py)
+TIME_IN_FORCE = {
+    GTC: "GOOD_UNTIL_CANCELLED",
+    GTD: "GOOD_UNTIL_DATE_TIME",
+    IOC: "IMMEDIATE_OR_CANCEL",
+    MARKET_IOC: "IMMEDIATE_OR_CANCEL",
+    FOK: "FILL_OR_KILL",
+}
 
 
 def rfc3339(ts: float) -> str:
@@ -199,12 +206,12 @@ def order(report: OrderReport, configuration: Json, fills: list[Fill], taker_fee
         "number_of_fills": str(len(fills)),
         "filled_value": plain(report.filled_value),
         "pending_cancel": report.status is OrderStatus.CANCEL_QUEUED,
-        "size_in_quote": False,
+        "size_in_quote": "quote_size" in configuration[kind],
         "total_fees": plain(report.total_fees),
-        "size_inclusive_of_fees": False,
+        "size_inclusive_of_fees": "quote_size" in configuration[kind] and side_is_buy,
         "total_value_after_fees": plain(after_fees),
         "trigger_status": "INVALID_ORDER_TYPE",
-        "order_type": "LIMIT",
+        "order_type": "MARKET" if kind == MARKET_IOC else "LIMIT",
         "reject_reason": "REJECT_REASON_UNSPECIFIED",
         "settled": report.status.is_terminal,
         "product_type": "SPOT",
