@@ -32,8 +32,9 @@ A post-only order that would cross is not an error: it is the event
 
 Outside the tree on purpose: the sim-server's ``AuthError``, ``ApiError``, ``MarketDataError`` and
 its feed's ``_ClosedError`` (in ``adapters/sim_server``) are the *server's* answers to its HTTP and
-WebSocket clients, turned into status codes or a closed connection there; they never reach the bot. Every class here keeps an import path at the module that raises
-it (e.g. ``makerfirst.policy.PolicyError``), so existing callers keep working.
+WebSocket clients, turned into status codes or a closed connection there; they never reach the
+bot. Every class here keeps an import path at the module that raises it (e.g.
+``makerfirst.policy.PolicyError``), so existing callers keep working.
 """
 
 from __future__ import annotations
