@@ -95,11 +95,12 @@ def test_a_touch_without_a_trade_never_fills_under_conservative() -> None:
     assert exchange.replay_book.queue_ahead(exchange.all_orders()[0].order_id) == 1
 
 
-def test_optimistic_fills_on_touch() -> None:
-    trade_touch = replay([(102.0, TRADE, BUY, 101, 1)], FillModel.OPTIMISTIC)
-    assert filled(trade_touch) == [(102.0, Decimal("1.01"), Decimal(50))]
-    bid_touch = replay([(102.0, LEVEL, BID, 101, 5)], FillModel.OPTIMISTIC)
-    assert filled(bid_touch) == [(102.0, Decimal("1.01"), Decimal(50))]
+def test_no_model_fills_on_a_touch() -> None:
+    """A displayed bid reaching our ask is not a buyer: no model fills a resting order without a trade."""
+    assert "optimistic" not in {m.value for m in FillModel}
+    for model in FillModel:
+        bid_touch = replay([(102.0, LEVEL, BID, 101, 5)], model)
+        assert filled(bid_touch) == []
 
 
 def test_conservative_takes_decreases_as_cancels_behind_us_but_never_more_ahead_than_shown() -> None:

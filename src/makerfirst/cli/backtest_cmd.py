@@ -58,7 +58,8 @@ ProductsOpt = Annotated[
 FillOpt = Annotated[
     FillModel,
     typer.Option(
-        "--fill-model", help="Replay fill model: conservative (judged on), probabilistic, optimistic."
+        "--fill-model",
+        help="Replay fill model: conservative (judged on) or probabilistic; both fill only from trades.",
     ),
 ]
 EpisodesOpt = Annotated[

@@ -2,7 +2,7 @@
 
 The backtest replays on the compiled book (:mod:`makerfirst.replay.venue`) under the conservative
 model; the Python :class:`ReplayBook` here is its test oracle (compared event by event and end to
-end) and the book of the probabilistic and optimistic models.
+end) and the book of the probabilistic model.
 
 :class:`ReplayMarket` is a :class:`~makerfirst.adapters.sim.driver.MarketDriver` that feeds one
 product's events (an :class:`~makerfirst.replay.events.EventStream`, decoded once by the readers)
@@ -29,9 +29,8 @@ into a :class:`ReplayBook`, the matching engine of a :class:`ReplayExchange`. Th
     ahead and behind with hftbacktest's power queue function: the share taken from behind is
     ``b^n / (b^n + a^n)`` for ``a`` lots ahead and ``b`` behind (``n`` = ``queue_power``, 2 by
     default), so the head of the queue never moves up and the tail always does.
-  - ``optimistic``: touch = fill (for comparison only; this is what lying paper traders do).
-    A resting sell fills completely, at its price, as soon as a buyer trades at or above it or
-    the displayed best bid reaches it; no queue, no size cap.
+  There is no touch-fills model: a resting order never fills without a trade on the tape, under
+  any model.
 
 * **Trades and level updates describe the same event twice**, in either order (Coinbase sends
   the ``l2update`` of a match before or after the ``match`` itself). A decrease already
@@ -71,7 +70,6 @@ from makerfirst.replay.events import BBO, BID, CLEAR, EVENT_DTYPE, LEVEL, TRADE,
 class FillModel(StrEnum):
     CONSERVATIVE = "conservative"
     PROBABILISTIC = "probabilistic"
-    OPTIMISTIC = "optimistic"
 
 
 @dataclass(frozen=True, eq=False)
@@ -263,8 +261,6 @@ class ReplayBook(MatchingEngine):
             self._decrease[side, price] = (cancels, now)
         for order in self._virtual_at(side, price):
             self._requeue(order, old - traded, lots, cancels, now)
-        if self.fill_model is FillModel.OPTIMISTIC:
-            return self._touch_fills()
         return []
 
     def trade(self, aggressor: Side, price: int, lots: int, now: float) -> list[Match]:
@@ -292,8 +288,7 @@ class ReplayBook(MatchingEngine):
             take = self._trade_fill(order, price, lots, available, now)
             if take > 0:
                 matches.append(self._fill(order, take, taker_id, aggressor))
-                if self.fill_model is not FillModel.OPTIMISTIC:
-                    available -= take
+                available -= take
         return matches
 
     # -- our orders: the MatchingEngine interface --------------------------------------------------
@@ -311,7 +306,7 @@ class ReplayBook(MatchingEngine):
             matches = super().submit(order_id, side, price, lots, ours=True, rest=False)
             lots -= sum(m.lots for m in matches)
         if rest and lots > 0 and price is not None:
-            ahead = 0 if self.fill_model is FillModel.OPTIMISTIC else self._display[side].get(price, 0)
+            ahead = self._display[side].get(price, 0)
             self._virtual[order_id] = _Virtual(order_id, side, price, lots, ahead, next(self._seq))
         return matches
 
@@ -378,8 +373,6 @@ class ReplayBook(MatchingEngine):
         (``before`` already net of trades seen since the last update; ``cancels`` is what no
         trade explains)."""
         ahead = order.ahead
-        if self.fill_model is FillModel.OPTIMISTIC:
-            return
         if cancels > 0 and self.fill_model is FillModel.PROBABILISTIC and ahead > 0:
             behind = max(0, before - ahead)
             share_behind = _behind_share(ahead, behind, self._power)
@@ -395,8 +388,6 @@ class ReplayBook(MatchingEngine):
         order.ahead = ahead
 
     def _trade_fill(self, order: _Virtual, price: int, lots: int, available: int, now: float) -> int:
-        if self.fill_model is FillModel.OPTIMISTIC:
-            return order.remaining
         if order.price != price:  # the trade went through our price: we were first in line
             return min(order.remaining, available)
         explained = 0
@@ -408,21 +399,6 @@ class ReplayBook(MatchingEngine):
             return 0
         excess, order.ahead = -order.ahead, 0
         return min(order.remaining, excess, available)
-
-    def _touch_fills(self) -> list[Match]:
-        matches: list[Match] = []
-        bid, ask = self.best_bid(), self.best_ask()
-        for order in list(self._virtual.values()):
-            touched = (
-                (bid is not None and bid >= order.price)
-                if order.side is Side.SELL
-                else (ask is not None and ask <= order.price)
-            )
-            if touched:
-                matches.append(
-                    self._fill(order, order.remaining, f"touch-{next(self._taker_ids)}", order.side.opposite)
-                )
-        return matches
 
     def _fill(self, order: _Virtual, lots: int, taker_id: str, aggressor: Side) -> Match:
         order.remaining -= lots
