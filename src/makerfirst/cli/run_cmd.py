@@ -47,7 +47,9 @@ def run(
     cycles: Annotated[
         int | None, typer.Option("--cycles", min=1, help="Run this many cycles, then stop.")
     ] = None,
-    loop: Annotated[bool, typer.Option("--loop", help="Run until interrupted.")] = False,
+    loop: Annotated[
+        bool, typer.Option("--loop", help="Run until interrupted (implied by --web without --cycles).")
+    ] = False,
     cycle_sec: Annotated[float, typer.Option("--cycle-sec", min=1, help="Cycle length in seconds.")] = 60.0,
     paper: Annotated[
         bool, typer.Option("--paper", help="The in-process simulated exchange (the default).")
@@ -98,9 +100,10 @@ def run(
     ] = None,
 ) -> None:
     """Run the bot: each cycle refreshes balances, reconciles, purges the policy's `purge:` list."""
-    _check_options(
+    loop = _check_options(
         cycles=cycles,
         loop=loop,
+        web=web,
         paper=paper,
         fast=fast,
         exchange=exchange,
@@ -170,12 +173,17 @@ def _check_options(
     *,
     cycles: int | None,
     loop: bool,
+    web: str | None,
     paper: bool,
     fast: bool,
     exchange: str | None,
     api_url: str | None,
     log_format: str,
-) -> None:
+) -> bool:
+    """Refuse contradictory options; return whether to loop (a bot served to a dashboard without
+    ``--cycles`` runs until the operator stops it: Ctrl-C or the kill switch)."""
+    if web is not None and cycles is None:
+        loop = True
     if (cycles is None) == (not loop):
         raise typer.BadParameter("give exactly one of --cycles N or --loop")
     if paper and exchange:
@@ -186,6 +194,7 @@ def _check_options(
         raise typer.BadParameter(f"--log-format must be one of {', '.join(LOG_FORMATS)}, got {log_format!r}")
     if fast and exchange is not None:
         raise typer.BadParameter("--fast runs the paper exchange only")
+    return loop
 
 
 def _web_binding(bind: str) -> WebBinding:
