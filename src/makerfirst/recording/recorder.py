@@ -177,7 +177,7 @@ class Recorder:
                         break
                     gap = self.translator.gap(self.clock.now(), "disconnected", error=type(lost).__name__)
                     self._write(gap)
-                    await asyncio.sleep(RECONNECT_SEC)
+                    await self.clock.sleep_until(self.clock.now() + RECONNECT_SEC)
         finally:
             summary = self.progress()
             self.files.close()

@@ -204,7 +204,7 @@ class CoinbaseFeed:
             except (*_TROUBLE, Exception) as lost:  # whatever ends a connection: reconnect
                 log.warning("feed connection lost (%s); reconnecting", type(lost).__name__)
             self._forget()
-            await asyncio.sleep(RECONNECT_SEC)
+            await self._clock.sleep_until(self._clock.now() + RECONNECT_SEC)
 
     async def _connection(self) -> None:
         context = None
