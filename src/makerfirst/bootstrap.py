@@ -351,7 +351,8 @@ class App:
 
         data = DashboardData(self.store, self._read_engine(), self.clock.now if self.runner else None)
         halt = self.runner.halt if self.runner is not None else None
-        return create_app(data, token, KillSwitch(data, self.clock.now, halt, self._alerts()))
+        kill_switch = KillSwitch(data, self.clock.now, halt, self._alerts())
+        return create_app(data, token, kill_switch, clock=SystemClock())  # pages stream in real time
 
     def bot_stopped(self, why: str) -> None:
         if self.observability is not None:

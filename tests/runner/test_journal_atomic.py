@@ -7,14 +7,11 @@ The paper exchange on a virtual clock, a real SQLite file (and PostgreSQL when C
 from __future__ import annotations
 
 import asyncio
-import os
 from collections.abc import Sequence
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import create_engine, text
 
 from makerfirst.adapters.products_file import load_catalogue
 from makerfirst.adapters.sim.exchange import SimulatedExchange
@@ -29,20 +26,6 @@ from simkit import policy_with
 
 PURGE_BOTH = ("purge=[PENGU, ZK]",)
 HELD = {"PENGU": Decimal(1116), "ZK": Decimal(400), "USD": Decimal(100)}
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path / 'makerfirst.db'}"
-    url = os.environ.get("MAKERFIRST_TEST_PG_URL")
-    if not url:
-        pytest.skip("MAKERFIRST_TEST_PG_URL is not set (CI sets it)")
-    engine = create_engine(url)
-    with engine.begin() as conn:
-        conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
-    engine.dispose()
-    return url
 
 
 def paper(clock: VirtualClock) -> SimulatedExchange:

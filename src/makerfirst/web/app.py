@@ -16,6 +16,7 @@ from fastapi import Body, FastAPI, Form, Request, Response
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse, RedirectResponse, StreamingResponse
 from pydantic import BaseModel
 
+from makerfirst.clock import Clock
 from makerfirst.observability.metrics import metrics_registry, render_metrics
 from makerfirst.web import pages
 from makerfirst.web.auth import COOKIE, TokenCheck
@@ -36,7 +37,7 @@ class ControlRequest(BaseModel):
     reason: str = ""
 
 
-def create_app(data: DashboardData, token: str, kill_switch: KillSwitch) -> FastAPI:
+def create_app(data: DashboardData, token: str, kill_switch: KillSwitch, *, clock: Clock) -> FastAPI:
     check = TokenCheck(token)
     registry = metrics_registry(data.collector())
     app = FastAPI(
@@ -188,7 +189,7 @@ def create_app(data: DashboardData, token: str, kill_switch: KillSwitch) -> Fast
 
     @app.get("/events", include_in_schema=False)
     async def events(request: Request) -> StreamingResponse:
-        return StreamingResponse(_changes(request, data), media_type="text/event-stream")
+        return StreamingResponse(_changes(request, data, clock), media_type="text/event-stream")
 
     return app
 
@@ -205,14 +206,14 @@ def _actor(request: Request) -> str:
     return f"web:{request.client.host if request.client else '?'}"
 
 
-async def _changes(request: Request, data: DashboardData) -> AsyncIterator[str]:
-    """One event per second carrying what the pages depend on; the browser refreshes on a change."""
-    loop = asyncio.get_running_loop()
-    give_up = loop.time() + EVENTS_MAX_SEC
-    while loop.time() < give_up and not await request.is_disconnected():
+async def _changes(request: Request, data: DashboardData, clock: Clock) -> AsyncIterator[str]:
+    """One event per second on ``clock`` (the page's pacing: the system clock, even beside a bot on
+    a virtual one) carrying what the pages depend on; the browser refreshes on a change."""
+    give_up = clock.now() + EVENTS_MAX_SEC
+    while clock.now() < give_up and not await request.is_disconnected():
         version = await asyncio.to_thread(_version, data)
         yield f"data: {json.dumps(version)}\n\n"
-        await asyncio.sleep(EVENTS_POLL_SEC)
+        await clock.sleep_until(clock.now() + EVENTS_POLL_SEC)
 
 
 def _version(data: DashboardData) -> dict[str, Any]:
