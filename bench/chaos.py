@@ -14,6 +14,7 @@ does, the wall-clock interleaving does not.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
@@ -23,6 +24,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from chaos_check import DEFECTS, Counts
 from rich.console import Console
 from rich.table import Table
+
+PROCESSES_JOBS = 3  # real-process runs mostly wait on wall-clock TTLs and cycles: 3 fit on 2 cores
 
 
 def table(counts: Counts, title: str) -> Table:
@@ -47,12 +50,38 @@ def main(argv: list[str] | None = None) -> int:
         help="--processes: a PostgreSQL URL instead of SQLite files (every table in it is dropped per run)",
     )
     parser.add_argument(
-        "--jobs", type=int, default=3, help="--processes: runs at once (default 3; 1 with --db-url)"
+        "--jobs",
+        type=int,
+        default=None,
+        help="runs at once: in-process, worker processes (default: the CPU count); with --processes,"
+        f" runs at once (default {PROCESSES_JOBS}; 1 with --db-url). The table does not depend on it.",
     )
     parser.add_argument("--examples", action="store_true", help="print the first examples of each defect")
+    parser.add_argument(
+        "--only",
+        type=int,
+        action="append",
+        metavar="RUN",
+        help="run only this run index of the seed's schedule (repeatable; an example names its run)",
+    )
+    parser.add_argument(
+        "--keep",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="--processes: keep every run's database, credentials and logs in DIR/run-INDEX",
+    )
     args = parser.parse_args(argv)
+    if args.only is not None and any(not 0 <= i < args.runs for i in args.only):
+        parser.error(f"--only takes run indices from 0 to {args.runs - 1} (--runs {args.runs})")
     if args.runs < 1:
         parser.error("--runs must be at least 1")
+    if args.jobs is not None and args.jobs < 1:
+        parser.error("--jobs must be at least 1")
+    if args.keep is not None and not args.processes:
+        parser.error(
+            "--keep needs --processes (in-process, rerun one run with --only and read it in a debugger)"
+        )
     if args.db_url is not None and not args.processes:
         parser.error("--db-url needs --processes (the in-process bench keeps SQLite files)")
     console = Console(width=140)
@@ -60,19 +89,29 @@ def main(argv: list[str] | None = None) -> int:
     if args.processes:
         from chaos_processes import run_many as run_processes  # noqa: PLC0415
 
-        counts = run_processes(args.seed, args.runs, args.db_url, progress=_progress, jobs=args.jobs)
+        counts = run_processes(
+            args.seed,
+            args.runs,
+            args.db_url,
+            progress=_progress,
+            jobs=args.jobs or PROCESSES_JOBS,
+            only=args.only,
+            keep=args.keep,
+        )
         variant = "real processes, SIGKILL" + (", PostgreSQL" if args.db_url else ", SQLite")
     else:
         from chaos_inprocess import run_many  # noqa: PLC0415
 
-        counts = run_many(args.seed, args.runs, progress=_progress)
+        jobs = args.jobs or os.cpu_count() or 1
+        counts = run_many(args.seed, args.runs, progress=_progress, jobs=jobs, only=args.only)
         variant = "in-process, virtual clock"
     elapsed = time.perf_counter() - started
     if sys.stderr.isatty():
         print(file=sys.stderr)
-    console.print(
-        table(counts, f"chaos bench: {counts.runs} runs, seed {args.seed} ({variant}), {elapsed:.0f} s")
+    runs = (
+        f"{counts.runs} runs" if args.only is None else f"run {', '.join(map(str, args.only))} of {args.runs}"
     )
+    console.print(table(counts, f"chaos bench: {runs}, seed {args.seed} ({variant}), {elapsed:.0f} s"))
     if args.examples:
         for key, _ in DEFECTS:
             for example in counts.examples.get(key, []):

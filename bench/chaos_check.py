@@ -66,6 +66,16 @@ class Counts:
                 kept = self.examples.setdefault(key, [])
                 kept += other.examples.get(key, [])[: max(0, EXAMPLES_KEPT - len(kept))]
 
+    def labelled(self, label: str) -> Counts:
+        """The same counts with every example prefixed by ``label`` (the run that found it), so an
+        example in the merged table names the run to rerun alone (``--only``)."""
+        return Counts(
+            counts=Counter(self.counts),
+            runs_hit=Counter(self.runs_hit),
+            examples={key: [f"{label}: {e}" for e in kept] for key, kept in self.examples.items()},
+            runs=self.runs,
+        )
+
     @property
     def total(self) -> int:
         return sum(self.counts[key] for key in DEFECT_KEYS)

@@ -11,6 +11,7 @@ With ``--db-url`` (PostgreSQL), every table in that database is dropped before e
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import json
 import os
@@ -206,11 +207,12 @@ def _watch_overlaps(audit: dict[str, Any], seen: set[tuple[str, str]], counts: C
 def _life(
     argv: list[str],
     *, server: Server | None, kill: tuple[str, float] | None, counts: Counts,
-    seen: set[tuple[str, str]], name: str, final: bool,
+    seen: set[tuple[str, str]], name: str, final: bool, logs: Path,
 ) -> None:  # fmt: skip
+    """One bot process. Its transcript and stderr stay in ``logs``.out/.err (kept with --keep)."""
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    with tempfile.TemporaryFile() as err:
-        bot = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=err)  # noqa: S603 - our CLI
+    with logs.with_suffix(".out").open("wb") as out, logs.with_suffix(".err").open("w+b") as err:
+        bot = subprocess.Popen(argv, env=env, stdout=out, stderr=err)  # noqa: S603 - our CLI
         started = time.monotonic()
         at_start = server.audit() if server is not None else None
         killed = False
@@ -256,10 +258,14 @@ def _fresh_database(db_url: str) -> None:
 
 
 def run_one(seed: int, index: int, workdir: Path, db_url: str | None) -> Counts:
+    """Run ``index`` of ``seed``. Everything it leaves (the SQLite database, the credentials, the
+    server's and each life's output) is in ``workdir``/run-INDEX."""
     plan = draw_plan(seed, index)
     counts = Counts(runs=1)
+    directory = workdir / f"run-{index}"
+    directory.mkdir(parents=True, exist_ok=True)
     if db_url is None:
-        path = workdir / f"run-{index}.db"
+        path = directory / "bot.db"
         path.unlink(missing_ok=True)
         db = f"sqlite:///{path}"
     else:
@@ -269,9 +275,7 @@ def run_one(seed: int, index: int, workdir: Path, db_url: str | None) -> Counts:
     seen: set[tuple[str, str]] = set()
     try:
         if plan.kind != "paper":
-            keys = workdir / f"keys-{index}"
-            keys.mkdir(exist_ok=True)
-            server = Server(plan, seed * 1000 + index, keys)
+            server = Server(plan, seed * 1000 + index, directory)
         for n, kill in enumerate(plan.kills):
             _life(
                 _bot(plan, server, db, 3, seed),
@@ -281,6 +285,7 @@ def run_one(seed: int, index: int, workdir: Path, db_url: str | None) -> Counts:
                 seen=seen,
                 name=f"life {n + 1}",
                 final=False,
+                logs=directory / f"life-{n + 1}",
             )
         _life(
             _bot(plan, server, db, 4, seed),
@@ -290,6 +295,7 @@ def run_one(seed: int, index: int, workdir: Path, db_url: str | None) -> Counts:
             seen=seen,
             name="last life",
             final=True,
+            logs=directory / "life-last",
         )
         _judge(plan, server, db, counts)
     except Exception as failed:
@@ -301,7 +307,7 @@ def run_one(seed: int, index: int, workdir: Path, db_url: str | None) -> Counts:
             server.stop()
     for key in counts.counts:
         counts.runs_hit[key] = 1 if counts.counts[key] else 0
-    return counts
+    return counts.labelled(f"run {index} ({plan.kind})")
 
 
 def _judge(plan: Plan, server: Server | None, db: str, counts: Counts) -> None:
@@ -342,17 +348,26 @@ def run_many(
     progress: Callable[[int], None] | None = None,
     *,
     jobs: int = 1,
+    only: list[int] | None = None,
+    keep: Path | None = None,
 ) -> Counts:
-    """``runs`` runs, ``jobs`` at a time (each with its own server and SQLite file; one at a time
-    on a ``db_url``, which every run empties). The runs mostly wait on the clock
-    (TTLs, cycles, client timeouts), so a few at once fit on two cores."""
+    """``runs`` runs (or only the run indices ``only``), ``jobs`` at a time (each with its own
+    server and SQLite file; one at a time on a ``db_url``, which every run empties). The runs
+    mostly wait on the clock (TTLs, cycles, client timeouts), so a few at once fit on two cores.
+    With ``keep``, every run's files stay in that directory for diagnosis."""
     total = Counts()
     parallel = 1 if db_url is not None else max(1, jobs)
-    with (
-        tempfile.TemporaryDirectory(prefix="makerfirst-chaos-processes-") as directory,
-        ThreadPoolExecutor(max_workers=parallel) as pool,
-    ):
-        results = pool.map(lambda index: run_one(seed, index, Path(directory), db_url), range(runs))
+    indices = list(range(runs)) if only is None else only
+    with contextlib.ExitStack() as stack:
+        if keep is None:
+            directory = Path(
+                stack.enter_context(tempfile.TemporaryDirectory(prefix="makerfirst-chaos-processes-"))
+            )
+        else:
+            directory = keep
+            directory.mkdir(parents=True, exist_ok=True)
+        pool = stack.enter_context(ThreadPoolExecutor(max_workers=parallel))
+        results = pool.map(lambda index: run_one(seed, index, directory, db_url), indices)
         for done, counts in enumerate(results, start=1):
             total.merge(counts)
             if progress is not None:
