@@ -66,6 +66,14 @@ class Counts:
                 kept = self.examples.setdefault(key, [])
                 kept += other.examples.get(key, [])[: max(0, EXAMPLES_KEPT - len(kept))]
 
+    def merge_incidents(self, other: Counts) -> None:
+        """Add another check's incidents (and examples) to this run's, leaving ``runs`` alone."""
+        for key in DEFECT_KEYS:
+            if other.counts[key]:
+                self.counts[key] += other.counts[key]
+                kept = self.examples.setdefault(key, [])
+                kept += other.examples.get(key, [])[: max(0, EXAMPLES_KEPT - len(kept))]
+
     def labelled(self, label: str) -> Counts:
         """The same counts with every example prefixed by ``label`` (the run that found it), so an
         example in the merged table names the run to rerun alone (``--only``)."""
