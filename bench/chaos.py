@@ -7,8 +7,12 @@ the worst moments and restarts on the same database; then the venue against the 
 
 Prints one table of incident counts per defect class (and how many runs each hit) and exits 1 if
 any count is not zero. The same ``--seed`` gives the same schedule (faults, crash moments,
-balances, markets): in-process the whole run repeats exactly; with real processes the schedule
-does, the wall-clock interleaving does not.
+balances, markets): in-process the whole run repeats exactly, whatever ``--jobs``; with real
+processes the schedule does, the wall-clock interleaving does not.
+
+``--examples`` names each incident with the run that found it; ``--only RUN`` reruns that run
+alone, and with ``--processes``, ``--keep DIR`` leaves its database, credentials, the server's
+log and every life's transcript in ``DIR/run-RUN`` to read.
 """
 
 from __future__ import annotations
