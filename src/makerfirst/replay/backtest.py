@@ -56,7 +56,7 @@ from makerfirst.domain.errors import MakerfirstError
 from makerfirst.domain.money import ZERO
 from makerfirst.domain.orders import FeeRates, Fill, Liquidity, Side
 from makerfirst.domain.product import Product
-from makerfirst.replay.book_check import BookCheck, rebuild_check
+from makerfirst.replay.book_check import BookCheck
 from makerfirst.replay.calibrate import Calibration, calibrate
 from makerfirst.replay.cbook import BookTape, Volume, count_volume
 from makerfirst.replay.driver import FillModel, ProductTape, ReplayBook, ReplayExchange, product_tape
@@ -83,7 +83,7 @@ from makerfirst.replay.metrics import (
     summarize,
 )
 from makerfirst.replay.policies import REFERENCE_POLICIES, PolicySpec, resolve_policy, run_policy
-from makerfirst.replay.readers import read_capture
+from makerfirst.replay.readers import read_checked_capture
 from makerfirst.replay.venue import ArrivalBooks, CompiledEngine, CompiledReplayExchange, arrival_checkpoints
 
 SYNTHETIC_PREFIX = "synthetic:"
@@ -350,8 +350,7 @@ def _load_capture(config: BacktestConfig) -> tuple[EventStream, BookCheck, Catal
     path = Path(config.data)
     if not path.is_file():
         raise MakerfirstError(f"no capture at {path} (or use --data synthetic:<preset>)")
-    stream = read_capture(path, products=config.products_file, cache_dir=config.cache_dir)
-    check = rebuild_check(stream)
+    stream, check = read_checked_capture(path, products=config.products_file, cache_dir=config.cache_dir)
     if not check.ok:
         # A policy replayed on a book that is not the venue's is measured on fiction: refuse.
         raise MakerfirstError(
