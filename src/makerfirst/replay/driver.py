@@ -54,6 +54,7 @@ from decimal import Decimal
 from enum import StrEnum
 from functools import cached_property
 from itertools import count
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -65,6 +66,9 @@ from makerfirst.domain.errors import MakerfirstError
 from makerfirst.domain.orders import Side
 from makerfirst.domain.product import Product
 from makerfirst.replay.events import BBO, BID, CLEAR, EVENT_DTYPE, LEVEL, TRADE, EventStream, ProductScale
+
+if TYPE_CHECKING:
+    from makerfirst.replay.cbook.book import Volume
 
 
 class FillModel(StrEnum):
@@ -493,3 +497,16 @@ class ReplayExchange(SimulatedExchange):
         self.replay_book = ReplayBook(fill_model, queue_power=queue_power)
         self.market = ReplayMarket(tape, self.replay_book, feed_latency_sec=feed_latency_sec)
         self.attach_market(product.product_id, self.market, engine=self.replay_book)
+        self._replay_tape = tape
+
+    def mark_arrival(self) -> None:
+        """The episode starts now: the rows applied before were its catch-up."""
+        self.market.mark_arrival()
+
+    def lived_through(self) -> Volume:
+        """Messages and level rows applied since :meth:`mark_arrival`."""
+        from makerfirst.replay.cbook.book import count_volume  # noqa: PLC0415 - numba only when counted
+
+        start, stop = self.market.rows_since_arrival
+        rows = self._replay_tape.rows[start:stop]
+        return count_volume(rows["kind"], rows["ts_ns"])

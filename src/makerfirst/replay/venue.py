@@ -252,6 +252,14 @@ class CompiledReplayExchange(SimulatedExchange):
         self._shown: tuple[tuple[int, int, int], OrderBook] | None = None
         self._levels: dict[tuple[int, int], Level] = {}  # (ticks, lots) → Level: most levels persist
 
+    def mark_arrival(self) -> None:
+        """The episode starts now: the rows applied before were its catch-up."""
+        self.tape.mark_arrival()
+
+    def lived_through(self) -> Volume:
+        """Messages and level rows applied since :meth:`mark_arrival`."""
+        return self.tape.volume()
+
     def book_now(self, product_id: str, depth: int = 50) -> OrderBook:
         """The simulator's book view, rebuilt only when a row or one of our takers changed it (the
         engine reads the book far more often than a liquid tape's touch moves)."""
