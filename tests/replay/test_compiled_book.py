@@ -14,6 +14,8 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from numba import njit
+from numba.core import caching
 
 from makerfirst.domain.errors import MakerfirstError
 from makerfirst.domain.orders import Side
@@ -25,6 +27,7 @@ from makerfirst.replay.cbook import (
     TakerFill,
     Volume,
     checkpoints,
+    kernels,
 )
 from makerfirst.replay.driver import ProductTape, ReplayBook, ReplayMarket
 from makerfirst.replay.events import ASK, BBO, BID, BUY, CLEAR, EVENT_DTYPE, LEVEL, SELL, TRADE, ProductScale
@@ -617,3 +620,20 @@ def t_rows(t: BookTape) -> np.ndarray:
     ):
         rows[name] = column
     return rows
+
+
+def test_a_kernel_without_a_writable_cache_folder_compiles_on_first_use(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """numba refuses ``cache=True`` where no cache folder is writable (a read-only install, no
+    home); the kernels then compile when first called instead of failing the import."""
+    monkeypatch.setattr(caching.CacheImpl, "_locator_classes", [])  # no folder anywhere
+
+    def twice(x: int) -> int:
+        return 2 * x
+
+    refuses = njit(cache=True)
+    with pytest.raises(RuntimeError, match="no locator"):
+        refuses(twice)
+    compiled = kernels._compiler(cache=True, nogil=True)(twice)
+    assert compiled(21) == 42

@@ -24,6 +24,7 @@ precedes its match from counting twice is each order's credit (``OR_CREDIT``), w
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Any, cast
 
@@ -31,11 +32,24 @@ import numpy as np
 from numba import njit
 
 Decorator = Callable[[Callable[..., Any]], Callable[..., Any]]
+log = logging.getLogger(__name__)
 
 
 def _compiler(**options: Any) -> Decorator:
-    """numba's ``njit`` with ``options``, typed for mypy (``_nrt`` is not in numba's stubs)."""
-    return cast(Decorator, njit(**options))
+    """numba's ``njit`` with ``options``, typed for mypy (``_nrt`` is not in numba's stubs).
+
+    ``cache=True`` keeps the compiled kernels on disk (beside this file, else in numba's user
+    cache folder or ``$NUMBA_CACHE_DIR``), so a command starts without compiling. Where no such
+    folder is writable numba refuses to decorate; then the kernel compiles at its first call."""
+
+    def decorate(function: Callable[..., Any]) -> Callable[..., Any]:
+        try:
+            return cast(Callable[..., Any], njit(**options)(function))
+        except RuntimeError:  # "cannot cache function ...: no locator available"
+            log.debug("no writable numba cache folder for %s: compiling it on first use", function.__name__)
+            return cast(Callable[..., Any], njit(**{**options, "cache": False})(function))
+
+    return decorate
 
 
 _jit = _compiler(cache=True, nogil=True)
