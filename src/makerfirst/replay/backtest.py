@@ -18,9 +18,11 @@
 ``synthetic:<preset>`` runs ``synthetic`` episodes on a preset market (``liquid``, ``thin``, ``dead``).
 
 **One episode** (``run_episode``): a fresh simulated exchange positioned at the arrival (a replay
-under the conservative model: ``venue.CompiledReplayExchange``, the compiled book restored from the
-checkpoint the plan took at that arrival in one pass over the capture; other fill models, or
-``SimOptions.replay_book=oracle``: ``ReplayExchange`` on the Python ``ReplayBook``), an
+is built by the venues the composition root hands in, ``SimOptions.replay_venues``, by default
+``bootstrap.build_replay_venues()``: under the conservative model ``venue.CompiledReplayExchange``,
+the compiled book restored from the checkpoint the plan took at that arrival in one pass over the
+capture; other fill models, or ``SimOptions.replay_book=oracle``: ``ReplayExchange`` on the
+Python ``ReplayBook``), an
 account holding ample base (the episode's size, not the balance, bounds the sell), the policy run
 through ``TwapLoop`` and shown the deadline, as a task that is cancelled at the deadline or the
 end of the data; then every open order is cancelled and confirmed terminal (fills that race the
