@@ -69,3 +69,10 @@ def test_a_command_that_needs_the_database_still_gets_it() -> None:
     shown = CliRunner().invoke(app, ["status", "--db", "sqlite:////no/such/folder/x.db"])
     assert shown.exit_code == 2
     assert "does not exist" in shown.output
+
+
+def test_a_group_of_one_command_stays_a_group() -> None:
+    """``db`` holds only ``upgrade``: loaded lazily it still takes ``db upgrade``, as ``add_typer`` did."""
+    shown = CliRunner().invoke(app, ["db", "upgrade", "--help"])
+    assert shown.exit_code == 0, shown.output
+    assert "--db" in shown.output

@@ -80,16 +80,12 @@ COMMANDS: dict[str, LazyCommand] = {
 }
 
 
-_COMPLETION_OPTIONS = {"install_completion", "show_completion"}
-
-
 def load_command(name: str, spec: LazyCommand) -> click.Command:
     """Import ``spec``'s module and build its click command, named ``name`` with ``spec``'s help."""
     target = getattr(importlib.import_module(spec.module), spec.attribute)
     if isinstance(target, typer.Typer):
-        command = typer.main.get_command(target)
-        # As a subcommand it is not a program of its own: no shell-completion installer.
-        command.params = [p for p in command.params if p.name not in _COMPLETION_OPTIONS]
+        # Always a group (``add_typer``'s way): an app of one command (``db upgrade``) stays a group.
+        command: click.Command = typer.main.get_group(target)
     else:
         single = typer.Typer(pretty_exceptions_enable=False, add_completion=False)
         single.command(name, help=spec.help)(target)
