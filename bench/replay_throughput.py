@@ -36,7 +36,8 @@ Rows (the letters are issue 10's):
 The Python rows replay ``--python-loops`` loops only (their rate does not depend on the length).
 The process is pinned to one core.
 
-Run it (the peers need Python >= 3.12 for nautilus-trader 1.231.0):
+Run it (the peers need Python >= 3.12 for nautilus-trader 1.231.0; under pyenv without a global
+3.12, ``python3.12`` is ``$(pyenv root)/versions/3.12.*/bin/python3.12``):
 
     python3.12 -m venv bench/.venv-peers
     bench/.venv-peers/bin/pip install -e . numba hftbacktest==2.4.4 nautilus-trader==1.231.0

@@ -15,15 +15,11 @@ import logging
 import shutil
 import socket
 import tempfile
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
-
-from sqlalchemy import create_engine
-from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, SQLAlchemyError
 
 from makerfirst.adapters.products_file import Catalogue
 from makerfirst.adapters.products_file import load_catalogue as load_catalogue  # noqa: PLC0414  # for the CLI
@@ -38,24 +34,29 @@ from makerfirst.execution.engine import ExecutionEngine
 from makerfirst.execution.ids import ClientOrderIds
 from makerfirst.execution.reconcile import Reconciler
 from makerfirst.execution.twap_loop import TwapLoop, TwapReport
-from makerfirst.observability import wiring
-from makerfirst.observability.alerts import AlertDispatcher, AlertSettings
 from makerfirst.observability.logs import LogFormat
-from makerfirst.persistence.store import SqlStore
 from makerfirst.policy import Policy, load_policy
 from makerfirst.ports import ExchangePort, Store
-from makerfirst.runner.loop import Runner, RunSummary
-from makerfirst.runner.metered import MeteredExchange
-from makerfirst.runner.portfolio_step import PortfolioStep
 
 if TYPE_CHECKING:
+    # SQLAlchemy, the store, the observability wiring and the runner load in the functions that
+    # build them: a backtest (which builds only its replay venues here) never pays for them.
     from fastapi import FastAPI
+    from sqlalchemy.engine import Engine
 
     from makerfirst.adapters.ccxt_exchange import CcxtExchange
     from makerfirst.adapters.sim_server.faults import FaultPlan
     from makerfirst.adapters.sim_server.server import SimServer
     from makerfirst.adapters.sim_server.ws import FeedFaults
+    from makerfirst.observability import wiring
+    from makerfirst.observability.alerts import AlertDispatcher
     from makerfirst.persistence.migrate import UpgradeReport
+    from makerfirst.persistence.store import SqlStore
+    from makerfirst.replay.backtest import ReplayVenue, SimOptions
+    from makerfirst.replay.cbook import BookTape
+    from makerfirst.replay.episodes import Episode
+    from makerfirst.replay.venue import ArrivalBooks
+    from makerfirst.runner.loop import Runner, RunSummary
     from makerfirst.web.embedded import WebBinding
 
 WARM_UP_SEC = 5.0  # let the synthetic market trade a little before the intent arrives
@@ -178,6 +179,10 @@ def build_runner(
     """The bot's main loop with its collaborators, every one talking to the venue through the same
     :class:`MeteredExchange`. Its client order ids are never seeded by default: one repeated across a
     restart would be answered by the exchange with the old order (Coinbase's idempotency), not a new one."""
+    from makerfirst.runner.loop import Runner  # noqa: PLC0415
+    from makerfirst.runner.metered import MeteredExchange  # noqa: PLC0415
+    from makerfirst.runner.portfolio_step import PortfolioStep  # noqa: PLC0415
+
     metered = MeteredExchange(exchange, clock)
     engine = ExecutionEngine(metered, clock, policy, ids or ClientOrderIds(), journal=store)
     return Runner(
@@ -198,6 +203,11 @@ def open_store(url: str) -> SqlStore:
     """The store at ``url``. Every way ``url`` can fail (not a URL, an unknown dialect, a driver
     not installed, a file that cannot be created, a server that does not answer) is one
     :class:`DatabaseUrlError` naming the URL (password hidden) and the fix."""
+    from sqlalchemy.engine import make_url  # noqa: PLC0415
+    from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, SQLAlchemyError  # noqa: PLC0415
+
+    from makerfirst.persistence.store import SqlStore  # noqa: PLC0415
+
     try:
         parsed = make_url(url)
     except ArgumentError:
@@ -372,6 +382,8 @@ class App:
     def _read_engine(self) -> Engine:
         if self.observability is not None:
             return self.observability.engine
+        from sqlalchemy import create_engine  # noqa: PLC0415
+
         engine = create_engine(self.settings.db, future=True)
         self._owned.append(engine.dispose)
         return engine
@@ -379,6 +391,8 @@ class App:
     def _alerts(self) -> AlertDispatcher | None:
         if self.observability is not None:
             return self.observability.alerts
+        from makerfirst.observability.alerts import AlertDispatcher, AlertSettings  # noqa: PLC0415
+
         settings = AlertSettings.from_env()
         if not settings.enabled:
             return None
@@ -408,6 +422,8 @@ def build_app(settings: Settings) -> App:
         observability = None
         if settings.logs is not None:
             logs = settings.logs
+            from makerfirst.observability import wiring  # noqa: PLC0415
+
             observability = wiring.install(
                 settings.db,
                 stream=logs.stream,
@@ -566,6 +582,9 @@ def build_sim_server(  # one keyword per command-line option
 def upgrade_database(url: str) -> tuple[str, UpgradeReport]:
     """Bring the database at ``url`` to the newest schema; returns the URL as shown (password
     hidden) and what was done. A bad URL or a failed upgrade is a :class:`DatabaseUrlError`."""
+    from sqlalchemy import create_engine  # noqa: PLC0415
+    from sqlalchemy.exc import ArgumentError, NoSuchModuleError, SQLAlchemyError  # noqa: PLC0415
+
     from makerfirst.persistence import migrate  # noqa: PLC0415  # Alembic only for this command
 
     try:
@@ -604,3 +623,64 @@ def build_streaming_exchange(
     feed = CoinbaseFeed(clock=clock, products=products, credentials=keys, ws_url=ws_url)
     feed.start()
     return StreamingExchange(rest, feed)
+
+
+# -- replay backtests -------------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class ReplayVenueFactory:
+    """The replay venues ``makerfirst backtest`` runs on (``replay.backtest.ReplayVenues``): under
+    the conservative model the compiled book (``replay.venue.CompiledReplayExchange``), each
+    episode's book restored from a checkpoint of one pass over the tape; under the other fill
+    models, or with ``--replay-book oracle``, the pure-Python ``ReplayBook`` (``ReplayExchange``).
+    Stateless, so a sweep's worker processes receive it pickled. Its modules load when first used
+    (the compiled one loads numba)."""
+
+    def arrival_books(
+        self, tape: BookTape, arrivals: Sequence[float], options: SimOptions
+    ) -> ArrivalBooks | None:
+        if not options.compiled_replay:
+            return None  # the oracle replays each episode's prefix itself
+        from makerfirst.replay.venue import arrival_checkpoints  # noqa: PLC0415
+
+        return arrival_checkpoints(tape, arrivals, feed_latency_sec=options.feed_latency_sec)
+
+    def open(
+        self,
+        clock: VirtualClock,
+        venue: ReplayVenue,
+        episode: Episode,
+        balances: dict[str, Decimal],
+        options: SimOptions,
+    ) -> SimulatedExchange:
+        settings = options.settings(episode.seed)
+        if options.compiled_replay:
+            from makerfirst.replay.venue import CompiledReplayExchange  # noqa: PLC0415
+
+            books = venue.arrivals
+            return CompiledReplayExchange(
+                clock,
+                venue.product,
+                venue.compiled_tape(),
+                balances,
+                # An episode drawn elsewhere (not at a planned arrival) catches up from the start.
+                checkpoint=None if books is None else books.by_arrival.get(episode.arrival),
+                settings=settings,
+                feed_latency_sec=options.feed_latency_sec,
+                times=None if books is None else books.times,
+            )
+        from makerfirst.replay.driver import ReplayExchange  # noqa: PLC0415
+
+        return ReplayExchange(
+            clock,
+            venue.product,
+            venue.tape,
+            balances,
+            fill_model=options.fill_model,
+            settings=settings,
+            feed_latency_sec=options.feed_latency_sec,
+        )
+
+
+def build_replay_venues() -> ReplayVenueFactory:
+    """The replay venues of backtests (handed to them as ``SimOptions.replay_venues``)."""
+    return ReplayVenueFactory()

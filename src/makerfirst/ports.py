@@ -14,6 +14,7 @@ from typing import Protocol, runtime_checkable
 
 from makerfirst.domain.balances import Balance
 from makerfirst.domain.book import OrderBook
+from makerfirst.domain.book_condition import BookCondition
 from makerfirst.domain.intents import Purpose
 from makerfirst.domain.orders import (
     CancelResult,
@@ -78,6 +79,17 @@ class OrderUpdates(Protocol):
 
     async def wait_order_update(self, order_id: str, until: float) -> None:
         """Return when ``order_id`` changed, or at ``until`` (the clock's time) at the latest."""
+        ...
+
+
+@runtime_checkable
+class BookWakeups(Protocol):
+    """An exchange that can wake a waiter when its book meets a :class:`BookCondition` (the replay
+    venues, which see the tape ahead of the clock). A venue without it is waited on by its timer."""
+
+    async def wait_book_condition(self, product_id: str, condition: BookCondition, until: float) -> None:
+        """Return when ``condition`` holds on ``product_id``'s book, or at ``until`` (the clock's
+        time) at the latest."""
         ...
 
 

@@ -14,6 +14,8 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from numba import njit
+from numba.core import caching
 
 from makerfirst.domain.errors import MakerfirstError
 from makerfirst.domain.orders import Side
@@ -25,8 +27,9 @@ from makerfirst.replay.cbook import (
     TakerFill,
     Volume,
     checkpoints,
+    kernels,
 )
-from makerfirst.replay.driver import ReplayBook
+from makerfirst.replay.driver import ProductTape, ReplayBook, ReplayMarket
 from makerfirst.replay.events import ASK, BBO, BID, BUY, CLEAR, EVENT_DTYPE, LEVEL, SELL, TRADE, ProductScale
 from makerfirst.replay.readers import read_capture
 from simkit import BINANCE_BTCUSDT, COINBASE_THIN
@@ -559,3 +562,78 @@ def test_the_compiled_book_matches_the_oracle_on_the_coinbase_capture(
     assert ours == theirs
     if product_id == "SKL-USD":
         assert theirs  # the busiest product trades with our quotes
+
+
+# -- looking ahead for a book condition (the replay venue's wake-ups) -----------------------------
+def _meets(best_bid: int | None, best_ask: int | None, ask_below: int | None, bid_above: int | None) -> bool:
+    return (ask_below is not None and best_ask is not None and best_ask < ask_below) or (
+        bid_above is not None and best_bid is not None and best_bid > bid_above
+    )
+
+
+@settings(max_examples=200, deadline=None)
+@given(scenarios(), st.data())
+def test_the_look_ahead_finds_the_first_row_that_brings_the_condition_about_as_the_oracle_does(
+    scenario: tuple[BookTape, list[tuple[object, ...]]], data: st.DataObject
+) -> None:
+    t, _ = scenario
+    n = len(t)
+    cut = data.draw(st.integers(0, n), label="cut")
+    ask_below = data.draw(st.one_of(st.none(), st.integers(96, 105)), label="ask_below")
+    bid_above = data.draw(st.one_of(st.none(), st.integers(95, 104)), label="bid_above")
+    taker = data.draw(st.one_of(st.none(), st.tuples(st.sampled_from(list(Side)), st.integers(1, 8))))
+    book = CompiledBook(t)
+    oracle = ReplayBook()
+    market = ReplayMarket(ProductTape(SCALE, t_rows(t)), oracle)
+    while book.cursor < cut:  # no orders of ours: nothing fills, so this is a plain replay
+        book.advance(max_rows=cut - book.cursor)
+    for _ in range(cut):
+        market.step(oracle)
+    if taker is not None:  # our taker empties levels until the feed updates them
+        book.submit(taker[0], None, taker[1], rest=False)
+        oracle.submit("t", taker[0], None, taker[1], ours=True, rest=False)
+    found = book.first_row_meeting(ask_below, bid_above, n)
+    seen = market.first_time_meeting(ask_below, bid_above, float("inf"))
+    # Ground truth: the real book, one row at a time.
+    expected = None
+    if not _meets(book.best_bid(), book.best_ask(), ask_below, bid_above):
+        cursor = book.cursor
+        while book.cursor < n:
+            book.advance(max_rows=1)
+            if _meets(book.best_bid(), book.best_ask(), ask_below, bid_above):
+                expected = book.cursor - 1
+                break
+        assert book.cursor >= cursor
+    assert found == expected
+    assert seen == (None if expected is None else int(t.ts_ns[expected]) / 1e9)
+
+
+def t_rows(t: BookTape) -> np.ndarray:
+    rows = np.zeros(len(t), EVENT_DTYPE)
+    for name, column in (
+        ("ts_ns", t.ts_ns),
+        ("kind", t.kind),
+        ("side", t.side),
+        ("price", t.price),
+        ("size", t.size),
+        ("aux", t.aux),
+    ):
+        rows[name] = column
+    return rows
+
+
+def test_a_kernel_without_a_writable_cache_folder_compiles_on_first_use(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """numba refuses ``cache=True`` where no cache folder is writable (a read-only install, no
+    home); the kernels then compile when first called instead of failing the import."""
+    monkeypatch.setattr(caching.CacheImpl, "_locator_classes", [])  # no folder anywhere
+
+    def twice(x: int) -> int:
+        return 2 * x
+
+    refuses = njit(cache=True)
+    with pytest.raises(RuntimeError, match="no locator"):
+        refuses(twice)
+    compiled = kernels._compiler(cache=True, nogil=True)(twice)
+    assert compiled(21) == 42

@@ -16,7 +16,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from makerfirst.replay import cache
+from makerfirst.replay import cache, readers
 from makerfirst.replay.book_check import RebuiltBook, rebuild_check
 from makerfirst.replay.coinbase_feed import decode_coinbase_feed
 from makerfirst.replay.events import ASK, BBO, BID, BUY, CLEAR, EVENT_DTYPE, LEVEL, SELL, TRADE, EventStream
@@ -349,3 +349,44 @@ def test_an_unknown_format_is_refused(tmp_path: Path) -> None:
     path.write_text("hello\n")
     with pytest.raises(CaptureFormatError, match=r"x\.txt:1: not a known capture format"):
         read_capture(path, cache_dir=tmp_path)
+
+
+# -- the rebuild check, cached beside the decoded stream ----------------------------------------
+
+
+def test_the_rebuild_check_is_computed_once_then_read_from_the_cache(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stream, check = readers.read_checked_capture(_need(COINBASE), cache_dir=tmp_path)
+    assert check == rebuild_check(stream)
+    assert check.ok and check.messages_compared == 69
+    assert len(list(tmp_path.glob("*.check.json"))) == 1
+
+    def must_not_run(_: EventStream) -> None:
+        raise AssertionError("the cached check should have been read")
+
+    monkeypatch.setattr(readers, "rebuild_check", must_not_run)
+    again_stream, again = readers.read_checked_capture(COINBASE, cache_dir=tmp_path)
+    assert again == check
+    assert np.array_equal(again_stream.events, stream.events)
+
+
+def test_a_check_of_another_version_or_unreadable_is_checked_again(tmp_path: Path) -> None:
+    _, check = readers.read_checked_capture(_need(COINBASE), cache_dir=tmp_path)
+    (entry,) = tmp_path.glob("*.check.json")
+    stale = json.loads(entry.read_text())
+    entry.write_text(json.dumps({**stale, "version": readers.BOOK_CHECK_VERSION + 1, "mismatches": 99}))
+    assert readers.read_checked_capture(COINBASE, cache_dir=tmp_path)[1] == check
+    entry.write_text("{not json")
+    assert readers.read_checked_capture(COINBASE, cache_dir=tmp_path)[1] == check
+    assert json.loads(entry.read_text())["version"] == readers.BOOK_CHECK_VERSION  # rewritten
+
+
+def test_an_unwritable_cache_folder_still_reads_and_checks(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    blocked = tmp_path / "file-not-folder"
+    blocked.write_text("")
+    stream, check = readers.read_checked_capture(_need(COINBASE), cache_dir=blocked / "cache")
+    assert check == rebuild_check(stream) and check.ok
+    assert "replay cache not written" in caplog.text

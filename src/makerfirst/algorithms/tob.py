@@ -16,6 +16,7 @@ from decimal import Decimal
 
 from makerfirst.algorithms.pricing import maker_price
 from makerfirst.domain.book import OrderBook
+from makerfirst.domain.book_condition import BookCondition
 from makerfirst.domain.orders import Side
 from makerfirst.domain.product import Product
 
@@ -51,3 +52,14 @@ def displaced(
     if book.bids and book.best_bid > resting_price:
         return True
     return bool(book.asks) and maker_price(book, side, cushion_ticks, product) < resting_price
+
+
+def displacement(side: Side, resting_price: Decimal, cushion_ticks: int, product: Product) -> BookCondition:
+    """The touch at which :func:`displaced` can first say yes, for a venue to wake the loop on: a
+    sell is displaced by an ask below it, or by a bid above ``resting_price - cushion`` (from
+    there best bid + cushion prices higher); a buy mirrors it. Only a wake-up: ``displaced``
+    decides on the book read then."""
+    step = cushion_ticks * product.price_increment
+    if side is Side.SELL:
+        return BookCondition(best_ask_below=resting_price, best_bid_above=resting_price - step)
+    return BookCondition(best_ask_below=resting_price + step, best_bid_above=resting_price)

@@ -20,6 +20,7 @@ from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from makerfirst import bootstrap
 from makerfirst.domain.errors import MakerfirstError
 from makerfirst.replay.backtest import (
     DOLLAR_QUOTES,
@@ -277,6 +278,7 @@ def backtest(
                 entry_latency_sec=entry_latency,
                 feed_latency_sec=feed_latency,
                 replay_book=replay_book,
+                replay_venues=bootstrap.build_replay_venues(),
             ),
         )
         plan = plan_backtest(config)
@@ -369,7 +371,7 @@ def sweep(
             deadline_sec=deadline,
             product=product,
             quote_usd=_quote_rates(quote_usd),
-            options=SimOptions(fill_model=fill_model),
+            options=SimOptions(fill_model=fill_model, replay_venues=bootstrap.build_replay_venues()),
         )
         points = list(with_plan_curves(points, plan_backtest(config), config))  # fail fast, before any worker
     except MakerfirstError as error:

@@ -29,6 +29,7 @@ from makerfirst.algorithms.pricing import maker_price, taker_limit_price
 from makerfirst.algorithms.ttl import adaptive_maker_ttl_sec
 from makerfirst.clock import Clock
 from makerfirst.domain.book import EmptyBookError, OrderBook
+from makerfirst.domain.book_condition import BookCondition
 from makerfirst.domain.intents import Purpose, Size, SizeBase
 from makerfirst.domain.money import ZERO
 from makerfirst.domain.orders import (
@@ -46,7 +47,7 @@ from makerfirst.domain.product import Product
 from makerfirst.execution.cancel import ConfirmTiming, cancel_and_confirm, confirm_terminal
 from makerfirst.execution.ids import ClientOrderIds
 from makerfirst.policy import Policy
-from makerfirst.ports import ExchangePort, OrderJournal, OrderUpdates
+from makerfirst.ports import BookWakeups, ExchangePort, OrderJournal, OrderUpdates
 
 log = logging.getLogger("makerfirst.execution")
 
@@ -108,6 +109,9 @@ class LeaveEarly:
     should_leave: Callable[[OrderBook, Decimal], bool]
     after_sec: float
     check_sec: float
+    # The book condition under which ``should_leave`` may turn true for an order at this price: a
+    # venue that watches its book (``BookWakeups``) wakes the engine when it occurs, between checks.
+    wake_when: Callable[[Decimal], BookCondition] | None = None
 
 
 class NullJournal:
@@ -368,7 +372,10 @@ class ExecutionEngine:
             ):
                 return current
             wake = min(deadline, now + poll)
-            if isinstance(self._exchange, OrderUpdates):  # a streaming venue wakes us on the change
+            wake_when = leave.wake_when if leave is not None and now >= watch_from else None
+            if wake_when is not None and isinstance(self._exchange, BookWakeups):
+                await self._exchange.wait_book_condition(symbol, wake_when(price), wake)
+            elif isinstance(self._exchange, OrderUpdates):  # a streaming venue wakes us on the change
                 await self._exchange.wait_order_update(order_id, wake)
             else:
                 await self._clock.sleep_until(wake)

@@ -17,6 +17,7 @@ from makerfirst.algorithms.sell_policies import DesignNote, PolicyView, SellPoli
 from makerfirst.algorithms.shortfall import forced_residual_value, implementation_shortfall_bps
 from makerfirst.clock import Clock
 from makerfirst.domain.book import OrderBook
+from makerfirst.domain.book_condition import BookCondition
 from makerfirst.domain.errors import OrderStateUnknownError
 from makerfirst.domain.intents import Purpose, SizeBase, TradeIntent
 from makerfirst.domain.money import ZERO
@@ -252,7 +253,10 @@ class TwapLoop:
         def should_leave(book: OrderBook, price: Decimal) -> bool:
             return tob.displaced(book, side, price, cushion, product)
 
-        return LeaveEarly(should_leave, after_sec=track.min_rest_sec, check_sec=track.check_sec)
+        def wake_when(price: Decimal) -> BookCondition:
+            return tob.displacement(side, price, cushion, product)
+
+        return LeaveEarly(should_leave, track.min_rest_sec, track.check_sec, wake_when)
 
     async def _report(
         self,

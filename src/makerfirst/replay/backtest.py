@@ -18,9 +18,11 @@
 ``synthetic:<preset>`` runs ``synthetic`` episodes on a preset market (``liquid``, ``thin``, ``dead``).
 
 **One episode** (``run_episode``): a fresh simulated exchange positioned at the arrival (a replay
-under the conservative model: ``venue.CompiledReplayExchange``, the compiled book restored from the
-checkpoint the plan took at that arrival in one pass over the capture; other fill models, or
-``SimOptions.replay_book=oracle``: ``ReplayExchange`` on the Python ``ReplayBook``), an
+is built by the venues the composition root hands in, ``SimOptions.replay_venues``, by default
+``bootstrap.build_replay_venues()``: under the conservative model ``venue.CompiledReplayExchange``,
+the compiled book restored from the checkpoint the plan took at that arrival in one pass over the
+capture; other fill models, or ``SimOptions.replay_book=oracle``: ``ReplayExchange`` on the
+Python ``ReplayBook``), an
 account holding ample base (the episode's size, not the balance, bounds the sell), the policy run
 through ``TwapLoop`` and shown the deadline, as a task that is cancelled at the deadline or the
 end of the data; then every open order is cancelled and confirmed terminal (fills that race the
@@ -43,6 +45,7 @@ from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
+from typing import Protocol, runtime_checkable
 
 from makerfirst.adapters.products_file import Catalogue, load_catalogue
 from makerfirst.adapters.sim.driver import NEVER, MarketDriver
@@ -56,10 +59,10 @@ from makerfirst.domain.errors import MakerfirstError
 from makerfirst.domain.money import ZERO
 from makerfirst.domain.orders import FeeRates, Fill, Liquidity, Side
 from makerfirst.domain.product import Product
-from makerfirst.replay.book_check import BookCheck, rebuild_check
+from makerfirst.replay.book_check import BookCheck
 from makerfirst.replay.calibrate import Calibration, calibrate
-from makerfirst.replay.cbook import BookTape, Volume, count_volume
-from makerfirst.replay.driver import FillModel, ProductTape, ReplayBook, ReplayExchange, product_tape
+from makerfirst.replay.cbook import BookTape, Volume
+from makerfirst.replay.driver import FillModel, ProductTape, ReplayBook, product_tape
 from makerfirst.replay.episodes import (
     DEFAULT_SIZES_USD,
     Episode,
@@ -83,8 +86,8 @@ from makerfirst.replay.metrics import (
     summarize,
 )
 from makerfirst.replay.policies import REFERENCE_POLICIES, PolicySpec, resolve_policy, run_policy
-from makerfirst.replay.readers import read_capture
-from makerfirst.replay.venue import ArrivalBooks, CompiledEngine, CompiledReplayExchange, arrival_checkpoints
+from makerfirst.replay.readers import read_checked_capture
+from makerfirst.replay.venue import ArrivalBooks, CompiledEngine
 
 SYNTHETIC_PREFIX = "synthetic:"
 SYNTHETIC_PRODUCT = "PENGU-USD"
@@ -120,9 +123,46 @@ REPLAY_COUNT_NOTE = (
 )
 
 
+class ReplayVenues(Protocol):
+    """How a replay episode's market is built, chosen by the composition root
+    (``bootstrap.build_replay_venues``) and handed in as ``SimOptions.replay_venues``: the backtest
+    itself names no concrete replay venue or book."""
+
+    def arrival_books(
+        self, tape: BookTape, arrivals: Sequence[float], options: SimOptions
+    ) -> ArrivalBooks | None:
+        """What the venue needs once per product before its episodes run (the compiled book's
+        checkpoints at every arrival, one pass over the tape), or None."""
+        ...
+
+    def open(
+        self,
+        clock: VirtualClock,
+        venue: ReplayVenue,
+        episode: Episode,
+        balances: dict[str, Decimal],
+        options: SimOptions,
+    ) -> SimulatedExchange:
+        """A fresh exchange trading ``venue``'s tape, positioned at ``clock``'s now (the arrival)."""
+        ...
+
+
+@runtime_checkable
+class ReplayedExchange(Protocol):
+    """An exchange replaying a tape, which knows what its episode lived through."""
+
+    def mark_arrival(self) -> None:
+        """The episode starts now: the rows applied before were its catch-up."""
+
+    def lived_through(self) -> Volume:
+        """Messages and level rows applied since ``mark_arrival``."""
+        ...
+
+
 @dataclass(frozen=True, slots=True)
 class SimOptions:
-    """The simulated venue: fees, latencies (seconds) and the replay's fill model."""
+    """The simulated venue: fees, latencies (seconds), the replay's fill model, and who builds
+    the replay venue (``replay_venues``; None: the composition root's default)."""
 
     fill_model: FillModel = FillModel.CONSERVATIVE
     entry_latency_sec: float = 0.05
@@ -130,6 +170,16 @@ class SimOptions:
     cancel_queue_sec: float = 0.02
     fees: FeeRates = COINBASE_INTRO_FEES
     replay_book: ReplayBookKind = ReplayBookKind.COMPILED
+    replay_venues: ReplayVenues | None = None
+
+    def venues(self) -> ReplayVenues:
+        """``replay_venues``, else the one ``bootstrap.build_replay_venues`` builds (looked up when
+        first needed, so the backtest and the composition root do not import each other at load)."""
+        if self.replay_venues is not None:
+            return self.replay_venues
+        from makerfirst import bootstrap  # noqa: PLC0415 - the composition root, resolved late
+
+        return bootstrap.build_replay_venues()
 
     @property
     def compiled_replay(self) -> bool:
@@ -350,8 +400,7 @@ def _load_capture(config: BacktestConfig) -> tuple[EventStream, BookCheck, Catal
     path = Path(config.data)
     if not path.is_file():
         raise MakerfirstError(f"no capture at {path} (or use --data synthetic:<preset>)")
-    stream = read_capture(path, products=config.products_file, cache_dir=config.cache_dir)
-    check = rebuild_check(stream)
+    stream, check = read_checked_capture(path, products=config.products_file, cache_dir=config.cache_dir)
     if not check.ok:
         # A policy replayed on a book that is not the venue's is measured on fiction: refuse.
         raise MakerfirstError(
@@ -476,9 +525,7 @@ def _replay_venue(
     """The product's replay venue; on the compiled book, its book at every arrival taken in one
     pass over the capture (catch-up once, not per episode and policy)."""
     book_tape = BookTape.from_rows(tape.rows, tape.scale)  # its rows are the tape's, in order
-    if not options.compiled_replay:
-        return ReplayVenue(product, tape, rate, book_tape)
-    books = arrival_checkpoints(book_tape, arrivals, feed_latency_sec=options.feed_latency_sec)
+    books = options.venues().arrival_books(book_tape, arrivals, options)
     return ReplayVenue(product, tape, rate, book_tape, books)
 
 
@@ -527,31 +574,9 @@ def _open_venue(
     product = venue.product
     balances = {product.base_currency: AMPLE_BASE, product.quote_currency: ZERO}
     settings = options.settings(episode.seed)
-    if isinstance(venue, ReplayVenue) and options.compiled_replay:
+    if isinstance(venue, ReplayVenue):
         clock = VirtualClock(start=episode.arrival)
-        books = venue.arrivals
-        exchange: SimulatedExchange = CompiledReplayExchange(
-            clock,
-            product,
-            venue.compiled_tape(),
-            balances,
-            # An episode drawn elsewhere (not at a planned arrival) catches up from the start.
-            checkpoint=None if books is None else books.by_arrival.get(episode.arrival),
-            settings=settings,
-            feed_latency_sec=options.feed_latency_sec,
-            times=None if books is None else books.times,
-        )
-    elif isinstance(venue, ReplayVenue):
-        clock = VirtualClock(start=episode.arrival)
-        exchange = ReplayExchange(
-            clock,
-            product,
-            venue.tape,
-            balances,
-            fill_model=options.fill_model,
-            settings=settings,
-            feed_latency_sec=options.feed_latency_sec,
-        )
+        exchange = options.venues().open(clock, venue, episode, balances, options)
     else:
         clock = VirtualClock(start=SYNTHETIC_START)
         exchange = SimulatedExchange(clock, [product], balances, settings)
@@ -563,10 +588,8 @@ def _open_venue(
         exchange.attach_market(product.product_id, market)
         clock.advance_to(SYNTHETIC_START + episode.arrival)
     exchange.advance()
-    if isinstance(exchange, CompiledReplayExchange):
-        exchange.tape.mark_arrival()
-    elif isinstance(exchange, ReplayExchange):
-        exchange.market.mark_arrival()
+    if isinstance(exchange, ReplayedExchange):
+        exchange.mark_arrival()
     return clock, exchange
 
 
@@ -679,12 +702,8 @@ def _markouts(
 
 def _lived_through(venue: Venue, exchange: SimulatedExchange) -> Volume | None:
     """The messages and level rows a replay episode applied after its arrival (None: not a replay)."""
-    if isinstance(exchange, CompiledReplayExchange):
-        return exchange.tape.volume()
-    if isinstance(exchange, ReplayExchange) and isinstance(venue, ReplayVenue):
-        start, stop = exchange.market.rows_since_arrival
-        rows = venue.tape.rows[start:stop]
-        return count_volume(rows["kind"], rows["ts_ns"])
+    if isinstance(exchange, ReplayedExchange) and isinstance(venue, ReplayVenue):
+        return exchange.lived_through()
     return None
 
 

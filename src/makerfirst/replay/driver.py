@@ -54,6 +54,7 @@ from decimal import Decimal
 from enum import StrEnum
 from functools import cached_property
 from itertools import count
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -61,10 +62,26 @@ from makerfirst.adapters.sim.driver import NEVER
 from makerfirst.adapters.sim.exchange import SimulatedExchange, SimulatorSettings
 from makerfirst.adapters.sim.matching import Match, MatchingEngine, RestingOrder
 from makerfirst.clock import Clock
+from makerfirst.domain.book_condition import BookCondition
 from makerfirst.domain.errors import MakerfirstError
 from makerfirst.domain.orders import Side
 from makerfirst.domain.product import Product
 from makerfirst.replay.events import BBO, BID, CLEAR, EVENT_DTYPE, LEVEL, TRADE, EventStream, ProductScale
+
+if TYPE_CHECKING:
+    from makerfirst.replay.cbook.book import Volume
+
+
+def condition_ticks(condition: BookCondition, tick: Decimal) -> tuple[int | None, int | None]:
+    """``condition``'s thresholds as strict bounds in ticks (None: not watched): an ask at ``p``
+    ticks is below ``best_ask_below`` iff ``p < first``; a bid is above ``best_bid_above`` iff
+    ``p > second``."""
+    below = condition.best_ask_below
+    above = condition.best_bid_above
+    return (
+        None if below is None else math.ceil(below / tick),
+        None if above is None else math.floor(above / tick),
+    )
 
 
 class FillModel(StrEnum):
@@ -455,6 +472,39 @@ class ReplayMarket:
         """(first, stop) indices of the rows applied since ``mark_arrival``."""
         return self._arrival_index, self._index
 
+    def first_time_meeting(self, ask_below: int | None, bid_above: int | None, until: float) -> float | None:
+        """Looking ahead without applying anything: the venue time of the first row at or before
+        ``until`` after which the book shows an ask below ``ask_below`` or a bid above
+        ``bid_above`` (ticks, strict; None: not watched); None if none does, or if the book shows
+        one already (only a change into the condition is an event). The compiled book's
+        ``first_row_meeting``, row by row."""
+        book, tape = self._book, self._tape
+        asks = set() if ask_below is None else {p for p in book.prices(Side.SELL, len(tape)) if p < ask_below}
+        bids = set() if bid_above is None else {p for p in book.prices(Side.BUY, len(tape)) if p > bid_above}
+        if asks or bids:
+            return None
+        for i in range(self._index, len(tape)):
+            when = tape.times[i] - self._shift
+            if when > until:
+                return None
+            kind = tape.kinds[i]
+            if kind == CLEAR:
+                asks.clear()
+                bids.clear()
+            elif kind == LEVEL:
+                price, shows = tape.prices[i], tape.sizes[i] > 0
+                watched = bids if tape.sides[i] == BID else asks
+                if (tape.sides[i] == BID and bid_above is not None and price > bid_above) or (
+                    tape.sides[i] != BID and ask_below is not None and price < ask_below
+                ):
+                    if shows:
+                        watched.add(price)
+                    else:
+                        watched.discard(price)
+                if asks or bids:
+                    return when
+        return None
+
     def next_time(self) -> float:
         """The venue time of the next row: its receive time less the feed latency."""
         i = self._index
@@ -493,3 +543,29 @@ class ReplayExchange(SimulatedExchange):
         self.replay_book = ReplayBook(fill_model, queue_power=queue_power)
         self.market = ReplayMarket(tape, self.replay_book, feed_latency_sec=feed_latency_sec)
         self.attach_market(product.product_id, self.market, engine=self.replay_book)
+        self._replay_tape = tape
+        self._replay_product = product.product_id
+        self._replay_tick = product.price_increment
+
+    def mark_arrival(self) -> None:
+        """The episode starts now: the rows applied before were its catch-up."""
+        self.market.mark_arrival()
+
+    async def wait_book_condition(self, product_id: str, condition: BookCondition, until: float) -> None:
+        """Sleep until the first tape row that brings ``condition`` about, or ``until`` (``BookWakeups``).
+        The tape is only looked at ahead: its rows are applied when the clock gets there, in order
+        with the timers and the other drivers."""
+        self.advance()
+        when = None
+        if product_id == self._replay_product:
+            ask_below, bid_above = condition_ticks(condition, self._replay_tick)
+            when = self.market.first_time_meeting(ask_below, bid_above, until)
+        await self._clock.sleep_until(until if when is None else when)
+
+    def lived_through(self) -> Volume:
+        """Messages and level rows applied since :meth:`mark_arrival`."""
+        from makerfirst.replay.cbook.book import count_volume  # noqa: PLC0415 - numba only when counted
+
+        start, stop = self.market.rows_since_arrival
+        rows = self._replay_tape.rows[start:stop]
+        return count_volume(rows["kind"], rows["ts_ns"])

@@ -43,10 +43,12 @@ from makerfirst.adapters.sim.exchange import SimulatedExchange, SimulatorSetting
 from makerfirst.adapters.sim.matching import Match, MatchingEngine, RestingOrder
 from makerfirst.clock import Clock
 from makerfirst.domain.book import Level, OrderBook
+from makerfirst.domain.book_condition import BookCondition
 from makerfirst.domain.errors import MakerfirstError
 from makerfirst.domain.orders import Side
 from makerfirst.domain.product import Product
 from makerfirst.replay.cbook import BookFill, BookTape, Checkpoint, CompiledBook, Volume
+from makerfirst.replay.driver import condition_ticks
 
 _SEC_NS = 1_000_000_000
 _LEVELS_KEPT = 100_000  # (price, size) levels remembered by a venue's book view
@@ -251,6 +253,27 @@ class CompiledReplayExchange(SimulatedExchange):
         self._sampler: TouchSampler | None = None
         self._shown: tuple[tuple[int, int, int], OrderBook] | None = None
         self._levels: dict[tuple[int, int], Level] = {}  # (ticks, lots) → Level: most levels persist
+
+    def mark_arrival(self) -> None:
+        """The episode starts now: the rows applied before were its catch-up."""
+        self.tape.mark_arrival()
+
+    async def wait_book_condition(self, product_id: str, condition: BookCondition, until: float) -> None:
+        """Sleep until the first tape row that brings ``condition`` about, or ``until`` (``BookWakeups``):
+        the compiled book looks ahead on its tape in one compiled call without applying it (the
+        rows are applied when the clock gets there, in order with the timers and other drivers)."""
+        self.advance()
+        when = None
+        if product_id == self._product.product_id:
+            ask_below, bid_above = condition_ticks(condition, self._product.price_increment)
+            stop = int(self.tape.times.searchsorted(until, side="right"))
+            row = self.compiled.book.first_row_meeting(ask_below, bid_above, stop)
+            when = None if row is None else float(self.tape.times[row])
+        await self._clock.sleep_until(until if when is None else when)
+
+    def lived_through(self) -> Volume:
+        """Messages and level rows applied since :meth:`mark_arrival`."""
+        return self.tape.volume()
 
     def book_now(self, product_id: str, depth: int = 50) -> OrderBook:
         """The simulator's book view, rebuilt only when a row or one of our takers changed it (the

@@ -372,6 +372,26 @@ class CompiledBook:
         at = np.flatnonzero(sizes)
         return dict(zip(self.tape.prices[at].tolist(), sizes[at].tolist(), strict=True))
 
+    def first_row_meeting(self, ask_below: int | None, bid_above: int | None, stop: int) -> int | None:
+        """Looking ahead from the cursor to row ``stop`` (exclusive) without changing the book: the
+        first row after which the matching engine shows an ask below ``ask_below`` or a bid above
+        ``bid_above`` (ticks; None: that side is not watched); None if no row does, or if the book
+        already shows one (only a change into the condition is an event)."""
+        prices = self.tape.prices
+        m = len(prices)
+        if self.cursor >= min(stop, len(self.tape)) or m == 0:
+            return None
+        j_ask = 0 if ask_below is None else int(np.searchsorted(prices, ask_below, side="left"))
+        j_bid = m if bid_above is None else int(np.searchsorted(prices, bid_above, side="right")) - 1
+        shown = (self._lv[kn.LV_SIZE, :, :m] - self._lv[kn.LV_TAKEN, :, :m] > 0).astype(np.int8)
+        row = int(
+            kn.first_row_meeting(
+                self.tape.kind, self.tape.side, self.tape.level, self.tape.size,
+                self.cursor, min(stop, len(self.tape)), shown[kn.BIDS], shown[kn.ASKS], j_ask, j_bid,
+            )
+        )  # fmt: skip
+        return None if row < 0 else row
+
     def shown_at(self, side: Side, price: int) -> int:
         """The lots the matching engine shows at ``price`` (displayed less what our takers took)."""
         j = self.tape.level_of(price)

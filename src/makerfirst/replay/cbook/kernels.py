@@ -24,6 +24,7 @@ precedes its match from counting twice is each order's credit (``OR_CREDIT``), w
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from typing import Any, cast
 
@@ -31,11 +32,24 @@ import numpy as np
 from numba import njit
 
 Decorator = Callable[[Callable[..., Any]], Callable[..., Any]]
+log = logging.getLogger(__name__)
 
 
 def _compiler(**options: Any) -> Decorator:
-    """numba's ``njit`` with ``options``, typed for mypy (``_nrt`` is not in numba's stubs)."""
-    return cast(Decorator, njit(**options))
+    """numba's ``njit`` with ``options``, typed for mypy (``_nrt`` is not in numba's stubs).
+
+    ``cache=True`` keeps the compiled kernels on disk (beside this file, else in numba's user
+    cache folder or ``$NUMBA_CACHE_DIR``), so a command starts without compiling. Where no such
+    folder is writable numba refuses to decorate; then the kernel compiles at its first call."""
+
+    def decorate(function: Callable[..., Any]) -> Callable[..., Any]:
+        try:
+            return cast(Callable[..., Any], njit(**options)(function))
+        except RuntimeError:  # "cannot cache function ...: no locator available"
+            log.debug("no writable numba cache folder for %s: compiling it on first use", function.__name__)
+            return cast(Callable[..., Any], njit(**{**options, "cache": False})(function))
+
+    return decorate
 
 
 _jit = _compiler(cache=True, nogil=True)
@@ -555,3 +569,55 @@ def advance_sampled(  # noqa: PLR0917 - one flat loop; its arguments are the tap
         bids_out[k] = prices[b] if b >= 0 else -1
         asks_out[k] = prices[a] if a < m else -1
     return stops.shape[0]  # type: ignore[no-any-return]
+
+
+@_jit
+def first_row_meeting(  # noqa: PLR0917 - a kernel: arrays and scalars, positional
+    kind: np.ndarray,
+    side: np.ndarray,
+    level: np.ndarray,
+    size: np.ndarray,
+    start: int,
+    stop: int,
+    live_bids: np.ndarray,
+    live_asks: np.ndarray,
+    ask_below: int,
+    bid_above: int,
+) -> int:
+    """Looking ahead without touching the book: the first row in ``start:stop`` after which the
+    book shows an ask at a level index below ``ask_below`` or a bid at one above ``bid_above``;
+    -1 if none does (or if one is shown already: only a change into the condition is an event).
+
+    ``live_bids``/``live_asks`` (int8, 1 = the level shows size) start as the book the matching
+    engine shows now and are overwritten (scratch). Only CLEAR and LEVEL rows move the displayed
+    book, so trades and BBO rows are passed over; a snapshot empties it (its rows refill it)."""
+    m = live_bids.shape[0]
+    asks = 0
+    for j in range(min(ask_below, m)):
+        asks += live_asks[j]
+    bids = 0
+    for j in range(max(bid_above + 1, 0), m):
+        bids += live_bids[j]
+    if asks > 0 or bids > 0:
+        return -1
+    for i in range(start, stop):
+        k = kind[i]
+        if k == K_CLEAR:
+            live_bids[:] = 0
+            live_asks[:] = 0
+            asks = 0
+            bids = 0
+        elif k == K_LEVEL:
+            j = level[i]
+            now = 1 if size[i] > 0 else 0
+            if side[i] == CODE_BID:
+                if j > bid_above:
+                    bids += now - live_bids[j]
+                live_bids[j] = now
+            else:
+                if j < ask_below:
+                    asks += now - live_asks[j]
+                live_asks[j] = now
+            if asks > 0 or bids > 0:
+                return i
+    return -1
