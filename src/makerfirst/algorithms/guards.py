@@ -41,8 +41,18 @@ class GuardVerdict:
     reason: str
 
 
-def check_liquidity(book: OrderBook, limits: GuardsPolicy) -> GuardVerdict | None:
-    """Refuse a book whose spread is too wide or whose depth near the mid is too thin."""
+def check_liquidity(book: OrderBook, limits: GuardsPolicy, now: float | None = None) -> GuardVerdict | None:
+    """Refuse a book older than ``max_book_age_sec`` at ``now`` (a stale or broken feed: its
+    spread and depth are no longer the market's), or whose spread is too wide or whose depth near
+    the mid is too thin."""
+    if now is not None:
+        age = book.age_sec(now)
+        if age > float(limits.max_book_age_sec):
+            return GuardVerdict(
+                Guard.LIQUIDITY,
+                f"the book is {age:.1f}s old, older than max_book_age_sec {limits.max_book_age_sec}s"
+                " (the feed is stale and the REST read failed)",
+            )
     try:
         spread = book.spread_bps
     except EmptyBookError as empty:
