@@ -26,11 +26,13 @@ Prints, per cycle and as p50/p95:
   sim-server runs in its own thread and is not counted); ``in flight``, the wall time with at
   least one request of the bot in flight, the purge loops' included; ``own``, the wall time of the
   cycle's own work alone (refresh, reconcile, decide, dispatch: what earlier versions reported);
-* requests: every request in the cycle's window, the purge loops' included, and the share of
-  Coinbase's private rate limit (30 requests/s) they used over the cycle;
-* the private requests the *server* counted (every HTTP request, a paged read's pages and a
-  retry included), by route, and their busiest 60 s window as a share of the private limit
-  (30/s × 60 s): what the rate limit sees, the target being under 25 %.
+* port calls: every call of the exchange port in the cycle's window, the purge loops' included,
+  as the runner's cycle record counts them (a book or an order state the stream answers, or a
+  product ccxt has cached, is a call but no request);
+* requests: the private HTTP requests the *server* counted in the cycle's window (a paged read's
+  pages and a retry included) and their share of Coinbase's private limit (30/s) over the cycle;
+  then by route, and the busiest 60 s window as a share of the limit (30/s × 60 s): what the rate
+  limit sees, the target being under 25 %.
 """
 
 from __future__ import annotations
@@ -254,19 +256,19 @@ def main() -> None:
         " Coinbase rate limits"
     )
     header = f"{'cycle':>5} {'cpu':>7} {'cpu s':>7} {'in flight':>10} {'own':>7}"
-    print(f"{header} {'requests':>9} {'rate limit':>11} {'server':>7} {'rate limit':>11}")
-    util, flight, own, share, reqs, served_share = [], [], [], [], [], []
+    print(f"{header} {'port calls':>10} {'requests':>9} {'rate limit':>11}")
+    util, flight, own, calls, reqs, served_share = [], [], [], [], [], []
     for c in cycles:
         cpu = cpu_in(samples, c.started_at, c.started_at + c.cycle_sec)
         util.append(100 * cpu / c.cycle_sec)
         flight.append(100 * c.io_sec / c.cycle_sec)
         own.append(100 * c.utilization)
-        share.append(100 * c.requests / (PRIVATE_RATE_LIMIT * c.cycle_sec))
-        reqs.append(float(c.requests))
+        calls.append(float(c.requests))
         served = sum(count.by_route(c.started_at, c.started_at + c.cycle_sec).values())
+        reqs.append(float(served))
         served_share.append(100 * served / (PRIVATE_RATE_LIMIT * c.cycle_sec))
         row = f"{c.index + 1:>5} {util[-1]:>6.2f}% {cpu:>7.2f} {flight[-1]:>9.2f}% {own[-1]:>6.2f}%"
-        print(f"{row} {c.requests:>9} {share[-1]:>10.2f}% {served:>7} {served_share[-1]:>10.2f}%")
+        print(f"{row} {c.requests:>10} {served:>9} {served_share[-1]:>10.2f}%")
 
     def p95(values: list[float]) -> float:
         ordered = sorted(values)
@@ -279,9 +281,10 @@ def main() -> None:
         f"  p95 {p95(own):.2f}%"
     )
     print(
-        f"requests per cycle p50 {statistics.median(reqs):.0f}  p95 {p95(reqs):.0f};"
-        f" share of the private rate limit ({PRIVATE_RATE_LIMIT}/s) p50 {statistics.median(share):.2f}%"
-        f"  p95 {p95(share):.2f}%"
+        f"port calls per cycle p50 {statistics.median(calls):.0f}  p95 {p95(calls):.0f};"
+        f" requests per cycle p50 {statistics.median(reqs):.0f}  p95 {p95(reqs):.0f}, share of the"
+        f" private rate limit ({PRIVATE_RATE_LIMIT}/s) p50 {statistics.median(served_share):.2f}%"
+        f"  p95 {p95(served_share):.2f}%"
     )
     busiest = count.busiest_window(started, ended)
     limit = PRIVATE_RATE_LIMIT * WINDOW_SEC

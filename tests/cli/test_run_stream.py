@@ -12,6 +12,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections import Counter
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -75,14 +76,32 @@ def _journal_agrees_with_the_venue(db: str, audit: dict[str, Any]) -> None:
         store.close()
 
 
+def _count_routes(server: ServerHandle) -> Counter[str]:
+    """Every request the server is asked, by route (the server keeps no request log)."""
+    seen: Counter[str] = Counter()
+    serve = server.backend._serve
+
+    async def counted(request: Any, access: Any, handler: Any) -> Any:
+        route = request.scope.get("route")
+        seen[f"{request.method} {str(getattr(route, 'path', '')).removeprefix('/api/v3/brokerage')}"] += 1
+        return await serve(request, access, handler)
+
+    server.backend._serve = counted  # type: ignore[method-assign]
+    return seen
+
+
 def test_run_stream_purges_a_holding_and_the_journal_agrees_with_the_venue(tmp_path: Path) -> None:
     db = f"sqlite:///{tmp_path}/s.db"
     threads_before = set(threading.enumerate())
     with running_server(market="dead", balances={"PENGU": "1116", "USD": "100"}) as server:
+        routes = _count_routes(server)
         result = runner.invoke(app, _stream_args(server, db, "--cycles", "1", "--cycle-sec", "1"))
         audit = server.audit()
     assert result.exit_code == 0, result.output
     assert f"feed connected to {server.url.replace('http', 'ws')}/ws" in result.output
+    # Order states came from the user channel: polling reads each order several times over REST.
+    assert routes["GET /orders/historical/{order_id}"] < len(audit["orders"])
+    assert routes["GET /product_book"] <= 2  # the first read, before the level2 snapshot
     assert "Traceback" not in result.output and "Task was destroyed" not in result.output
     _journal_agrees_with_the_venue(db, audit)
     assert any(f["product_id"] == "PENGU-USD" for f in audit["fills"])

@@ -1,7 +1,9 @@
 """Guards in front of every order, and the one explicit way to bypass them.
 
 The design note's taker fallback skips all three guards; that is the only bypass, and it is a
-value (``GuardBypass.TAKER_FALLBACK``) that the engine logs, not a row of booleans.
+value (``GuardBypass.TAKER_FALLBACK``) that the engine logs, not a row of booleans. The book's age
+(``guards.max_book_age_sec``) is one of the liquidity checks, so the fallback skips it too, as the
+design note's ``skip_liquidity_checks=True`` says.
 """
 
 from __future__ import annotations
