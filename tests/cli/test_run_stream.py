@@ -99,9 +99,10 @@ def test_run_stream_purges_a_holding_and_the_journal_agrees_with_the_venue(tmp_p
         audit = server.audit()
     assert result.exit_code == 0, result.output
     assert f"feed connected to {server.url.replace('http', 'ws')}/ws" in result.output
-    # Order states came from the user channel: polling reads each order several times over REST.
-    assert routes["GET /orders/historical/{order_id}"] < len(audit["orders"])
-    assert routes["GET /product_book"] <= 2  # the first read, before the level2 snapshot
+    # Order states came from the user channel: polling reads each maker order at least three times
+    # over REST (placed, TTL up, cancel confirmed) and the IOC once: 7 reads for these 3 orders.
+    assert len(audit["orders"]) == 3
+    assert routes["GET /orders/historical/{order_id}"] < 2 * len(audit["orders"])
     assert "Traceback" not in result.output and "Task was destroyed" not in result.output
     _journal_agrees_with_the_venue(db, audit)
     assert any(f["product_id"] == "PENGU-USD" for f in audit["fills"])
