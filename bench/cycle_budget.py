@@ -1,16 +1,23 @@
-"""Cycle budget: the main loop over 50 products with 20 purges in flight, against the sim-server.
+"""Cycle budget: the main loop over N products (50) with M purges (20) in flight, against the sim-server.
 
 The bot (``Runner`` with the ccxt adapter, exactly as ``makerfirst run --exchange coinbase`` builds
 it) talks HTTP to a Coinbase-compatible sim-server on 127.0.0.1 that adds 50 ms to every request
 and enforces Coinbase's rate limits (30 private / 10 public requests per second; the adapter paces
-itself inside them). 50 products: 30 in the universe (target weights, forced T1) and 20 junk
-holdings of ~$20 on dead books, which the portfolio step purges, each purge loop resting 25 s then
-20 s maker orders before its taker fallback. The junk arrives staggered: its holdings are split
-over the cycles and each share is deposited just before its cycle starts, so every cycle has
-purges to start and run (all 20 at once in the first cycle would leave the later ones idle and
-their p50 meaningless). Real time: 60 s cycles.
+itself inside them). ``--products 50 --purges 20``: 30 in the universe (target weights, forced
+T1) and 20 junk holdings of ~$20 on dead books, which the portfolio step purges, each purge loop
+resting 25 s then 20 s maker orders before its taker fallback (other sizes keep these
+proportions: $100 per universe asset, as much USD, weights 0.6/universe). The junk arrives
+staggered: its holdings are split over the cycles and each share is deposited just before its
+cycle starts, so every cycle has purges to start and run (all 20 at once in the first cycle
+would leave the later ones idle and their p50 meaningless). Real time: 60 s cycles.
 
-    .venv/bin/python bench/cycle_budget.py [--cycles 4] [--cycle-sec 60]
+    .venv/bin/python bench/cycle_budget.py [--products 50] [--purges 20] [--cycles 4] [--cycle-sec 60]
+        [--stream]
+
+``--stream``: the venue is the streaming adapter (``adapters/coinbase_stream``: books from
+``level2``, order states from ``user``, REST for placing, cancelling, fills and balances) in
+front of the same ccxt adapter, on the server's WebSocket feed, as ``makerfirst run --stream``
+builds it.
 
 Prints, per cycle and as p50/p95:
 
@@ -19,54 +26,78 @@ Prints, per cycle and as p50/p95:
   sim-server runs in its own thread and is not counted); ``in flight``, the wall time with at
   least one request of the bot in flight, the purge loops' included; ``own``, the wall time of the
   cycle's own work alone (refresh, reconcile, decide, dispatch: what earlier versions reported);
-* requests: every request in the cycle's window, the purge loops' included, and the share of
-  Coinbase's private rate limit (30 requests/s) they used over the cycle.
+* port calls: every call of the exchange port in the cycle's window, the purge loops' included,
+  as the runner's cycle record counts them (a book or an order state the stream answers, or a
+  product ccxt has cached, is a call but no request);
+* requests: the private HTTP requests the *server* counted in the cycle's window (a paged read's
+  pages and a retry included) and their share of Coinbase's private limit (30/s) over the cycle;
+  then by route, and the busiest 60 s window as a share of the limit (30/s × 60 s): what the rate
+  limit sees, the target being under 25 %.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import bisect
 import statistics
 import tempfile
 import time
+from collections import Counter
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Any
 
 import numpy as np
 
 from makerfirst.adapters.ccxt_exchange import CcxtExchange, load_credentials
 from makerfirst.adapters.sim_server.faults import FaultPlan
 from makerfirst.adapters.sim_server.testing import ServerHandle, running_server
-from makerfirst.bootstrap import build_runner, open_store
+from makerfirst.bootstrap import build_runner, build_streaming_exchange, open_store
 from makerfirst.clock import SystemClock
 from makerfirst.domain.product import Product
 from makerfirst.domain.records import CycleRecord
 from makerfirst.policy import load_policy
+from makerfirst.ports import ExchangePort
 
-UNIVERSE, JUNK = 30, 20
 JUNK_BALANCE = Decimal(1380)  # ~$20 at the 0.0145 mid: under the policy's $50 purge threshold
 PRIVATE_RATE_LIMIT = 30  # Coinbase Advanced: private requests per second
+WINDOW_SEC = 60.0  # the busiest minute
 CPU_SAMPLE_SEC = 0.05
 
 
-def products() -> tuple[list[Product], dict[str, str], dict[str, str], list[str]]:
-    made, prices, balances, overrides = [], {}, {"USD": "3000"}, []
-    for i in range(UNIVERSE + JUNK):
-        asset = f"A{i:02d}" if i < UNIVERSE else f"J{i:02d}"
+@dataclass(frozen=True, slots=True)
+class Shape:
+    """``universe`` assets on their targets and ``junk`` holdings to purge."""
+
+    universe: int
+    junk: int
+
+    def junk_assets(self) -> list[str]:
+        return [f"J{i:03d}" for i in range(self.universe, self.universe + self.junk)]
+
+    def universe_assets(self) -> list[str]:
+        return [f"A{i:03d}" for i in range(self.universe)]
+
+
+def products(shape: Shape) -> tuple[list[Product], dict[str, str], dict[str, str], list[str]]:
+    made, prices, balances = [], {}, {"USD": str(100 * shape.universe)}
+    for asset in shape.universe_assets() + shape.junk_assets():
         made.append(
             Product(f"{asset}-USD", asset, "USD", Decimal("0.000001"), Decimal(1), Decimal(1), Decimal(1))
         )
         prices[f"{asset}-USD"] = "0.0145"
-        # The universe sits on its targets (no rebalancing noise); junk is ~$20, under the $50 threshold.
-        if i < UNIVERSE:
-            balances[asset] = "6900"
-            overrides.append(asset)
-    return made, prices, balances, overrides
+    # The universe sits on its targets (no rebalancing noise); junk is ~$20, under the $50 threshold.
+    for asset in shape.universe_assets():
+        balances[asset] = "6900"
+    return made, prices, balances, shape.universe_assets()
 
 
-def junk_groups(cycles: int) -> list[list[str]]:
+def junk_groups(shape: Shape, cycles: int) -> list[list[str]]:
     """The junk assets split over ``cycles`` groups, one deposited before each cycle."""
-    junk = [f"J{i:02d}" for i in range(UNIVERSE, UNIVERSE + JUNK)]
+    junk = shape.junk_assets()
     return [junk[k::cycles] for k in range(max(1, cycles))]
 
 
@@ -95,20 +126,76 @@ def cpu_in(samples: list[tuple[float, float]], start: float, end: float) -> floa
     return float(np.interp(end, walls, cpus) - np.interp(start, walls, cpus))
 
 
+@dataclass
+class ServerCount:
+    """Every private request the server was asked (wall time, route), whatever its answer."""
+
+    seen: list[tuple[float, str]] = field(default_factory=list)
+
+    def install(self, server: ServerHandle) -> None:
+        backend = server.backend
+        serve = backend._serve  # bench-only instrumentation: the server has no request log
+
+        async def counted(request: Any, access: Any, handler: Any) -> Any:
+            if getattr(access, "value", "") == "private":
+                route = request.scope.get("route")
+                path = str(getattr(route, "path", request.url.path)).removeprefix("/api/v3/brokerage")
+                self.seen.append((time.time(), f"{request.method} {path}"))
+            return await serve(request, access, handler)
+
+        backend._serve = counted  # type: ignore[method-assign]
+
+    def busiest_window(self, start: float, end: float) -> int:
+        """The most requests in any ``WINDOW_SEC`` window starting within [start, end]."""
+        times = sorted(t for t, _ in self.seen if start <= t <= end)
+        best = 0
+        for i, t in enumerate(times):
+            best = max(best, bisect.bisect_right(times, t + WINDOW_SEC) - i)
+        return best
+
+    def by_route(self, start: float, end: float) -> Counter[str]:
+        return Counter(route for t, route in self.seen if start <= t <= end)
+
+
+@asynccontextmanager
+async def venue(
+    server: ServerHandle, clock: SystemClock, *, stream: bool, watch: list[str]
+) -> AsyncIterator[ExchangePort]:
+    credentials = load_credentials(server.credentials_path)
+    async with CcxtExchange(clock=clock, credentials=credentials, api_url=server.url) as rest:
+        if not stream:
+            yield rest
+            return
+        streaming = build_streaming_exchange(rest, server.ws_url, server.credentials_path, clock, watch)
+        try:
+            yield streaming
+        finally:
+            close: Callable[[], Awaitable[None]] = streaming.close  # type: ignore[attr-defined]
+            await close()
+
+
 async def bench(
-    server: ServerHandle, overrides: list[str], *, cycles: int, cycle_sec: float, db: str
-) -> tuple[list[CycleRecord], list[tuple[float, float]]]:
-    weights = ", ".join(f"{a}: 0.02" for a in overrides)
+    server: ServerHandle,
+    shape: Shape,
+    overrides: list[str],
+    *,
+    cycles: int,
+    cycle_sec: float,
+    db: str,
+    stream: bool,
+) -> tuple[list[CycleRecord], list[tuple[float, float]], tuple[float, float]]:
+    weight = f"{Decimal('0.6') / len(overrides):.6f}"  # 0.02 each at the default 30
+    weights = ", ".join(f"{a}: {weight}" for a in overrides)
     forced = ", ".join(f"{a}: T1" for a in overrides)
     sets = [f"portfolio_management.rebalance.target_weights={{{weights}}}"]
     sets.append(f"portfolio_management.tiers.overrides={{{forced}}}")
     policy = load_policy(None, sets)
     clock = SystemClock()
-    credentials = load_credentials(server.credentials_path)
     samples: list[tuple[float, float]] = []
-    async with CcxtExchange(clock=clock, credentials=credentials, api_url=server.url) as exchange:
+    watch = [f"{a}-USD" for a in shape.universe_assets() + shape.junk_assets()]
+    async with venue(server, clock, stream=stream, watch=watch) as exchange:
         runner = build_runner(exchange, clock, policy, open_store(db))
-        groups = junk_groups(cycles)
+        groups = junk_groups(shape, cycles)
         deposit(server, groups[0])
         started = time.time()
         helpers = [
@@ -122,50 +209,66 @@ async def bench(
             for helper in helpers:
                 helper.cancel()
             await asyncio.gather(*helpers, return_exceptions=True)
-    return summary.cycles, samples
+        ended = time.time()
+    return summary.cycles, samples, (started, ended)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
+    parser.add_argument("--products", type=int, default=50, help="universe + junk products")
+    parser.add_argument("--purges", type=int, default=20, help="junk holdings to purge, staggered")
     parser.add_argument("--cycles", type=int, default=4)
     parser.add_argument("--cycle-sec", type=float, default=60.0)
     parser.add_argument("--latency", type=float, default=0.05)
+    parser.add_argument("--stream", action="store_true", help="the streaming adapter on the server's feed")
     args = parser.parse_args()
-    made, prices, balances, overrides = products()
+    if not 0 < args.purges < args.products:
+        parser.error("--purges must be at least 1 and fewer than --products")
+    shape = Shape(universe=args.products - args.purges, junk=args.purges)
+    made, prices, balances, overrides = products(shape)
+    count = ServerCount()
     with tempfile.TemporaryDirectory() as tmp, running_server(
         market="dead", seed=1, balances=balances, products=made, prices=prices,
         faults=FaultPlan(latency_sec=args.latency),
     ) as server:  # fmt: skip
-        cycles, samples = asyncio.run(
+        count.install(server)
+        cycles, samples, (started, ended) = asyncio.run(
             bench(
                 server,
+                shape,
                 overrides,
                 cycles=args.cycles,
                 cycle_sec=args.cycle_sec,
                 db=f"sqlite:///{tmp}/b.db",
+                stream=args.stream,
             )
         )
-        purges = sum(1 for o in server.audit()["orders"] if str(o["client_order_id"]).startswith("purge_"))
+        orders = server.audit()["orders"]
+    purges = sum(1 for o in orders if str(o["client_order_id"]).startswith("purge_"))
     latency_ms = args.latency * 1000
-    groups = junk_groups(args.cycles)
+    groups = junk_groups(shape, args.cycles)
+    mode = "streaming (level2 + user over WebSocket, REST fallback)" if args.stream else "polling (REST only)"
     print(
-        f"{UNIVERSE + JUNK} products, {JUNK} purges staggered {'/'.join(str(len(g)) for g in groups)}"
-        f" over the cycles, {latency_ms:.0f} ms latency, Coinbase rate limits"
+        f"{mode}: {shape.universe + shape.junk} products, {shape.junk} purges staggered"
+        f" {'/'.join(str(len(g)) for g in groups)} over the cycles, {latency_ms:.0f} ms latency,"
+        " Coinbase rate limits"
     )
     header = f"{'cycle':>5} {'cpu':>7} {'cpu s':>7} {'in flight':>10} {'own':>7}"
-    print(f"{header} {'requests':>9} {'rate limit':>11}")
-    util, flight, own, share, reqs = [], [], [], [], []
+    print(f"{header} {'port calls':>10} {'requests':>9} {'rate limit':>11}")
+    util, flight, own, calls, reqs, served_share = [], [], [], [], [], []
     for c in cycles:
         cpu = cpu_in(samples, c.started_at, c.started_at + c.cycle_sec)
         util.append(100 * cpu / c.cycle_sec)
         flight.append(100 * c.io_sec / c.cycle_sec)
         own.append(100 * c.utilization)
-        share.append(100 * c.requests / (PRIVATE_RATE_LIMIT * c.cycle_sec))
-        reqs.append(float(c.requests))
+        calls.append(float(c.requests))
+        served = sum(count.by_route(c.started_at, c.started_at + c.cycle_sec).values())
+        reqs.append(float(served))
+        served_share.append(100 * served / (PRIVATE_RATE_LIMIT * c.cycle_sec))
         row = f"{c.index + 1:>5} {util[-1]:>6.2f}% {cpu:>7.2f} {flight[-1]:>9.2f}% {own[-1]:>6.2f}%"
-        print(f"{row} {c.requests:>9} {share[-1]:>10.2f}%")
+        print(f"{row} {c.requests:>10} {served:>9} {served_share[-1]:>10.2f}%")
 
     def p95(values: list[float]) -> float:
         ordered = sorted(values)
@@ -178,16 +281,21 @@ def main() -> None:
         f"  p95 {p95(own):.2f}%"
     )
     print(
-        f"requests per cycle p50 {statistics.median(reqs):.0f}  p95 {p95(reqs):.0f};"
-        f" share of the private rate limit ({PRIVATE_RATE_LIMIT}/s) p50 {statistics.median(share):.2f}%"
-        f"  p95 {p95(share):.2f}%"
+        f"port calls per cycle p50 {statistics.median(calls):.0f}  p95 {p95(calls):.0f};"
+        f" requests per cycle p50 {statistics.median(reqs):.0f}  p95 {p95(reqs):.0f}, share of the"
+        f" private rate limit ({PRIVATE_RATE_LIMIT}/s) p50 {statistics.median(served_share):.2f}%"
+        f"  p95 {p95(served_share):.2f}%"
     )
-    print(f"purge orders on the server: {purges}")
+    busiest = count.busiest_window(started, ended)
+    limit = PRIVATE_RATE_LIMIT * WINDOW_SEC
     print(
-        "what bounds it: the cycle reads every measured product's book (and, every 5 min, the product"
-        " list for 24 h volumes) through Coinbase's 30 private requests/s, which the purge loops share;"
-        " at 50 ms a request and 8 at a time, that is ~1-2 s of a 60 s cycle"
+        f"private requests the server counted: {len(count.seen)} in {ended - started:.0f} s;"
+        f" busiest {WINDOW_SEC:.0f} s window {busiest} = {100 * busiest / limit:.1f}% of the private limit"
+        f" ({limit:.0f}; target < 25 %)"
     )
+    routes = count.by_route(started, ended)
+    print("  by route: " + ", ".join(f"{route} {n}" for route, n in routes.most_common()))
+    print(f"purge orders on the server: {purges}")
 
 
 if __name__ == "__main__":

@@ -285,6 +285,8 @@ class ExchangeVenue:
     api_url: str | None = None
     credentials: Path | None = None
     live: bool = False
+    stream: bool = False  # Coinbase's WebSocket feed in front of REST (``--stream``)
+    ws_url: str | None = None  # the feed's URL; None: derived from ``api_url``
 
 
 @dataclass(frozen=True, slots=True)
@@ -467,10 +469,15 @@ def _paper_venue(
 def _exchange_venue(
     exchange: ExchangeVenue, clock: Clock
 ) -> tuple[ExchangePort, Callable[[], Awaitable[None]]]:
+    ws_url = _feed_url(exchange) if exchange.stream else None  # judged before any credential is read
     venue = build_ccxt_exchange(
         exchange.exchange_id, exchange.api_url, exchange.credentials, clock, live=exchange.live
     )
-    return venue, venue.close
+    if ws_url is None:
+        return venue, venue.close
+    streaming = build_streaming_exchange(venue, ws_url, exchange.credentials, clock, [], live=exchange.live)
+    close: Callable[[], Awaitable[None]] = streaming.close  # type: ignore[attr-defined]
+    return streaming, close
 
 
 # -- the Coinbase-compatible sim-server (``makerfirst sim-server``) -------------------------------
@@ -612,7 +619,8 @@ def build_streaming_exchange(
 ) -> ExchangePort:
     """``rest`` (the Coinbase ccxt venue) with Coinbase's WebSocket feed in front: books from
     ``level2``, live orders and fill wake-ups from ``user``, REST as the fallback. The feed starts on
-    the running loop; the live guard judges ``ws_url`` as it judges the REST hosts."""
+    the first call made on a running loop; closing the venue stops it and closes ``rest``. The live
+    guard judges ``ws_url`` as it judges the REST hosts."""
     from makerfirst.adapters.ccxt_exchange import load_credentials  # noqa: PLC0415
     from makerfirst.adapters.ccxt_exchange.endpoints import require_local_or_live  # noqa: PLC0415
     from makerfirst.adapters.coinbase_stream.exchange import StreamingExchange  # noqa: PLC0415
@@ -621,8 +629,23 @@ def build_streaming_exchange(
     require_local_or_live("coinbase", [ws_url], None, live=live)
     keys = load_credentials(credentials)
     feed = CoinbaseFeed(clock=clock, products=products, credentials=keys, ws_url=ws_url)
-    feed.start()
-    return StreamingExchange(rest, feed)
+    return StreamingExchange(rest, feed, clock)
+
+
+def _feed_url(exchange: ExchangeVenue) -> str:
+    """``--stream``'s feed: ``--ws-url``, else the one that goes with ``--api-url``
+    (``adapters.coinbase_stream.urls``); only Coinbase has one. The live guard judges it."""
+    from makerfirst.adapters.ccxt_exchange.endpoints import require_local_or_live  # noqa: PLC0415
+    from makerfirst.adapters.coinbase_stream.urls import check_feed_url, feed_url_of  # noqa: PLC0415
+
+    if exchange.exchange_id != "coinbase":
+        raise InputError(
+            f"--stream: {exchange.exchange_id} has no WebSocket adapter (only coinbase streams);"
+            " drop --stream to poll it over REST"
+        )
+    ws_url = check_feed_url(exchange.ws_url) if exchange.ws_url else feed_url_of(exchange.api_url)
+    require_local_or_live("coinbase", [ws_url], None, live=exchange.live)
+    return ws_url
 
 
 # -- replay backtests -------------------------------------------------------------------------------

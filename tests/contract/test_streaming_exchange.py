@@ -33,7 +33,7 @@ async def streaming(server: ServerHandle, products: list[str]) -> AsyncIterator[
     credentials = load_credentials(server.credentials_path)
     feed = CoinbaseFeed(clock=clock, products=products, credentials=credentials, ws_url=server.ws_url)
     async with CcxtExchange(clock=clock, api_url=server.url, credentials=credentials, timeout_sec=5) as rest:
-        exchange = StreamingExchange(rest, feed)
+        exchange = StreamingExchange(rest, feed, clock)
         feed.start()
         try:
             yield exchange
@@ -104,7 +104,7 @@ async def _true(value: bool) -> bool:
     return value
 
 
-def test_order_updates_wake_the_waiter_and_live_orders_are_read_from_the_feed() -> None:
+def test_order_updates_wake_the_waiter_and_the_stream_confirms_the_cancel() -> None:
     async def scenario(server: ServerHandle) -> None:
         async with streaming(server, [PRODUCT]) as exchange:
             assert isinstance(exchange, OrderUpdates)
@@ -134,7 +134,16 @@ def test_order_updates_wake_the_waiter_and_live_orders_are_read_from_the_feed() 
                 return final.status is OrderStatus.CANCELLED
 
             await eventually(cancelled)
-            assert exchange.orders_from_rest >= 1  # a finished order is read from REST
+            assert exchange.orders_from_rest == 0  # the cancel is confirmed by the stream, no REST read
+            streamed = await exchange.get_order(placed.order_id)  # finished: now REST answers
+            truth = await exchange.rest.get_order(placed.order_id)
+            assert exchange.orders_from_rest == 1
+            assert (streamed.status, streamed.size, streamed.filled_size, streamed.limit_price) == (
+                truth.status,
+                truth.size,
+                truth.filled_size,
+                truth.limit_price,
+            )
 
     with running_server(market="dead", balances={"ZK": "1000", "USD": "1"}) as server:
         asyncio.run(scenario(server))
@@ -146,15 +155,19 @@ def test_bootstrap_builds_the_streaming_venue_and_the_live_guard_judges_the_feed
 
     async def scenario(server: ServerHandle) -> None:
         clock = SystemClock()
-        async with CcxtExchange(clock=clock, api_url=server.url, timeout_sec=5) as rest:
+        keys = load_credentials(server.credentials_path)
+        async with CcxtExchange(clock=clock, api_url=server.url, credentials=keys, timeout_sec=5) as rest:
             with pytest.raises(LiveTradingNotConfirmedError, match=r"advanced-trade-ws\.coinbase\.com"):
                 build_streaming_exchange(
                     rest, "wss://advanced-trade-ws.coinbase.com", server.credentials_path, clock, [PRODUCT]
                 )
             venue = build_streaming_exchange(rest, server.ws_url, server.credentials_path, clock, [PRODUCT])
             assert isinstance(venue, StreamingExchange)
+            assert not venue.feed.running  # built outside a loop's work: it starts on first use
+            await venue.get_order_book(PRODUCT)
             await eventually(lambda: _true(venue.feed.book(PRODUCT) is not None))
             await venue.close()
+            assert not venue.feed.running
 
     with running_server(market="dead", balances={"USD": "1"}) as server:
         asyncio.run(scenario(server))

@@ -269,7 +269,7 @@ def test_bad_input_is_reported_at_its_dotted_path(
         (
             {"guards": 5},
             "guards: must be a mapping (got 5); allowed keys: depth_band_bps, failed_order_cooldown_sec, "
-            "max_spread_bps, min_depth_usd, slippage_budget_bps",
+            "max_book_age_sec, max_spread_bps, min_depth_usd, slippage_budget_bps",
         ),
     ],
 )

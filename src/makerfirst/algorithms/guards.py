@@ -1,7 +1,9 @@
 """Guards in front of every order, and the one explicit way to bypass them.
 
 The design note's taker fallback skips all three guards; that is the only bypass, and it is a
-value (``GuardBypass.TAKER_FALLBACK``) that the engine logs, not a row of booleans.
+value (``GuardBypass.TAKER_FALLBACK``) that the engine logs, not a row of booleans. The book's age
+(``guards.max_book_age_sec``) is one of the liquidity checks, so the fallback skips it too, as the
+design note's ``skip_liquidity_checks=True`` says.
 """
 
 from __future__ import annotations
@@ -41,8 +43,18 @@ class GuardVerdict:
     reason: str
 
 
-def check_liquidity(book: OrderBook, limits: GuardsPolicy) -> GuardVerdict | None:
-    """Refuse a book whose spread is too wide or whose depth near the mid is too thin."""
+def check_liquidity(book: OrderBook, limits: GuardsPolicy, now: float | None = None) -> GuardVerdict | None:
+    """Refuse a book older than ``max_book_age_sec`` at ``now`` (a stale or broken feed: its
+    spread and depth are no longer the market's), or whose spread is too wide or whose depth near
+    the mid is too thin."""
+    if now is not None:
+        age = book.age_sec(now)
+        if age > float(limits.max_book_age_sec):
+            return GuardVerdict(
+                Guard.LIQUIDITY,
+                f"the book is {age:.1f}s old, older than max_book_age_sec {limits.max_book_age_sec}s"
+                " (the feed is stale and the REST read failed)",
+            )
     try:
         spread = book.spread_bps
     except EmptyBookError as empty:

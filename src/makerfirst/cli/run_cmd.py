@@ -98,6 +98,20 @@ def run(
     web: Annotated[
         str | None, typer.Option("--web", help="Serve the dashboard at HOST:PORT while running.")
     ] = None,
+    stream: Annotated[
+        bool,
+        typer.Option(
+            "--stream",
+            help="Coinbase only: books and order updates from its WebSocket feed, REST as the fallback.",
+        ),
+    ] = False,
+    ws_url: Annotated[
+        str | None,
+        typer.Option(
+            "--ws-url",
+            help="With --stream: the feed's URL (default: ws(s)://HOST:PORT/ws of --api-url, or Coinbase's).",
+        ),
+    ] = None,
 ) -> None:
     """Run the bot: each cycle refreshes balances, reconciles, purges the policy's `purge:` list."""
     loop = _check_options(
@@ -110,13 +124,14 @@ def run(
         api_url=api_url,
         log_format=log_format,
     )
+    _check_stream(stream=stream, ws_url=ws_url, exchange=exchange)
     venue: bootstrap.PaperVenue | bootstrap.ExchangeVenue
     if exchange is None:
         venue = bootstrap.PaperVenue(
             fast=fast, market=market, seed=seed, balances=parse_balances(balance), products_file=products_file
         )
     else:
-        venue = bootstrap.ExchangeVenue(exchange, api_url, credentials, live)
+        venue = bootstrap.ExchangeVenue(exchange, api_url, credentials, live, stream=stream, ws_url=ws_url)
     app: bootstrap.App | None = None
     try:
         web_at = _web_binding(web) if web else None
@@ -195,6 +210,25 @@ def _check_options(
     if fast and exchange is not None:
         raise typer.BadParameter("--fast runs the paper exchange only")
     return loop
+
+
+def _check_stream(*, stream: bool, ws_url: str | None, exchange: str | None) -> None:
+    """``--stream`` is Coinbase's WebSocket feed: the paper venue is in-process (nothing to stream
+    from) and other exchanges have no feed adapter. Each refusal is one ``error:`` line."""
+    if ws_url is not None and not stream:
+        raise fail("--ws-url is the URL of the --stream feed", "add --stream")
+    if not stream:
+        return
+    if exchange is None:
+        raise fail(
+            "--stream needs --exchange coinbase: the paper venue is in-process and has no feed to stream",
+            "drop --stream for a paper run",
+        )
+    if exchange != "coinbase":
+        raise fail(
+            f"--stream: {exchange} has no WebSocket adapter (only coinbase streams)",
+            "drop --stream to poll it over REST",
+        )
 
 
 def _web_binding(bind: str) -> WebBinding:

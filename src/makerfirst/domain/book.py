@@ -18,10 +18,20 @@ class Level:
 
 @dataclass(frozen=True, slots=True)
 class OrderBook:
+    """``timestamp``: the venue's time of the book. ``as_of``: the reader's clock time at which the
+    book was last known to be the venue's current one (a streamed book: the feed's last message
+    while in sync); None for a book read just now from the venue. ``age_sec`` is what the liquidity
+    guard holds against ``guards.max_book_age_sec``."""
+
     product_id: str
     bids: tuple[Level, ...]
     asks: tuple[Level, ...]
     timestamp: float
+    as_of: float | None = None
+
+    def age_sec(self, now: float) -> float:
+        """Seconds since the book was known current (0 for a book read just now)."""
+        return 0.0 if self.as_of is None else max(0.0, now - self.as_of)
 
     @property
     def best_bid(self) -> Decimal:

@@ -344,7 +344,7 @@ class ExecutionEngine:
         limits, skipped = self._policy.guards, bypass.skipped
         checks: tuple[tuple[Guard, Callable[[], GuardVerdict | None]], ...] = (
             (Guard.FAILED_ORDER_COOLDOWN, lambda: self._cooldown.check(symbol, self._clock.now())),
-            (Guard.LIQUIDITY, lambda: check_liquidity(book, limits)),
+            (Guard.LIQUIDITY, lambda: check_liquidity(book, limits, self._clock.now())),
             (Guard.SLIPPAGE_BUDGET, lambda: check_slippage_budget(book, side, price, limits)),
         )
         for guard, check in checks:

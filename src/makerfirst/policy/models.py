@@ -208,6 +208,13 @@ class GuardsPolicy(_Section):
     failed_order_cooldown_sec: WholeNumber = Field(
         120, ge=0, le=86_400, description="Seconds; no new order on a product this long after one failed."
     )
+    max_book_age_sec: ExactDecimal = Field(
+        Decimal("5"),
+        gt=0,
+        le=3600,
+        description="Seconds; liquidity check: no new order on a book last known current longer ago"
+        " (a stale stream whose REST read failed too).",
+    )
 
 
 class PurgeExecutionPolicy(_Section):

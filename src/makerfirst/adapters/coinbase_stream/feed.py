@@ -7,10 +7,12 @@ coinbase-advanced-api.md §6). What it keeps:
 * a book per product, usable only while **in sync**: from its snapshot on, every update applied,
   and the connection heard from within ``max_staleness_sec``. A ``sequence_num`` gap puts every
   book out of sync and resubscribes (fresh snapshots); a silent feed or a dropped connection
-  reconnects. Out of sync, :meth:`CoinbaseFeed.book` answers None and callers read REST instead.
-* the latest state of every order the ``user`` channel reported, and a wake-up for whoever waits
-  on one (:meth:`CoinbaseFeed.wait_order_update`). A gap forgets them (REST answers until the
-  ``user`` snapshot is back).
+  reconnects. Out of sync, :meth:`CoinbaseFeed.book` answers None and callers read REST instead;
+  the last book known in sync is kept, with the time it was last known current (``as_of``), for
+  :meth:`CoinbaseFeed.last_book` (what a caller may show the liquidity guard when REST fails too).
+* the latest state of every order the ``user`` channel reported since its snapshot, and a wake-up
+  for whoever waits on one (:meth:`CoinbaseFeed.wait_order_update`). A gap forgets them (REST
+  answers until the ``user`` snapshot is back; ``user_since`` says when it came back).
 
 Runs as one task on the caller's loop (:meth:`start`, :meth:`close`); time is the injected clock's.
 """
@@ -72,6 +74,8 @@ class _Book:
     bids: dict[Decimal, Decimal] = field(default_factory=dict)
     asks: dict[Decimal, Decimal] = field(default_factory=dict)
     updated_at: float = 0.0
+    in_sync: bool = True  # from this connection's snapshot on, every update applied
+    as_of: float = 0.0  # out of sync: when it was last known current
 
 
 def report_of_user_order(order: dict[str, Any], size: Decimal | None) -> OrderReport:
@@ -127,6 +131,7 @@ class CoinbaseFeed:
         self._ws: ClientConnection | None = None
         self._task: asyncio.Task[None] | None = None
         self._user_live = False
+        self._user_since: float | None = None
         self.gaps = 0
         self.connections = 0
 
@@ -139,8 +144,17 @@ class CoinbaseFeed:
     def book(self, product_id: str, depth: int = 50) -> OrderBook | None:
         """The product's book when in sync and fresh, else None (read REST)."""
         book = self._books.get(product_id)
-        if book is None or not self.fresh:
+        if book is None or not book.in_sync or not self.fresh:
             return None
+        return self._view(product_id, book, depth)
+
+    def last_book(self, product_id: str, depth: int = 50) -> OrderBook | None:
+        """The product's last book known in sync, however old (``as_of`` says when it was last known
+        current), or None if there never was one. Only for showing the liquidity guard its age."""
+        book = self._books.get(product_id)
+        return None if book is None else self._view(product_id, book, depth)
+
+    def _view(self, product_id: str, book: _Book, depth: int) -> OrderBook:
         bids = sorted(book.bids.items(), reverse=True)[:depth]
         asks = sorted(book.asks.items())[:depth]
         return OrderBook(
@@ -148,7 +162,19 @@ class CoinbaseFeed:
             bids=tuple(Level(p, s) for p, s in bids),
             asks=tuple(Level(p, s) for p, s in asks),
             timestamp=book.updated_at,
+            as_of=self._heard_at if book.in_sync else book.as_of,
         )
+
+    @property
+    def user_live(self) -> bool:
+        """The ``user`` channel's snapshot is in and the connection is fresh: every change of an
+        order from ``user_since`` on is reported."""
+        return self._user_live and self.fresh
+
+    @property
+    def user_since(self) -> float | None:
+        """When the current ``user`` snapshot started (None: not live)."""
+        return self._user_since if self._user_live else None
 
     def order(self, order_id: str) -> OrderReport | None:
         """The order as the ``user`` channel last reported it (None: unknown, or the feed is not live)."""
@@ -181,12 +207,21 @@ class CoinbaseFeed:
         if self._task is None:
             self._task = asyncio.create_task(self._run(), name="coinbase-feed")
 
+    @property
+    def running(self) -> bool:
+        return self._task is not None and not self._task.done()
+
     async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        """Stop the feed's task and close its connection (idempotent). A task left by a loop that
+        has ended was ended with it: there is nothing to await."""
+        task, self._task = self._task, None
+        if task is None:
+            return
+        if task.get_loop() is not asyncio.get_running_loop():
+            return
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
 
     async def watch(self, product_id: str) -> None:
         """Keep ``product_id``'s book too (subscribes now if connected)."""
@@ -217,6 +252,13 @@ class CoinbaseFeed:
             self.connections += 1
             try:
                 await self._subscribe_all()
+                log.info(
+                    "feed connected to %s: heartbeats, level2 for %d products%s",
+                    self._ws_url,
+                    len(self._products),
+                    ", user" if self._credentials is not None else "",
+                    extra={"event": "feed_connected"},
+                )
                 while True:
                     text = await asyncio.wait_for(ws.recv(), timeout=self.max_staleness_sec)
                     await self._handle(json.loads(text))
@@ -238,9 +280,11 @@ class CoinbaseFeed:
         await self._ws.send(json.dumps(message))
 
     def _forget(self) -> None:
-        self._books.clear()
+        for book in self._books.values():
+            if book.in_sync:
+                book.in_sync, book.as_of = False, self._heard_at
         self._orders.clear()
-        self._user_live = False
+        self._user_live, self._user_since = False, None
         for waker in self._wakers.values():
             waker.set()  # whoever waits reads REST now
         self._wakers.clear()
@@ -249,23 +293,24 @@ class CoinbaseFeed:
         if not isinstance(message, dict):
             return
         now = self._clock.now()
-        self._heard_at = now
         if message.get("type") == "error":
+            self._heard_at = now
             log.warning("feed error: %s", message.get("message"))
             return
         sequence = message.get("sequence_num")
         if isinstance(sequence, int):
             if self._expected is not None and sequence != self._expected:
-                await self._resync(sequence)
-                self._expected = sequence + 1
+                await self._resync(sequence)  # the books were last current at the message before
+                self._heard_at, self._expected = now, sequence + 1
                 return
             self._expected = sequence + 1
+        self._heard_at = now
         channel = message.get("channel")
         for event in message.get("events") or []:
             if channel == "l2_data":
                 self._level2(event, now)
             elif channel == "user":
-                self._user(event)
+                self._user(event, now)
 
     async def _resync(self, got: int) -> None:
         self.gaps += 1
@@ -283,7 +328,7 @@ class CoinbaseFeed:
         if event.get("type") == "snapshot":
             self._books[product_id] = _Book()
         book = self._books.get(product_id)
-        if book is None:
+        if book is None or not book.in_sync:
             return  # an update before this connection's snapshot: not ours to apply
         for u in event.get("updates") or []:
             levels = book.bids if _SIDES[u["side"]] == "bids" else book.asks
@@ -294,9 +339,9 @@ class CoinbaseFeed:
                 levels[price] = size
         book.updated_at = now
 
-    def _user(self, event: dict[str, Any]) -> None:
-        if event.get("type") == "snapshot":
-            self._user_live = True
+    def _user(self, event: dict[str, Any], now: float) -> None:
+        if event.get("type") == "snapshot" and not self._user_live:
+            self._user_live, self._user_since = True, now
         for order in event.get("orders") or []:
             order_id = str(order["order_id"])
             self._orders[order_id] = order
