@@ -31,11 +31,13 @@ from makerfirst.adapters.sim import world as paper_world
 from makerfirst.adapters.sim.exchange import SimulatedExchange, SimulatorSettings
 from makerfirst.adapters.sim.market import SyntheticMarket
 from makerfirst.adapters.sim.presets import PRESETS as PRESETS  # noqa: PLC0414  # for the CLI
+from makerfirst.algorithms.sell_policies import SellPolicy
 from makerfirst.clock import Clock, SystemClock, VirtualClock
 from makerfirst.domain.errors import DatabaseUrlError, InputError, MakerfirstError, ProductNotFoundError
 from makerfirst.domain.intents import TradeIntent
 from makerfirst.execution.engine import ExecutionEngine
 from makerfirst.execution.ids import ClientOrderIds
+from makerfirst.execution.purge_policy import purge_sell_policy
 from makerfirst.execution.reconcile import Reconciler
 from makerfirst.execution.twap_loop import TwapLoop, TwapReport
 from makerfirst.observability import wiring
@@ -173,11 +175,18 @@ def keep_paper_world(exchange: SimulatedExchange, store: Store) -> Callable[[], 
 
 
 def build_runner(
-    exchange: ExchangePort, clock: Clock, policy: Policy, store: Store, ids: ClientOrderIds | None = None
+    exchange: ExchangePort,
+    clock: Clock,
+    policy: Policy,
+    store: Store,
+    ids: ClientOrderIds | None = None,
+    *,
+    sell_policy: SellPolicy | None = None,
 ) -> Runner:
     """The bot's main loop with its collaborators, every one talking to the venue through the same
     :class:`MeteredExchange`. Its client order ids are never seeded by default: one repeated across a
-    restart would be answered by the exchange with the old order (Coinbase's idempotency), not a new one."""
+    restart would be answered by the exchange with the old order (Coinbase's idempotency), not a new one.
+    ``sell_policy``: what its sell loops run (None: the design note's; see ``purge_sell_policy``)."""
     metered = MeteredExchange(exchange, clock)
     engine = ExecutionEngine(metered, clock, policy, ids or ClientOrderIds(), journal=store)
     return Runner(
@@ -185,7 +194,7 @@ def build_runner(
         clock=clock,
         policy=policy,
         store=store,
-        twap_loop=TwapLoop(engine, metered, clock, store),
+        twap_loop=TwapLoop(engine, metered, clock, store, policy=sell_policy),
         reconciler=Reconciler(metered, store, clock, policy.execution),
         portfolio=PortfolioStep(metered, store, policy),
     )
@@ -397,7 +406,10 @@ def build_app(settings: Settings) -> App:
     try:
         if venue_settings is None or policy is None:
             return App(settings, store, SystemClock())
-        notices: list[str] = []
+        # Before the venue, so glft's missing curves refuse the start with nothing open but the store;
+        # the curves' age is a calendar matter, on the wall clock even for a --fast paper run.
+        purges = purge_sell_policy(policy, SystemClock().now())
+        notices: list[str] = list(purges.notices)
         clock: Clock
         if isinstance(venue_settings, PaperVenue):
             clock = VirtualClock() if venue_settings.fast else SystemClock()
@@ -416,7 +428,7 @@ def build_app(settings: Settings) -> App:
                 now=clock.now,
                 inner=logs.formatter,
             )
-        runner = build_runner(venue, clock, policy, store)
+        runner = build_runner(venue, clock, policy, store, sell_policy=purges.policy)
         return App(settings, store, clock, venue, runner, observability, tuple(notices), release)
     except BaseException:
         store.close()

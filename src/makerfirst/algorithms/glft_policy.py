@@ -22,7 +22,7 @@ guards. A product without a curve gets the design note's loop unchanged.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -32,6 +32,7 @@ from makerfirst.algorithms.sell_policies import PolicyView
 from makerfirst.algorithms.tob import Tracking
 from makerfirst.domain.book import OrderBook
 from makerfirst.domain.money import ZERO
+from makerfirst.policy import Policy
 
 MAX_LOTS = 40  # the solver's inventory grid: more lots than this are quoted as this many
 
@@ -40,7 +41,8 @@ MAX_LOTS = 40  # the solver's inventory grid: more lots than this are quoted as 
 class GlftSettings:
     """``gamma``: risk aversion per spread (chosen, not estimated); ``fee_gap``: taker − maker fee
     (Coinbase's lowest tier); ``requote_sec``: how long one quote rests before it is re-solved;
-    ``min_rest_sec``: less time left than this and a maker order cannot rest: give up."""
+    ``min_rest_sec``: less time left than this and a maker order cannot rest: give up. The
+    defaults are the policy's (``purge_execution.glft`` and ``.tracking``)."""
 
     gamma: float = 0.5
     fee_gap: Decimal = Decimal("0.006")
@@ -48,54 +50,94 @@ class GlftSettings:
     min_rest_sec: float = 3.0
     tracking: Tracking | None = field(default_factory=Tracking)
 
+    @classmethod
+    def from_policy(cls, policy: Policy) -> GlftSettings:
+        purge = policy.portfolio_management.purge_execution
+        keys = purge.glft
+        return cls(
+            gamma=float(keys.gamma),
+            fee_gap=Decimal(keys.fee_gap_bps) / 10_000,
+            requote_sec=keys.requote_sec,
+            min_rest_sec=float(keys.min_rest_sec),
+            tracking=Tracking.from_policy(policy),
+        )
+
 
 class Glft:
-    """Maker quotes at the GLFT distance for the lots and time left; the design note's taker at the end."""
+    """Maker quotes at the GLFT distance for the lots and time left; the design note's taker at the end.
+
+    ``settings`` None: read from the policy the loop runs with (so ``--set`` and sweeps reach
+    them). A product without a curve of its own quotes from ``pooled`` when given (``on_pooled``
+    is told, once per product), else it gets the design note's loop unchanged."""
 
     name = "glft"
 
-    def __init__(self, curves: Mapping[str, FillCurve], settings: GlftSettings | None = None) -> None:
+    def __init__(
+        self,
+        curves: Mapping[str, FillCurve],
+        settings: GlftSettings | None = None,
+        *,
+        pooled: FillCurve | None = None,
+        on_pooled: Callable[[str], None] | None = None,
+    ) -> None:
         self.curves = dict(curves)
-        self.settings = settings or GlftSettings()
+        self.settings = settings
+        self.pooled = pooled
+        self._on_pooled = on_pooled
+        self._told: set[str] = set()
+
+    def curve_for(self, product_id: str) -> FillCurve | None:
+        curve = self.curves.get(product_id)
+        if curve is not None or self.pooled is None:
+            return curve
+        if product_id not in self._told:
+            self._told.add(product_id)
+            if self._on_pooled is not None:
+                self._on_pooled(product_id)
+        return self.pooled
 
     def decide(self, view: PolicyView) -> twap.Decision:
         done = view.settled()
         if done is not None:
             return done
-        curve = self.curves.get(view.product.product_id)
+        curve = self.curve_for(view.product.product_id)
         if curve is None:
             return twap.decide(view.state, view.product, view.book, view.rules)
+        settings = self.settings or GlftSettings.from_policy(view.config)
         state, book, rules = view.state, view.book, view.rules
         value = state.remaining * book.mid
         if state.maker_attempts >= rules.max_slices:
             return twap.after_patience(state, value, rules)
         tau = self._time_left(view)
-        reason, cushion = self.quote(view, curve, tau)
-        if cushion < 1 or tau < self.settings.min_rest_sec:
+        reason, cushion = self.quote(view, curve, tau, settings)
+        if cushion < 1 or tau < settings.min_rest_sec:
             decision = twap.after_patience(state, value, rules)
             if isinstance(decision, twap.PlaceTakerFallback):
                 return twap.PlaceTakerFallback(decision.size, decision.remaining_value_usd, reason=reason)
             return decision
-        ttl = max(1, min(self.settings.requote_sec, math.floor(tau)))
+        ttl = max(1, min(settings.requote_sec, math.floor(tau)))
         size = twap.slice_size(state.remaining, book.mid, view.product, rules.max_slice_usd)
         return twap.PlaceMakerSlice(
             size=size,
             cushion_ticks=min(cushion, view.spread_ticks),
             attempt_index=state.maker_attempts,
             ttl_sec=ttl,
-            tracking=self.settings.tracking,
+            tracking=settings.tracking,
             reason=reason,
         )
 
-    def quote(self, view: PolicyView, curve: FillCurve, tau: float) -> tuple[twap.QuoteReason, int]:
+    def quote(
+        self, view: PolicyView, curve: FillCurve, tau: float, settings: GlftSettings | None = None
+    ) -> tuple[twap.QuoteReason, int]:
         """The model's quote and the cushion over the bid it maps to (below 1: it wants to cross)."""
+        settings = settings or self.settings or GlftSettings.from_policy(view.config)
         book, product = view.book, view.product
         tick = product.price_increment
         spread = book.best_ask - book.best_bid
         slice_usd = view.rules.max_slice_usd
         lots = max(1, min(MAX_LOTS, math.ceil(float(view.state.remaining * book.mid / slice_usd))))
-        b = give_up_spreads(book, view.state.remaining / lots, self.settings.fee_gap)
-        params = GlftParams(curve.a_per_sec, curve.k, curve.sigma, self.settings.gamma, b)
+        b = give_up_spreads(book, view.state.remaining / lots, settings.fee_gap)
+        params = GlftParams(curve.a_per_sec, curve.k, curve.sigma, settings.gamma, b)
         delta = optimal_distance(params, lots, tau)
         target = product.price_ceil(book.mid + Decimal(repr(delta)) * spread)
         cushion = int((target - book.best_bid) / tick)

@@ -14,7 +14,7 @@ from makerfirst.cli.backtest_cmd import _modes, _quote_rates
 from makerfirst.domain.errors import MakerfirstError
 from makerfirst.replay.backtest import BacktestConfig, ReplayVenue, plan_backtest
 from makerfirst.replay.estimates import save_curves
-from makerfirst.replay.fill_curve import TapeSample, fit_curves, observed_rates
+from makerfirst.replay.fill_curve import TapeSample, fit_curves, fit_pooled, observed_rates
 from makerfirst.replay.glft_fit import plan_samples
 
 
@@ -58,7 +58,9 @@ def calibrate(
         curves = fit_curves(samples)
         tapes = [v.tape for v in plan.venues.values() if isinstance(v, ReplayVenue)]
         span = (min(t.start for t in tapes), max(t.end for t in tapes)) if tapes else None
-        saved = save_curves(out, curves, data=data, data_span=span, now=datetime.now(UTC))
+        saved = save_curves(
+            out, curves, data=data, data_span=span, now=datetime.now(UTC), pooled=fit_pooled(samples, curves)
+        )
     except MakerfirstError as error:
         typer.echo(f"error: {error}", err=True)
         raise typer.Exit(2) from None

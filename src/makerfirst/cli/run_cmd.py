@@ -98,6 +98,14 @@ def run(
     web: Annotated[
         str | None, typer.Option("--web", help="Serve the dashboard at HOST:PORT while running.")
     ] = None,
+    fill_curves: Annotated[
+        Path | None,
+        typer.Option(
+            "--fill-curves",
+            help="Fill curves from `makerfirst calibrate` (sets purge_execution.fill_curves; for"
+            " --set portfolio_management.purge_execution.sell_policy=glft).",
+        ),
+    ] = None,
 ) -> None:
     """Run the bot: each cycle refreshes balances, reconciles, purges the policy's `purge:` list."""
     loop = _check_options(
@@ -135,7 +143,7 @@ def run(
             db=db,
             venue=venue,
             policy_path=policy,
-            policy_overrides=tuple(overrides or ()),
+            policy_overrides=(*_fill_curves_override(fill_curves), *(overrides or ())),
             logs=logs,
             web=web_at,
         )
@@ -195,6 +203,13 @@ def _check_options(
     if fast and exchange is not None:
         raise typer.BadParameter("--fast runs the paper exchange only")
     return loop
+
+
+def _fill_curves_override(path: Path | None) -> tuple[str, ...]:
+    # JSON quoting is YAML: any path reads back as the one string.
+    if path is None:
+        return ()
+    return (f"portfolio_management.purge_execution.fill_curves={json.dumps(str(path))}",)
 
 
 def _web_binding(bind: str) -> WebBinding:

@@ -1,5 +1,6 @@
 """The saved fill curves (``makerfirst calibrate``): one JSON file, each product's curve with the date
-it was measured and the span of data it came from, read back by the policies that quote from them."""
+it was measured and the span of data it came from, and the curve pooled across its products (for a
+product the file has no curve of), read back by the policies that quote from them."""
 
 from __future__ import annotations
 
@@ -21,6 +22,21 @@ class SavedCurves:
     measured_at: str  # ISO 8601, UTC
     data: str  # what they were measured on
     data_span: tuple[str, str] | None  # the capture's first and last event, ISO 8601 UTC
+    pooled: FillCurve | None = None  # every product's virtual orders together
+
+    def dated(self) -> tuple[str, datetime | None]:
+        """What the curves' age is counted from: the end of the data they were measured on when
+        known (the market they describe), else when they were measured; None when unreadable."""
+        label, text = ("data ending", self.data_span[1]) if self.data_span else ("measured", self.measured_at)
+        try:
+            when = datetime.fromisoformat(text)
+        except ValueError:
+            return f"{label} {text or '?'}", None
+        return f"{label} {text}", when if when.tzinfo else when.replace(tzinfo=UTC)
+
+    def age_days(self, now: datetime) -> float | None:
+        _, when = self.dated()
+        return None if when is None else (now - when).total_seconds() / 86_400
 
 
 def iso(epoch_sec: float) -> str:
@@ -34,12 +50,14 @@ def save_curves(
     data: str,
     data_span: tuple[float, float] | None,
     now: datetime,
+    pooled: FillCurve | None = None,
 ) -> SavedCurves:
     saved = SavedCurves(
         dict(curves),
         now.astimezone(UTC).isoformat(timespec="seconds"),
         data,
         (iso(data_span[0]), iso(data_span[1])) if data_span else None,
+        pooled,
     )
     payload = {
         "format": FORMAT,
@@ -47,6 +65,7 @@ def save_curves(
         "data": data,
         "data_span": list(saved.data_span) if saved.data_span else None,
         "curves": [c.as_json() for c in curves.values()],
+        "pooled": pooled.as_json() if pooled is not None else None,
     }
     try:
         path.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
@@ -77,9 +96,13 @@ def load_curves(path: Path) -> SavedCurves:
         curve = FillCurve.from_json(row, f"{path}: curves[{i}]")
         curves[curve.product_id] = curve
     span = payload.get("data_span")
+    pooled = payload.get("pooled")
+    if pooled is not None and not isinstance(pooled, dict):
+        raise MakerfirstError(f"{path}: 'pooled' must be an object or null")
     return SavedCurves(
         curves,
         str(payload.get("measured_at", "")),
         str(payload.get("data", "")),
         (str(span[0]), str(span[1])) if isinstance(span, list) and len(span) == 2 else None,
+        FillCurve.from_json(pooled, f"{path}: pooled") if pooled else None,
     )

@@ -364,3 +364,25 @@ def fit_curves(samples: Mapping[str, Sequence[TapeSample]]) -> dict[str, FillCur
         merged[product_id] = whole
     pool = list(merged.values())
     return {product_id: fit_curve(sample, pool) for product_id, sample in merged.items()}
+
+
+POOLED = "pooled"  # the product id of the curve pooled across products
+
+
+def fit_pooled(samples: Mapping[str, Sequence[TapeSample]], curves: Mapping[str, FillCurve]) -> FillCurve:
+    """One curve from every product's virtual orders together (distances are in spreads, so they
+    pool), for a product that has no curve of its own; σ and the spread are the products' medians."""
+    orders = [o for parts in samples.values() for part in parts for o in part.orders]
+    fitted = fit_intensity(orders) or _no_fill_bound(orders)
+    return FillCurve(
+        product_id=POOLED,
+        a_per_sec=fitted.a,
+        k=fitted.k,
+        sigma=statistics.median(c.sigma for c in curves.values()) if curves else 0.0,
+        spread_ticks=statistics.median(c.spread_ticks for c in curves.values()) if curves else 1.0,
+        orders=len(orders),
+        fills=int(sum(o.filled for o in orders)),
+        a_interval=fitted.a_interval,
+        k_interval=fitted.k_interval,
+        notes=(f"pooled across {len(samples)} products; σ and the spread are their medians",),
+    )
