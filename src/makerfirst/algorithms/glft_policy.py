@@ -41,14 +41,19 @@ MAX_LOTS = 40  # the solver's inventory grid: more lots than this are quoted as 
 class GlftSettings:
     """``gamma``: risk aversion per spread (chosen, not estimated); ``fee_gap``: taker − maker fee
     (Coinbase's lowest tier); ``requote_sec``: how long one quote rests before it is re-solved;
-    ``min_rest_sec``: less time left than this and a maker order cannot rest: give up. The
-    defaults are the policy's (``purge_execution.glft`` and ``.tracking``)."""
+    ``min_rest_sec``: a maker order that cannot rest this long (with ``taker_reserve_sec`` kept
+    before the deadline for the cancel and the taker) is not placed: give up;
+    ``min_maker_sec``: the model may not give up to the taker before the purge has been a maker
+    this long (None: the design note's first attempt, ``maker_first_ttl_sec``). The defaults are
+    the policy's (``purge_execution.glft`` and ``.tracking``)."""
 
     gamma: float = 0.5
     fee_gap: Decimal = Decimal("0.006")
     requote_sec: int = 10
     min_rest_sec: float = 3.0
     tracking: Tracking | None = field(default_factory=Tracking)
+    min_maker_sec: float | None = None  # None: the policy's maker_first_ttl_sec
+    taker_reserve_sec: float = 1.0
 
     @classmethod
     def from_policy(cls, policy: Policy) -> GlftSettings:
@@ -60,6 +65,8 @@ class GlftSettings:
             requote_sec=keys.requote_sec,
             min_rest_sec=float(keys.min_rest_sec),
             tracking=Tracking.from_policy(policy),
+            min_maker_sec=float(keys.min_maker_sec) if keys.min_maker_sec is not None else None,
+            taker_reserve_sec=float(keys.taker_reserve_sec),
         )
 
 
@@ -110,12 +117,18 @@ class Glft:
             return twap.after_patience(state, value, rules)
         tau = self._time_left(view)
         reason, cushion = self.quote(view, curve, tau, settings)
-        if cushion < 1 or tau < settings.min_rest_sec:
+        if cushion < 1 and view.now - view.started_at < self._min_maker_sec(view, settings):
+            # The model would cross already, but the design note's first attempt is the least
+            # patience a maker gets: curves of thin products stand on few fills, and a maker at
+            # the touch may still fill. Until then: the most aggressive maker price, re-solved.
+            cushion = max(1, state.cushion_ticks)
+        # The attempt ends early enough for the cancel and the taker to be answered before the deadline.
+        ttl = min(settings.requote_sec, math.floor(tau - settings.taker_reserve_sec))
+        if cushion < 1 or ttl < settings.min_rest_sec:
             decision = twap.after_patience(state, value, rules)
             if isinstance(decision, twap.PlaceTakerFallback):
                 return twap.PlaceTakerFallback(decision.size, decision.remaining_value_usd, reason=reason)
             return decision
-        ttl = max(1, min(settings.requote_sec, math.floor(tau)))
         size = twap.slice_size(state.remaining, book.mid, view.product, rules.max_slice_usd)
         return twap.PlaceMakerSlice(
             size=size,
@@ -151,6 +164,12 @@ class Glft:
             give_up_spreads=b,
         )
         return reason, cushion
+
+    @staticmethod
+    def _min_maker_sec(view: PolicyView, settings: GlftSettings) -> float:
+        if settings.min_maker_sec is not None:
+            return settings.min_maker_sec
+        return float(view.config.portfolio_management.purge_execution.maker_first_ttl_sec)
 
     @staticmethod
     def _time_left(view: PolicyView) -> float:

@@ -251,6 +251,16 @@ class GlftPolicy(_Section):
         le=Decimal("600"),
         description="Seconds; with less time left a maker order cannot rest: the design note's end.",
     )
+    taker_reserve_sec: ExactDecimal = Field(
+        Decimal("1"),
+        ge=0,
+        le=Decimal("600"),
+        description="Seconds; the last maker attempt ends this long before the deadline (for the taker).",
+    )
+    min_maker_sec: Annotated[WholeNumber, Field(ge=0, le=3600)] | None = Field(
+        None,
+        description="Seconds; no taker before a purge was a maker this long (null: maker_first_ttl_sec).",
+    )
 
 
 class PurgeExecutionPolicy(_Section):
