@@ -156,3 +156,25 @@ def test_a_running_bot_uses_it_for_purges_only() -> None:
     normal = replace(purge_view, rules=twap.LoopRules.for_purpose(Purpose.NORMAL, purge_view.config))
     assert purges.decide(normal) == DesignNote().decide(normal)
     assert purges.name == "glft"
+
+
+def test_it_never_takes_before_the_design_notes_first_attempt_as_a_maker() -> None:
+    # A flow so thin the model would cross at once: until the purge has been a maker for
+    # maker_first_ttl_sec (25 s), the most aggressive maker price instead; then the taker.
+    thin = Glft({"PENGU-USD": curve(a=1e-6)})
+    early = thin.decide(view(now=0.0))
+    assert isinstance(early, twap.PlaceMakerSlice) and early.cushion_ticks == 1
+    assert early.reason is not None and early.reason.distance_spreads < -0.5  # the model: below the bid
+    assert isinstance(thin.decide(view(now=26.0)), twap.PlaceTakerFallback)
+    keyed = view(now=6.0, config=policy_with(f"{PURGE}.glft.min_maker_sec=5"))
+    assert isinstance(thin.decide(keyed), twap.PlaceTakerFallback)
+
+
+def test_the_last_maker_attempt_leaves_time_for_the_taker_before_the_deadline() -> None:
+    policy = Glft({"PENGU-USD": curve(a=5.0)})  # a busy flow: the model quotes to the end
+    last = policy.decide(view(now=116.0))  # 4 s left: 3 s of rest, 1 s kept for the taker
+    assert isinstance(last, twap.PlaceMakerSlice) and last.ttl_sec == 3
+    assert isinstance(policy.decide(view(now=116.5)), twap.PlaceTakerFallback)  # 2 s of rest: too short
+    reserved = view(now=110.0, config=policy_with(f"{PURGE}.glft.taker_reserve_sec=5"))
+    longer = policy.decide(reserved)
+    assert isinstance(longer, twap.PlaceMakerSlice) and longer.ttl_sec == 5
