@@ -10,13 +10,18 @@ Before each attempt, from the product's fill curve (``FillCurve``: A, k and σ m
    (taker − maker) and the walk of one lot into the bids, in spreads.
 3. δ*(τ, q) from ``algorithms.glft``; the ask ``mid + δ*`` rounded up to the tick becomes a
    cushion over the bid, clamped to [1 tick, the spread]: never crossing, never behind the best ask.
-4. When the model wants to cross (the ask at or below the bid) or too little time is left for an
-   order to rest, patience has run out: the design note's end as it is (``twap.after_patience``):
-   the one guarded IOC for a purge under the threshold, else its finish.
+4. When the model wants to cross (the ask at or below the bid) after the purge has been a maker
+   for ``min_maker_sec`` (default: the design note's first attempt, ``maker_first_ttl_sec``), or
+   when an order could no longer rest ``min_rest_sec`` and still leave ``taker_reserve_sec``
+   before the deadline, patience has run out: the design note's end as it is
+   (``twap.after_patience``): the one guarded IOC for a purge under the threshold, else its
+   finish. Before ``min_maker_sec`` a crossing quote is the most aggressive maker price instead
+   (bid + the loop's cushion): curves of thin products stand on few fills.
 
 Each attempt rests ``requote_sec`` (re-solved then) with top-of-book tracking; the maker attempts
 are bounded by ``max_slices`` like the design note's. Every order goes through the engine and its
-guards. A product without a curve gets the design note's loop unchanged.
+guards. A product without a curve gets the design note's loop unchanged (or the pooled curve,
+when one is given). Every knob is a policy key (``purge_execution.glft``, ``.tracking``).
 """
 
 from __future__ import annotations

@@ -46,7 +46,9 @@ def calibrate(
     """Fit Λ(δ) = A·e^(−kδ) (δ in spreads from the mid) and σ per product, by censored maximum
     likelihood on virtual asks at several distances: on the first part of the capture (replay) and
     on the market fitted from it (calibrated), pooled across products with shrinkage. Saved with
-    the date for `simulate purge --policy glft --curves FILE`."""
+    the date and the pooled curve, for `simulate purge --policy glft --curves FILE` and `run
+    --fill-curves FILE` (purge_execution.sell_policy: glft). --report draws each curve against the
+    observed fill rates."""
     try:
         config = BacktestConfig(
             data=data,
