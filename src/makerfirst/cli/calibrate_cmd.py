@@ -105,6 +105,13 @@ def calibrate(
         console.print(table)
         for note in curve.notes:
             console.print(f"  note: {note}")
+    if saved.pooled is not None:
+        pooled = saved.pooled
+        console.print(
+            f"pooled curve (for a product the file has none of): A={pooled.a_per_sec:.4g}/s,"
+            f" k={pooled.k:.3g}/spread, σ={pooled.sigma:.3g} spreads/√s, {pooled.fills} fills of"
+            f" {pooled.orders} virtual asks"
+        )
 
 
 def _write(path: Path, page: str) -> None:
