@@ -37,7 +37,6 @@ from makerfirst.domain.errors import DatabaseUrlError, InputError, MakerfirstErr
 from makerfirst.domain.intents import TradeIntent
 from makerfirst.execution.engine import ExecutionEngine
 from makerfirst.execution.ids import ClientOrderIds
-from makerfirst.execution.purge_policy import purge_sell_policy
 from makerfirst.execution.reconcile import Reconciler
 from makerfirst.execution.twap_loop import TwapLoop, TwapReport
 from makerfirst.observability import wiring
@@ -408,8 +407,7 @@ def build_app(settings: Settings) -> App:
             return App(settings, store, SystemClock())
         # Before the venue, so glft's missing curves refuse the start with nothing open but the store;
         # the curves' age is a calendar matter, on the wall clock even for a --fast paper run.
-        purges = purge_sell_policy(policy, SystemClock().now())
-        notices: list[str] = list(purges.notices)
+        purges, notices = _purge_sell_policy(policy)
         clock: Clock
         if isinstance(venue_settings, PaperVenue):
             clock = VirtualClock() if venue_settings.fast else SystemClock()
@@ -428,11 +426,22 @@ def build_app(settings: Settings) -> App:
                 now=clock.now,
                 inner=logs.formatter,
             )
-        runner = build_runner(venue, clock, policy, store, sell_policy=purges.policy)
+        runner = build_runner(venue, clock, policy, store, sell_policy=purges)
         return App(settings, store, clock, venue, runner, observability, tuple(notices), release)
     except BaseException:
         store.close()
         raise
+
+
+def _purge_sell_policy(policy: Policy) -> tuple[SellPolicy | None, list[str]]:
+    """What purges run with (None: the design note's loop) and what the operator is told of it."""
+    if policy.portfolio_management.purge_execution.sell_policy == "design_note":
+        return None, []
+    # Only when asked for: the curves' module pulls numpy and the fitting code.
+    from makerfirst.replay.estimates import purge_sell_policy  # noqa: PLC0415
+
+    chosen = purge_sell_policy(policy, SystemClock().now())
+    return chosen.policy, list(chosen.notices)
 
 
 def _paper_venue(
