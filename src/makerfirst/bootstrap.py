@@ -27,6 +27,7 @@ from makerfirst.adapters.sim import world as paper_world
 from makerfirst.adapters.sim.exchange import SimulatedExchange, SimulatorSettings
 from makerfirst.adapters.sim.market import SyntheticMarket
 from makerfirst.adapters.sim.presets import PRESETS as PRESETS  # noqa: PLC0414  # for the CLI
+from makerfirst.algorithms.sell_policies import SellPolicy
 from makerfirst.clock import Clock, SystemClock, VirtualClock
 from makerfirst.domain.errors import DatabaseUrlError, InputError, MakerfirstError, ProductNotFoundError
 from makerfirst.domain.intents import TradeIntent
@@ -174,11 +175,18 @@ def keep_paper_world(exchange: SimulatedExchange, store: Store) -> Callable[[], 
 
 
 def build_runner(
-    exchange: ExchangePort, clock: Clock, policy: Policy, store: Store, ids: ClientOrderIds | None = None
+    exchange: ExchangePort,
+    clock: Clock,
+    policy: Policy,
+    store: Store,
+    ids: ClientOrderIds | None = None,
+    *,
+    sell_policy: SellPolicy | None = None,
 ) -> Runner:
     """The bot's main loop with its collaborators, every one talking to the venue through the same
     :class:`MeteredExchange`. Its client order ids are never seeded by default: one repeated across a
-    restart would be answered by the exchange with the old order (Coinbase's idempotency), not a new one."""
+    restart would be answered by the exchange with the old order (Coinbase's idempotency), not a new one.
+    ``sell_policy``: what its sell loops run (None: the design note's; see ``purge_sell_policy``)."""
     from makerfirst.runner.loop import Runner  # noqa: PLC0415
     from makerfirst.runner.metered import MeteredExchange  # noqa: PLC0415
     from makerfirst.runner.portfolio_step import PortfolioStep  # noqa: PLC0415
@@ -190,7 +198,7 @@ def build_runner(
         clock=clock,
         policy=policy,
         store=store,
-        twap_loop=TwapLoop(engine, metered, clock, store),
+        twap_loop=TwapLoop(engine, metered, clock, store, policy=sell_policy),
         reconciler=Reconciler(metered, store, clock, policy.execution),
         portfolio=PortfolioStep(metered, store, policy),
     )
@@ -413,7 +421,9 @@ def build_app(settings: Settings) -> App:
     try:
         if venue_settings is None or policy is None:
             return App(settings, store, SystemClock())
-        notices: list[str] = []
+        # Before the venue, so glft's missing curves refuse the start with nothing open but the store;
+        # the curves' age is a calendar matter, on the wall clock even for a --fast paper run.
+        purges, notices = _purge_sell_policy(policy)
         clock: Clock
         if isinstance(venue_settings, PaperVenue):
             clock = VirtualClock() if venue_settings.fast else SystemClock()
@@ -434,11 +444,22 @@ def build_app(settings: Settings) -> App:
                 now=clock.now,
                 inner=logs.formatter,
             )
-        runner = build_runner(venue, clock, policy, store)
+        runner = build_runner(venue, clock, policy, store, sell_policy=purges)
         return App(settings, store, clock, venue, runner, observability, tuple(notices), release)
     except BaseException:
         store.close()
         raise
+
+
+def _purge_sell_policy(policy: Policy) -> tuple[SellPolicy | None, list[str]]:
+    """What purges run with (None: the design note's loop) and what the operator is told of it."""
+    if policy.portfolio_management.purge_execution.sell_policy == "design_note":
+        return None, []
+    # Only when asked for: the curves' module pulls numpy and the fitting code.
+    from makerfirst.replay.estimates import purge_sell_policy  # noqa: PLC0415
+
+    chosen = purge_sell_policy(policy, SystemClock().now())
+    return chosen.policy, list(chosen.notices)
 
 
 def _paper_venue(

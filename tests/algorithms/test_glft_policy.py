@@ -16,6 +16,7 @@ from makerfirst.algorithms.glft_policy import Glft, give_up_spreads
 from makerfirst.algorithms.sell_policies import DesignNote, PolicyView
 from makerfirst.domain.book import Level, OrderBook
 from makerfirst.domain.intents import Purpose
+from makerfirst.execution.purge_policy import PurgesWith
 from makerfirst.policy import Policy
 from simkit import PENGU, policy_with
 
@@ -115,3 +116,65 @@ def test_the_give_up_cost_prices_half_spread_fee_gap_and_walk() -> None:
     assert abs(give_up_spreads(v.book, D(1116), D("0.006")) - expected) < 1e-9
     walked = give_up_spreads(v.book, D(10_000), D("0.006"))  # half of it 5 ticks down: +2.5 ticks
     assert abs(walked - (expected + 0.25)) < 1e-9
+
+
+def test_its_knobs_are_the_policys_keys() -> None:
+    policy = Glft({"PENGU-USD": curve()})
+    shipped = policy.decide(view())
+    patient = policy.decide(view(config=policy_with(f"{PURGE}.glft.gamma=0.05")))
+    averse = policy.decide(view(config=policy_with(f"{PURGE}.glft.gamma=20")))
+    assert isinstance(shipped, twap.PlaceMakerSlice) and isinstance(patient, twap.PlaceMakerSlice)
+    assert patient.reason is not None and shipped.reason is not None
+    # More risk aversion, a quote nearer the bid (or the taker at once).
+    assert patient.reason.distance_spreads > shipped.reason.distance_spreads
+    assert not isinstance(averse, twap.PlaceMakerSlice) or (
+        averse.reason is not None and averse.reason.distance_spreads < shipped.reason.distance_spreads
+    )
+    keyed = policy.decide(
+        view(config=policy_with(f"{PURGE}.glft.requote_sec=4", f"{PURGE}.tracking.max_replaces=2"))
+    )
+    assert isinstance(keyed, twap.PlaceMakerSlice) and keyed.ttl_sec == 4
+    assert keyed.tracking is not None and keyed.tracking.max_replaces == 2
+    fees = policy.decide(view(config=policy_with(f"{PURGE}.glft.fee_gap_bps=0")))
+    assert fees.reason is not None and fees.reason.give_up_spreads == 0.5  # half the spread, no fee gap
+
+
+def test_a_product_without_a_curve_quotes_from_the_pooled_one_and_says_so_once() -> None:
+    told: list[str] = []
+    pooled = replace(curve(), product_id="pooled")
+    policy = Glft({}, pooled=pooled, on_pooled=told.append)
+    for _ in range(3):
+        decision = policy.decide(view())
+        assert isinstance(decision, twap.PlaceMakerSlice) and decision.reason is not None
+    assert told == ["PENGU-USD"]
+
+
+def test_a_running_bot_uses_it_for_purges_only() -> None:
+    purges = PurgesWith(Glft({"PENGU-USD": curve()}))
+    purge_view = view()
+    assert purges.decide(purge_view) == Glft({"PENGU-USD": curve()}).decide(purge_view)
+    normal = replace(purge_view, rules=twap.LoopRules.for_purpose(Purpose.NORMAL, purge_view.config))
+    assert purges.decide(normal) == DesignNote().decide(normal)
+    assert purges.name == "glft"
+
+
+def test_it_never_takes_before_the_design_notes_first_attempt_as_a_maker() -> None:
+    # A flow so thin the model would cross at once: until the purge has been a maker for
+    # maker_first_ttl_sec (25 s), the most aggressive maker price instead; then the taker.
+    thin = Glft({"PENGU-USD": curve(a=1e-6)})
+    early = thin.decide(view(now=0.0))
+    assert isinstance(early, twap.PlaceMakerSlice) and early.cushion_ticks == 1
+    assert early.reason is not None and early.reason.distance_spreads < -0.5  # the model: below the bid
+    assert isinstance(thin.decide(view(now=26.0)), twap.PlaceTakerFallback)
+    keyed = view(now=6.0, config=policy_with(f"{PURGE}.glft.min_maker_sec=5"))
+    assert isinstance(thin.decide(keyed), twap.PlaceTakerFallback)
+
+
+def test_the_last_maker_attempt_leaves_time_for_the_taker_before_the_deadline() -> None:
+    policy = Glft({"PENGU-USD": curve(a=5.0)})  # a busy flow: the model quotes to the end
+    last = policy.decide(view(now=116.0))  # 4 s left: 3 s of rest, 1 s kept for the taker
+    assert isinstance(last, twap.PlaceMakerSlice) and last.ttl_sec == 3
+    assert isinstance(policy.decide(view(now=116.5)), twap.PlaceTakerFallback)  # 2 s of rest: too short
+    reserved = view(now=110.0, config=policy_with(f"{PURGE}.glft.taker_reserve_sec=5"))
+    longer = policy.decide(reserved)
+    assert isinstance(longer, twap.PlaceMakerSlice) and longer.ttl_sec == 5

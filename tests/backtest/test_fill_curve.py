@@ -13,7 +13,15 @@ from makerfirst.domain.errors import MakerfirstError
 from makerfirst.replay.driver import ProductTape
 from makerfirst.replay.episodes import Window
 from makerfirst.replay.events import ASK, BID, BUY, CLEAR, LEVEL, TRADE, ProductScale
-from makerfirst.replay.fill_curve import fit_curve, fit_intensity, observed_rates, sample_tape
+from makerfirst.replay.fill_curve import (
+    NO_FILL_K,
+    TapeSample,
+    VirtualOrder,
+    fit_curve,
+    fit_intensity,
+    observed_rates,
+    sample_tape,
+)
 
 SCALE = ProductScale("TEST-USD", Decimal("0.01"), Decimal("1"))
 Row = tuple[float, int, int, int, int]
@@ -100,3 +108,20 @@ def test_a_product_without_fills_borrows_the_pools_curve_and_says_so() -> None:
     rates = observed_rates(busy, (0.1, 0.2, 0.3, 0.4))
     assert all(r.interval[0] <= r.rate <= r.interval[1] for r in rates)
     assert [r.rate for r in rates] == sorted((r.rate for r in rates), reverse=True)
+
+
+def test_fills_only_at_the_nearest_distance_do_not_identify_k() -> None:
+    # Every fill at the touch, none beyond: the likelihood rises without end in k (a cliff). The
+    # bound is not believed: k is the no-fill assumption and A its MLE given k, said in the notes.
+    orders = [VirtualOrder(0.5, 10.0, 1.0)] * 4 + [VirtualOrder(d, 30.0, 0.0) for d in (0.75, 1.0, 2.0)] * 4
+    fitted = fit_intensity(orders)
+    assert fitted is not None and not fitted.k_identified and fitted.k == NO_FILL_K
+    exposure = sum(o.exposure * math.exp(-NO_FILL_K * o.distance) for o in orders)
+    assert fitted.a == pytest.approx(4 / exposure)
+    assert fitted.a_interval[0] < fitted.a < fitted.a_interval[1] < math.inf
+    sample = TapeSample("NU-GBP", orders=list(orders))
+    assert any("do not identify k" in n for n in fit_curve(sample).notes)
+    # Fills spread over the distances identify it as before.
+    spread = [VirtualOrder(d, 10.0, 1.0) for d in (0.5, 0.5, 0.75, 1.0)] + orders[4:]
+    identified = fit_intensity(spread)
+    assert identified is not None and identified.k_identified and identified.k != NO_FILL_K

@@ -10,19 +10,24 @@ Before each attempt, from the product's fill curve (``FillCurve``: A, k and σ m
    (taker − maker) and the walk of one lot into the bids, in spreads.
 3. δ*(τ, q) from ``algorithms.glft``; the ask ``mid + δ*`` rounded up to the tick becomes a
    cushion over the bid, clamped to [1 tick, the spread]: never crossing, never behind the best ask.
-4. When the model wants to cross (the ask at or below the bid) or too little time is left for an
-   order to rest, patience has run out: the design note's end as it is (``twap.after_patience``):
-   the one guarded IOC for a purge under the threshold, else its finish.
+4. When the model wants to cross (the ask at or below the bid) after the purge has been a maker
+   for ``min_maker_sec`` (default: the design note's first attempt, ``maker_first_ttl_sec``), or
+   when an order could no longer rest ``min_rest_sec`` and still leave ``taker_reserve_sec``
+   before the deadline, patience has run out: the design note's end as it is
+   (``twap.after_patience``): the one guarded IOC for a purge under the threshold, else its
+   finish. Before ``min_maker_sec`` a crossing quote is the most aggressive maker price instead
+   (bid + the loop's cushion): curves of thin products stand on few fills.
 
 Each attempt rests ``requote_sec`` (re-solved then) with top-of-book tracking; the maker attempts
 are bounded by ``max_slices`` like the design note's. Every order goes through the engine and its
-guards. A product without a curve gets the design note's loop unchanged.
+guards. A product without a curve gets the design note's loop unchanged (or the pooled curve,
+when one is given). Every knob is a policy key (``purge_execution.glft``, ``.tracking``).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -32,6 +37,7 @@ from makerfirst.algorithms.sell_policies import PolicyView
 from makerfirst.algorithms.tob import Tracking
 from makerfirst.domain.book import OrderBook
 from makerfirst.domain.money import ZERO
+from makerfirst.policy import Policy
 
 MAX_LOTS = 40  # the solver's inventory grid: more lots than this are quoted as this many
 
@@ -40,62 +46,116 @@ MAX_LOTS = 40  # the solver's inventory grid: more lots than this are quoted as 
 class GlftSettings:
     """``gamma``: risk aversion per spread (chosen, not estimated); ``fee_gap``: taker − maker fee
     (Coinbase's lowest tier); ``requote_sec``: how long one quote rests before it is re-solved;
-    ``min_rest_sec``: less time left than this and a maker order cannot rest: give up."""
+    ``min_rest_sec``: a maker order that cannot rest this long (with ``taker_reserve_sec`` kept
+    before the deadline for the cancel and the taker) is not placed: give up;
+    ``min_maker_sec``: the model may not give up to the taker before the purge has been a maker
+    this long (None: the design note's first attempt, ``maker_first_ttl_sec``). The defaults are
+    the policy's (``purge_execution.glft`` and ``.tracking``)."""
 
     gamma: float = 0.5
     fee_gap: Decimal = Decimal("0.006")
     requote_sec: int = 10
     min_rest_sec: float = 3.0
     tracking: Tracking | None = field(default_factory=Tracking)
+    min_maker_sec: float | None = None  # None: the policy's maker_first_ttl_sec
+    taker_reserve_sec: float = 1.0
+
+    @classmethod
+    def from_policy(cls, policy: Policy) -> GlftSettings:
+        purge = policy.portfolio_management.purge_execution
+        keys = purge.glft
+        return cls(
+            gamma=float(keys.gamma),
+            fee_gap=Decimal(keys.fee_gap_bps) / 10_000,
+            requote_sec=keys.requote_sec,
+            min_rest_sec=float(keys.min_rest_sec),
+            tracking=Tracking.from_policy(policy),
+            min_maker_sec=float(keys.min_maker_sec) if keys.min_maker_sec is not None else None,
+            taker_reserve_sec=float(keys.taker_reserve_sec),
+        )
 
 
 class Glft:
-    """Maker quotes at the GLFT distance for the lots and time left; the design note's taker at the end."""
+    """Maker quotes at the GLFT distance for the lots and time left; the design note's taker at the end.
+
+    ``settings`` None: read from the policy the loop runs with (so ``--set`` and sweeps reach
+    them). A product without a curve of its own quotes from ``pooled`` when given (``on_pooled``
+    is told, once per product), else it gets the design note's loop unchanged."""
 
     name = "glft"
 
-    def __init__(self, curves: Mapping[str, FillCurve], settings: GlftSettings | None = None) -> None:
+    def __init__(
+        self,
+        curves: Mapping[str, FillCurve],
+        settings: GlftSettings | None = None,
+        *,
+        pooled: FillCurve | None = None,
+        on_pooled: Callable[[str], None] | None = None,
+    ) -> None:
         self.curves = dict(curves)
-        self.settings = settings or GlftSettings()
+        self.settings = settings
+        self.pooled = pooled
+        self._on_pooled = on_pooled
+        self._told: set[str] = set()
+
+    def curve_for(self, product_id: str) -> FillCurve | None:
+        curve = self.curves.get(product_id)
+        if curve is not None or self.pooled is None:
+            return curve
+        if product_id not in self._told:
+            self._told.add(product_id)
+            if self._on_pooled is not None:
+                self._on_pooled(product_id)
+        return self.pooled
 
     def decide(self, view: PolicyView) -> twap.Decision:
         done = view.settled()
         if done is not None:
             return done
-        curve = self.curves.get(view.product.product_id)
+        curve = self.curve_for(view.product.product_id)
         if curve is None:
             return twap.decide(view.state, view.product, view.book, view.rules)
+        settings = self.settings or GlftSettings.from_policy(view.config)
         state, book, rules = view.state, view.book, view.rules
         value = state.remaining * book.mid
         if state.maker_attempts >= rules.max_slices:
             return twap.after_patience(state, value, rules)
         tau = self._time_left(view)
-        reason, cushion = self.quote(view, curve, tau)
-        if cushion < 1 or tau < self.settings.min_rest_sec:
+        reason, cushion = self.quote(view, curve, tau, settings)
+        if cushion < 1 and view.now - view.started_at < self._min_maker_sec(view, settings):
+            # The model would cross already, but the design note's first attempt is the least
+            # patience a maker gets: curves of thin products stand on few fills, and a maker at
+            # the touch may still fill. Until then: the most aggressive maker price, re-solved.
+            cushion = max(1, state.cushion_ticks)
+        # The attempt ends early enough for the cancel and the taker to be answered before the deadline.
+        ttl = min(settings.requote_sec, math.floor(tau - settings.taker_reserve_sec))
+        if cushion < 1 or ttl < settings.min_rest_sec:
             decision = twap.after_patience(state, value, rules)
             if isinstance(decision, twap.PlaceTakerFallback):
                 return twap.PlaceTakerFallback(decision.size, decision.remaining_value_usd, reason=reason)
             return decision
-        ttl = max(1, min(self.settings.requote_sec, math.floor(tau)))
         size = twap.slice_size(state.remaining, book.mid, view.product, rules.max_slice_usd)
         return twap.PlaceMakerSlice(
             size=size,
             cushion_ticks=min(cushion, view.spread_ticks),
             attempt_index=state.maker_attempts,
             ttl_sec=ttl,
-            tracking=self.settings.tracking,
+            tracking=settings.tracking,
             reason=reason,
         )
 
-    def quote(self, view: PolicyView, curve: FillCurve, tau: float) -> tuple[twap.QuoteReason, int]:
+    def quote(
+        self, view: PolicyView, curve: FillCurve, tau: float, settings: GlftSettings | None = None
+    ) -> tuple[twap.QuoteReason, int]:
         """The model's quote and the cushion over the bid it maps to (below 1: it wants to cross)."""
+        settings = settings or self.settings or GlftSettings.from_policy(view.config)
         book, product = view.book, view.product
         tick = product.price_increment
         spread = book.best_ask - book.best_bid
         slice_usd = view.rules.max_slice_usd
         lots = max(1, min(MAX_LOTS, math.ceil(float(view.state.remaining * book.mid / slice_usd))))
-        b = give_up_spreads(book, view.state.remaining / lots, self.settings.fee_gap)
-        params = GlftParams(curve.a_per_sec, curve.k, curve.sigma, self.settings.gamma, b)
+        b = give_up_spreads(book, view.state.remaining / lots, settings.fee_gap)
+        params = GlftParams(curve.a_per_sec, curve.k, curve.sigma, settings.gamma, b)
         delta = optimal_distance(params, lots, tau)
         target = product.price_ceil(book.mid + Decimal(repr(delta)) * spread)
         cushion = int((target - book.best_bid) / tick)
@@ -109,6 +169,12 @@ class Glft:
             give_up_spreads=b,
         )
         return reason, cushion
+
+    @staticmethod
+    def _min_maker_sec(view: PolicyView, settings: GlftSettings) -> float:
+        if settings.min_maker_sec is not None:
+            return settings.min_maker_sec
+        return float(view.config.portfolio_management.purge_execution.maker_first_ttl_sec)
 
     @staticmethod
     def _time_left(view: PolicyView) -> float:

@@ -101,7 +101,7 @@ class TopOfBook:
     name = "tob"
 
     def __init__(self, tracking: Tracking | None = None) -> None:
-        self.tracking = tracking or Tracking()
+        self.tracking = tracking  # None: the policy's ``purge_execution.tracking`` keys
 
     def decide(self, view: PolicyView) -> twap.Decision:
         decision = twap.decide(view.state, view.product, view.book, view.rules)
@@ -111,7 +111,7 @@ class TopOfBook:
         ttl = adaptive_maker_ttl_sec(
             view.rules.purpose, decision.attempt_index, view.book.spread_bps, view.config
         )
-        return replace(decision, ttl_sec=ttl, tracking=self.tracking)
+        return replace(decision, ttl_sec=ttl, tracking=self.tracking or Tracking.from_policy(view.config))
 
 
 class MarketSell:

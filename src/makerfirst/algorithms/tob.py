@@ -19,6 +19,7 @@ from makerfirst.domain.book import OrderBook
 from makerfirst.domain.book_condition import BookCondition
 from makerfirst.domain.orders import Side
 from makerfirst.domain.product import Product
+from makerfirst.policy import Policy
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,6 +35,12 @@ class Tracking:
     def __post_init__(self) -> None:
         if self.max_replaces < 0 or self.min_rest_sec <= 0 or self.check_sec <= 0:
             raise ValueError("tracking needs max_replaces >= 0, min_rest_sec > 0 and check_sec > 0")
+
+    @classmethod
+    def from_policy(cls, policy: Policy) -> Tracking:
+        """The policy's ``purge_execution.tracking`` keys (so a sweep can vary them)."""
+        keys = policy.portfolio_management.purge_execution.tracking
+        return cls(keys.max_replaces, float(keys.min_rest_sec), float(keys.check_sec))
 
 
 def displaced(

@@ -35,7 +35,7 @@ from makerfirst.replay.backtest import (
     run_backtest,
 )
 from makerfirst.replay.driver import FillModel
-from makerfirst.replay.glft_fit import by_product_json, curves_json, with_plan_curves
+from makerfirst.replay.glft_fit import by_product_json, curves_json, fitted_specs, with_plan_curves
 from makerfirst.replay.metrics import PolicyMetrics
 from makerfirst.replay.policies import REFERENCE_POLICIES, SELL_POLICIES, parse_policies
 from makerfirst.replay.report import write_report
@@ -282,7 +282,8 @@ def backtest(
             ),
         )
         plan = plan_backtest(config)
-        config = replace(config, policies=with_plan_curves(config.policies, plan, config))
+        specs, evidence = fitted_specs(config.policies, plan, config)
+        config = replace(config, policies=specs)
     except MakerfirstError as error:
         raise _fail(error) from None
     console = Console(stderr=True)
@@ -292,7 +293,7 @@ def backtest(
             config, plan=plan, on_result=lambda _: progress.advance(task), traces=report is not None
         )
     if report is not None:
-        write_report(result, report)
+        write_report(result, report, curves=evidence)
     if as_json:
         payload = backtest_json(result, config) | curves_json(config.policies)
         if by_product:

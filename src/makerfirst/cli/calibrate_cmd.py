@@ -14,8 +14,9 @@ from makerfirst.cli.backtest_cmd import _modes, _quote_rates
 from makerfirst.domain.errors import MakerfirstError
 from makerfirst.replay.backtest import BacktestConfig, ReplayVenue, plan_backtest
 from makerfirst.replay.estimates import save_curves
-from makerfirst.replay.fill_curve import TapeSample, fit_curves, observed_rates
-from makerfirst.replay.glft_fit import plan_samples
+from makerfirst.replay.fill_curve import fit_curves, fit_pooled
+from makerfirst.replay.glft_fit import curve_evidence, plan_samples
+from makerfirst.replay.report import render_curves_html
 
 
 def calibrate(
@@ -37,11 +38,17 @@ def calibrate(
     ] = 0.5,
     seed: Annotated[int, typer.Option("--seed", help="Seed of the fitted markets' measuring runs.")] = 1,
     as_json: Annotated[bool, typer.Option("--json", help="Print the saved file's content as JSON.")] = False,
+    report: Annotated[
+        Path | None,
+        typer.Option("--report", help="Write an HTML page: each curve against the observed fill rates."),
+    ] = None,
 ) -> None:
     """Fit Λ(δ) = A·e^(−kδ) (δ in spreads from the mid) and σ per product, by censored maximum
     likelihood on virtual asks at several distances: on the first part of the capture (replay) and
     on the market fitted from it (calibrated), pooled across products with shrinkage. Saved with
-    the date for `simulate purge --policy glft --curves FILE`."""
+    the date and the pooled curve, for `simulate purge --policy glft --curves FILE` and `run
+    --fill-curves FILE` (purge_execution.sell_policy: glft). --report draws each curve against the
+    observed fill rates."""
     try:
         config = BacktestConfig(
             data=data,
@@ -58,7 +65,12 @@ def calibrate(
         curves = fit_curves(samples)
         tapes = [v.tape for v in plan.venues.values() if isinstance(v, ReplayVenue)]
         span = (min(t.start for t in tapes), max(t.end for t in tapes)) if tapes else None
-        saved = save_curves(out, curves, data=data, data_span=span, now=datetime.now(UTC))
+        saved = save_curves(
+            out, curves, data=data, data_span=span, now=datetime.now(UTC), pooled=fit_pooled(samples, curves)
+        )
+        evidence = curve_evidence(curves, samples)
+        if report is not None:
+            _write(report, render_curves_html(evidence, f"makerfirst fill curves of {data}"))
     except MakerfirstError as error:
         typer.echo(f"error: {error}", err=True)
         raise typer.Exit(2) from None
@@ -70,10 +82,7 @@ def calibrate(
     console.print(f"fill curves of {data} measured {saved.measured_at}{span_text} → {out}")
     for note in plan.skipped:
         console.print(f"skipped {note}")
-    for product_id, curve in curves.items():
-        merged = TapeSample(product_id)
-        for part in samples[product_id]:
-            merged += part
+    for product_id, curve, observed in ((e.curve.product_id, e.curve, e.observed) for e in evidence):
         table = Table(
             title=(
                 f"{product_id}: A={curve.a_per_sec:.4g}/s"
@@ -85,7 +94,7 @@ def calibrate(
         )
         for column in ("δ (spreads)", "virtual asks", "fills", "observed /s [95 %]", "fitted /s"):
             table.add_column(column, justify="right")
-        for rate in observed_rates(merged):
+        for rate in observed:
             table.add_row(
                 f"{rate.distance:g}",
                 str(rate.orders),
@@ -96,3 +105,17 @@ def calibrate(
         console.print(table)
         for note in curve.notes:
             console.print(f"  note: {note}")
+    if saved.pooled is not None:
+        pooled = saved.pooled
+        console.print(
+            f"pooled curve (for a product the file has none of): A={pooled.a_per_sec:.4g}/s,"
+            f" k={pooled.k:.3g}/spread, σ={pooled.sigma:.3g} spreads/√s, {pooled.fills} fills of"
+            f" {pooled.orders} virtual asks"
+        )
+
+
+def _write(path: Path, page: str) -> None:
+    try:
+        path.write_text(page, encoding="utf-8")
+    except OSError as failed:
+        raise MakerfirstError(f"{path}: cannot write the report ({failed.strerror or failed})") from None

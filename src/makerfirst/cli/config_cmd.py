@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from makerfirst.domain.errors import MakerfirstError
 from makerfirst.policy import PolicyError, load_policy
 
 config_app = typer.Typer(name="config", help="Inspect and validate policy files.", no_args_is_help=True)
@@ -30,9 +32,18 @@ def validate(
 ) -> None:
     """Check a policy file: print ok and exit 0 when valid, else every problem on stderr and exit 2."""
     try:
-        load_policy(path, overrides or ())
+        policy = load_policy(path, overrides or ())
+        # The purge sell policy is built as `run` builds it: glft's fill curves are read and dated.
+        from makerfirst.replay.estimates import purge_sell_policy  # noqa: PLC0415  # numpy: only here
+
+        chosen = purge_sell_policy(policy, time.time())
     except PolicyError as err:
         for problem in err.problems:
             typer.echo(f"error: {problem}", err=True)
         raise typer.Exit(code=2) from None
+    except MakerfirstError as err:
+        typer.echo(f"error: portfolio_management.purge_execution.fill_curves: {err}", err=True)
+        raise typer.Exit(code=2) from None
+    for notice in chosen.notices:
+        typer.echo(notice, err=True)
     typer.echo("ok")

@@ -112,6 +112,14 @@ def run(
             help="With --stream: the feed's URL (default: ws(s)://HOST:PORT/ws of --api-url, or Coinbase's).",
         ),
     ] = None,
+    fill_curves: Annotated[
+        Path | None,
+        typer.Option(
+            "--fill-curves",
+            help="Fill curves from `makerfirst calibrate` (sets purge_execution.fill_curves; for"
+            " --set portfolio_management.purge_execution.sell_policy=glft).",
+        ),
+    ] = None,
 ) -> None:
     """Run the bot: each cycle refreshes balances, reconciles, purges the policy's `purge:` list."""
     loop = _check_options(
@@ -150,7 +158,7 @@ def run(
             db=db,
             venue=venue,
             policy_path=policy,
-            policy_overrides=tuple(overrides or ()),
+            policy_overrides=(*_fill_curves_override(fill_curves), *(overrides or ())),
             logs=logs,
             web=web_at,
         )
@@ -229,6 +237,13 @@ def _check_stream(*, stream: bool, ws_url: str | None, exchange: str | None) -> 
             f"--stream: {exchange} has no WebSocket adapter (only coinbase streams)",
             "drop --stream to poll it over REST",
         )
+
+
+def _fill_curves_override(path: Path | None) -> tuple[str, ...]:
+    # JSON quoting is YAML: any path reads back as the one string.
+    if path is None:
+        return ()
+    return (f"portfolio_management.purge_execution.fill_curves={json.dumps(str(path))}",)
 
 
 def _web_binding(bind: str) -> WebBinding:

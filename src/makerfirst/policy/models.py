@@ -217,6 +217,59 @@ class GuardsPolicy(_Section):
     )
 
 
+class TrackingPolicy(_Section):
+    """Top-of-book tracking of a maker attempt (``sell_policy: tob`` and ``glft``)."""
+
+    max_replaces: WholeNumber = Field(
+        6, ge=0, le=100, description="Count; new orders per maker attempt after its first."
+    )
+    min_rest_sec: ExactDecimal = Field(
+        Decimal("2"),
+        ge=Decimal("0.5"),
+        le=Decimal("600"),
+        description="Seconds; an order rests at least this long before it is replaced (the rate limit).",
+    )
+    check_sec: ExactDecimal = Field(
+        Decimal("1"),
+        ge=MIN_POLL_INTERVAL_SEC,
+        le=Decimal("600"),
+        description="Seconds; how often the book is read while an attempt tracks the touch.",
+    )
+
+
+class GlftPolicy(_Section):
+    """The GLFT quotes (``sell_policy: glft``): the knobs the fill curves do not measure."""
+
+    gamma: ExactDecimal = Field(
+        Decimal("0.5"),
+        gt=0,
+        le=Decimal("100"),
+        description="Risk aversion per spread: higher quotes closer to the bid and gives up sooner.",
+    )
+    fee_gap_bps: WholeNumber = Field(
+        60, ge=0, le=1000, description="Bps; taker minus maker fee, priced into the give-up cost."
+    )
+    requote_sec: TtlSeconds = Field(
+        10, description="Seconds; one quote rests this long, then it is re-solved."
+    )
+    min_rest_sec: ExactDecimal = Field(
+        Decimal("3"),
+        gt=0,
+        le=Decimal("600"),
+        description="Seconds; with less time left a maker order cannot rest: the design note's end.",
+    )
+    taker_reserve_sec: ExactDecimal = Field(
+        Decimal("1"),
+        ge=0,
+        le=Decimal("600"),
+        description="Seconds; the last maker attempt ends this long before the deadline (for the taker).",
+    )
+    min_maker_sec: Annotated[WholeNumber, Field(ge=0, le=3600)] | None = Field(
+        None,
+        description="Seconds; no taker before a purge was a maker this long (null: maker_first_ttl_sec).",
+    )
+
+
 class PurgeExecutionPolicy(_Section):
     """Purge mode (T3 illiquid junk): maker slices with a guarded taker fallback.
 
@@ -260,6 +313,20 @@ class PurgeExecutionPolicy(_Section):
         le=1000,
         description="Count; a purge stops after this many maker slices, whatever else happens.",
     )
+    # Issue 13: how a purge's maker attempts are priced (the ladder, the guards and the one taker
+    # order around them stay the design note's).
+    sell_policy: Literal["design_note", "tob", "glft"] = Field(
+        "design_note",
+        description="design_note (the TTL ladder), tob (it, tracking the touch) or glft (GLFT quotes).",
+    )
+    fill_curves: str | None = Field(
+        None, description="glft: the file `makerfirst calibrate --out` wrote (needed by glft)."
+    )
+    fill_curves_max_age_days: WholeNumber = Field(
+        30, ge=1, le=3650, description="Days; curves measured on older data are used with a warning."
+    )
+    tracking: TrackingPolicy = Field(default_factory=TrackingPolicy, description="tob and glft: tracking.")
+    glft: GlftPolicy = Field(default_factory=GlftPolicy, description="glft: the quotes' knobs.")
 
     @model_validator(mode="before")
     @classmethod
@@ -296,6 +363,16 @@ class PurgeExecutionPolicy(_Section):
                 f" max_slices={self.max_slices} (the purge ends its maker slices first)",
                 f"lower it to at most {self.max_slices}, or raise max_slices",
                 key="max_consecutive_no_fill",
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _glft_has_its_curves(self) -> PurgeExecutionPolicy:
+        if self.sell_policy == "glft" and not self.fill_curves:
+            raise _rule(
+                "sell_policy glft quotes from fill curves, and none are given",
+                "set it to the file `makerfirst calibrate --out FILE` wrote (or run --fill-curves FILE)",
+                key="fill_curves",
             )
         return self
 

@@ -199,6 +199,7 @@ class _Fit:
     k: float
     a_interval: tuple[float, float]
     k_interval: tuple[float, float]
+    k_identified: bool = True
 
 
 def fit_intensity(orders: Sequence[VirtualOrder]) -> _Fit | None:
@@ -218,18 +219,22 @@ def fit_intensity(orders: Sequence[VirtualOrder]) -> _Fit | None:
         return float((w * d).sum() / w.sum())
 
     low, high = K_RANGE
-    if exposure_mean(low) <= fills_mean:
-        k = low  # fills no closer to the mid than the exposure: as flat as we believe
-    elif exposure_mean(high) >= fills_mean:
-        k = high
-    else:
-        for _ in range(80):
-            k = math.sqrt(low * high)
-            if exposure_mean(k) > fills_mean:
-                low = k
-            else:
-                high = k
+    if exposure_mean(low) <= fills_mean or exposure_mean(high) >= fills_mean:
+        # The likelihood is maximal on a bound: fills no closer to the mid than the exposure (flat),
+        # or all at the nearest distance (a cliff). The data do not identify k; a bound would be
+        # believed as a fact (a cliff at the touch quotes beyond it), so k is the one assumed
+        # without fills, and A its MLE given k.
+        e = np.exp(-NO_FILL_K * d)
+        a = fills / float((t * e).sum())
+        spread = math.exp(Z95 / math.sqrt(fills))
+        return _Fit(a, NO_FILL_K, (a / spread, a * spread), (0.0, math.inf), k_identified=False)
+    for _ in range(80):
         k = math.sqrt(low * high)
+        if exposure_mean(k) > fills_mean:
+            low = k
+        else:
+            high = k
+    k = math.sqrt(low * high)
     e = np.exp(-k * d)
     s0, s1, s2 = float((t * e).sum()), float((t * e * d).sum()), float((t * e * d * d).sum())
     a = fills / s0
@@ -243,7 +248,11 @@ def fit_intensity(orders: Sequence[VirtualOrder]) -> _Fit | None:
     return _Fit(
         a,
         k,
-        (a * math.exp(-Z95 * se_log_a), a * math.exp(Z95 * se_log_a)),
+        # A near-singular information (fills at one distance only) gives a huge se: an unbounded interval.
+        (
+            a * math.exp(-min(Z95 * se_log_a, 700.0)),
+            a * math.exp(Z95 * se_log_a) if Z95 * se_log_a < 700 else math.inf,
+        ),
         (max(0.0, k - Z95 * se_k), k + Z95 * se_k),
     )
 
@@ -283,6 +292,11 @@ def fit_curve(sample: TapeSample, pool: Sequence[TapeSample] = ()) -> FillCurve:
         notes.append(
             f"no virtual ask filled and no pool: A is its 95 % upper bound (3 fills over the exposure)"
             f" at an assumed k = {NO_FILL_K:g} per spread"
+        )
+    if not fitted.k_identified:
+        notes.append(
+            f"the fills do not identify k (its likelihood peaks on the bound of {K_RANGE}):"
+            f" k = {NO_FILL_K:g} per spread assumed, A fitted given it"
         )
     if fills == 0:
         notes.append("no virtual ask filled: its curve is the pool's pseudo-fills over its own exposure")
@@ -364,3 +378,25 @@ def fit_curves(samples: Mapping[str, Sequence[TapeSample]]) -> dict[str, FillCur
         merged[product_id] = whole
     pool = list(merged.values())
     return {product_id: fit_curve(sample, pool) for product_id, sample in merged.items()}
+
+
+POOLED = "pooled"  # the product id of the curve pooled across products
+
+
+def fit_pooled(samples: Mapping[str, Sequence[TapeSample]], curves: Mapping[str, FillCurve]) -> FillCurve:
+    """One curve from every product's virtual orders together (distances are in spreads, so they
+    pool), for a product that has no curve of its own; σ and the spread are the products' medians."""
+    orders = [o for parts in samples.values() for part in parts for o in part.orders]
+    fitted = fit_intensity(orders) or _no_fill_bound(orders)
+    return FillCurve(
+        product_id=POOLED,
+        a_per_sec=fitted.a,
+        k=fitted.k,
+        sigma=statistics.median(c.sigma for c in curves.values()) if curves else 0.0,
+        spread_ticks=statistics.median(c.spread_ticks for c in curves.values()) if curves else 1.0,
+        orders=len(orders),
+        fills=int(sum(o.filled for o in orders)),
+        a_interval=fitted.a_interval,
+        k_interval=fitted.k_interval,
+        notes=(f"pooled across {len(samples)} products; σ and the spread are their medians",),
+    )

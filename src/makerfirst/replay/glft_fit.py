@@ -4,7 +4,8 @@ of each capture (never the part the policies are judged on alone) and each fitte
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 from makerfirst.algorithms.glft import FillCurve
 from makerfirst.replay.backtest import (
@@ -17,13 +18,15 @@ from makerfirst.replay.backtest import (
 )
 from makerfirst.replay.episodes import Window, split_window
 from makerfirst.replay.events import ProductScale
-from makerfirst.replay.fill_curve import TapeSample, fit_curves, measure_market, sample_tape
+from makerfirst.replay.fill_curve import (
+    ObservedRate,
+    TapeSample,
+    fit_curves,
+    measure_market,
+    observed_rates,
+    sample_tape,
+)
 from makerfirst.replay.policies import PolicyKind, PolicySpec, with_curves
-
-
-def plan_curves(plan: BacktestPlan, config: BacktestConfig) -> dict[str, FillCurve]:
-    """One curve per product of ``plan``, from its replayed calibration window and its fitted market."""
-    return fit_curves(plan_samples(plan, config))
 
 
 def plan_samples(plan: BacktestPlan, config: BacktestConfig) -> dict[str, list[TapeSample]]:
@@ -42,13 +45,43 @@ def plan_samples(plan: BacktestPlan, config: BacktestConfig) -> dict[str, list[T
     return samples
 
 
+@dataclass(frozen=True, slots=True)
+class CurveEvidence:
+    """A product's fitted curve beside the fill frequencies observed at each distance (the report's
+    per-product section)."""
+
+    curve: FillCurve
+    observed: tuple[ObservedRate, ...]
+
+
+def curve_evidence(
+    curves: Mapping[str, FillCurve], samples: Mapping[str, Sequence[TapeSample]]
+) -> tuple[CurveEvidence, ...]:
+    out = []
+    for product_id, curve in curves.items():
+        merged = TapeSample(product_id)
+        for part in samples.get(product_id, ()):
+            merged += part
+        out.append(CurveEvidence(curve, tuple(observed_rates(merged))))
+    return tuple(out)
+
+
 def with_plan_curves(
     specs: Sequence[PolicySpec], plan: BacktestPlan, config: BacktestConfig
 ) -> tuple[PolicySpec, ...]:
     """``specs``, the ``glft`` ones given the plan's curves (measured only when one is there)."""
+    return fitted_specs(specs, plan, config)[0]
+
+
+def fitted_specs(
+    specs: Sequence[PolicySpec], plan: BacktestPlan, config: BacktestConfig
+) -> tuple[tuple[PolicySpec, ...], tuple[CurveEvidence, ...]]:
+    """``with_plan_curves`` and the evidence the curves were fitted on (empty without a ``glft``)."""
     if not any(s.kind is PolicyKind.GLFT for s in specs):
-        return tuple(specs)
-    return with_curves(specs, plan_curves(plan, config))
+        return tuple(specs), ()
+    samples = plan_samples(plan, config)
+    curves = fit_curves(samples)
+    return with_curves(specs, curves), curve_evidence(curves, samples)
 
 
 def by_product_json(result: BacktestResult, config: BacktestConfig) -> dict[str, list[dict[str, object]]]:

@@ -1,13 +1,17 @@
 """A self-contained HTML report of a backtest (plotly): the metrics table (95 % intervals), each
 policy's IS distribution (uncensored episodes), the fill-time curves (the share of episodes with a
 maker fill, and completed, by seconds after arrival, per mode: replayed real flow beside the
-calibrated synthetic market), and for the first episode of each policy the book, our resting
-quotes and our fills over time. Rendering only: every number comes from ``BacktestResult``.
+calibrated synthetic market), for the first episode of each policy the book, our resting
+quotes and our fills over time, and (with ``glft``) a section per product: its fitted fill curve
+Λ(δ) = A·e^(−kδ) against the fill frequencies observed at each distance, with 95 % intervals and
+the number of virtual asks behind each point. Rendering only: every number comes from
+``BacktestResult`` and the curves' evidence (``glft_fit.CurveEvidence``).
 """
 
 from __future__ import annotations
 
 import html
+import math
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -15,6 +19,7 @@ from typing import Any
 import plotly.graph_objects as go  # type: ignore[import-untyped]  # plotly ships no type hints
 
 from makerfirst.replay.backtest import BacktestResult, EpisodeTrace
+from makerfirst.replay.glft_fit import CurveEvidence
 from makerfirst.replay.metrics import PolicyMetrics
 
 _COLUMNS = (
@@ -143,7 +148,56 @@ def trace_figure(trace: EpisodeTrace) -> Any:
     return figure
 
 
-def render_html(result: BacktestResult, title: str) -> str:
+def curve_figure(evidence: CurveEvidence) -> Any:
+    """The fitted Λ(δ) as a line, the observed fill rates as points with their 95 % intervals and
+    n (virtual asks, fills) per point."""
+    curve, observed = evidence.curve, evidence.observed
+    title = (
+        f"{curve.product_id}: fill curve Λ(δ) = {curve.a_per_sec:.4g}·e^(−{curve.k:.3g}·δ) per second"
+        f" (A 95 % [{curve.a_interval[0]:.3g}, {curve.a_interval[1]:.3g}], k [{curve.k_interval[0]:.3g},"
+        f" {curve.k_interval[1]:.3g}]; σ = {curve.sigma:.3g} spreads/√s; {curve.fills} fills of"
+        f" {curve.orders} virtual asks)"
+    )
+    figure = go.Figure(layout={"title": title})
+    if observed:
+        figure.add_trace(
+            go.Scatter(
+                x=[r.distance for r in observed],
+                y=[r.rate for r in observed],
+                mode="markers+text",
+                name="observed fills / s of exposure",
+                error_y={
+                    "type": "data",
+                    "symmetric": False,
+                    "array": [r.interval[1] - r.rate for r in observed],
+                    "arrayminus": [r.rate - r.interval[0] for r in observed],
+                },
+                text=[f"n={r.orders}" for r in observed],
+                textposition="top right",
+                customdata=[[r.orders, r.fills, r.exposure_sec, *r.interval] for r in observed],
+                hovertemplate=(
+                    "δ %{x} spreads: %{y:.4f}/s [%{customdata[3]:.4f}, %{customdata[4]:.4f}]"
+                    "<br>%{customdata[1]} fills of %{customdata[0]} virtual asks,"
+                    " %{customdata[2]:.0f} s exposed<extra></extra>"
+                ),
+            )
+        )
+    top = max((r.distance for r in observed), default=4.0)
+    xs = [top * i / 50 for i in range(51)]
+    figure.add_trace(
+        go.Scatter(
+            x=xs,
+            y=[curve.a_per_sec * math.exp(-curve.k * x) for x in xs],
+            mode="lines",
+            name="fitted A·e^(−kδ)",
+        )
+    )
+    figure.update_xaxes(title="δ: ask distance from the mid (spreads)")
+    figure.update_yaxes(title="fills per second (95 % interval)", rangemode="tozero")
+    return figure
+
+
+def render_html(result: BacktestResult, title: str, curves: Sequence[CurveEvidence] = ()) -> str:
     figures = [
         metrics_figure(result.metrics),
         cost_figure(result),
@@ -152,6 +206,7 @@ def render_html(result: BacktestResult, title: str) -> str:
     ]
     # The first figure carries plotly.js inline so the file opens offline; the others reuse it.
     parts = [f.to_html(full_html=False, include_plotlyjs=(i == 0)) for i, f in enumerate(figures)]
+    parts += _curve_parts(curves)
     notes = "".join(f"<li>{html.escape(s)}</li>" for s in (*result.plan.notes, *result.plan.skipped))
     rebuild = result.plan.rebuild
     check = (
@@ -170,6 +225,41 @@ def render_html(result: BacktestResult, title: str) -> str:
     )
 
 
-def write_report(result: BacktestResult, path: Path, title: str = "makerfirst backtest") -> Path:
-    path.write_text(render_html(result, title), encoding="utf-8")
+CURVES_INTRO = (
+    "<h2 id='fill-curves'>Fill curves per product (glft)</h2><p>Virtual asks placed every second at"
+    " each distance from the mid (in spreads) on the calibration part of each capture and on its fitted"
+    " market, filled under the conservative rule; the points are the observed fills per second of"
+    " exposure with 95 % intervals (n: virtual asks per point), the line the censored maximum-likelihood"
+    " fit, pooled across products and shrunk per product.</p>"
+)
+
+
+def _curve_parts(curves: Sequence[CurveEvidence], *, with_plotlyjs: bool = False) -> list[str]:
+    if not curves:
+        return []
+    parts = [CURVES_INTRO]
+    for i, evidence in enumerate(curves):
+        figure = curve_figure(evidence).to_html(full_html=False, include_plotlyjs=with_plotlyjs and i == 0)
+        product = html.escape(evidence.curve.product_id)
+        parts.append(f"<section class='fill-curve' data-product='{product}'>{figure}</section>")
+    return parts
+
+
+def render_curves_html(curves: Sequence[CurveEvidence], title: str) -> str:
+    """The fill-curve sections alone (``makerfirst calibrate --report``)."""
+    return (
+        "<!DOCTYPE html><html><head><meta charset='utf-8'>"
+        f"<title>{html.escape(title)}</title></head><body><h1>{html.escape(title)}</h1>"
+        + "".join(_curve_parts(curves, with_plotlyjs=True))
+        + "</body></html>"
+    )
+
+
+def write_report(
+    result: BacktestResult,
+    path: Path,
+    title: str = "makerfirst backtest",
+    curves: Sequence[CurveEvidence] = (),
+) -> Path:
+    path.write_text(render_html(result, title, curves), encoding="utf-8")
     return path
