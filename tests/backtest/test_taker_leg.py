@@ -110,6 +110,7 @@ def test_the_design_notes_taker_stops_at_its_cap_and_sells_only_what_lies_above_
     (taker,) = outcome.takers
     assert taker.limit_price == Decimal("0.9876") and taker.reference == BID_PRICE
     assert taker.filled_size == Decimal(20) and taker.deepest_price == Decimal("0.9950")
+    assert taker.slippage_bps == bps_under_the_bid("0.9950")  # 25.06 bps, of a 100 bps cap
     assert taker.cap_bps == 100 and not taker.beyond_cap
     assert outcome.residual_size == Decimal(5)
 
