@@ -32,6 +32,7 @@ METRIC_KEYS = {
     "orders_mean",
     "horizon_median_sec",
     "markouts",
+    "taker_leg",
     "vs_reference",
 }
 INTERVAL_KEYS = {"value", "low", "high", "n", "method"}
@@ -113,11 +114,19 @@ def test_synthetic_markets_and_the_table() -> None:
         "backtest", "--data", "synthetic:dead", "--episodes", "2", "--policies", "design_note", "--json"
     )
     assert data["rebuild_check"] is None and data["calibration"] == []
+    # A market without buyers: each of the design note's purges ends in its one capped IOC.
+    (metrics,) = data["metrics"]  # type: ignore[misc]
+    leg = metrics["taker_leg"]
+    assert (leg["orders"], leg["episodes_with_taker"], leg["episodes"]) == (2, 2, 2)
+    assert leg["caps_bps"] == [100] and leg["beyond_cap"] == 0 and 0 <= leg["worst_bps"] <= 100
+    assert set(leg["p95_bps"]) == INTERVAL_KEYS and leg["p95_bps"]["n"] == 2
     wide = CliRunner(env={"COLUMNS": "160"})
     table = wide.invoke(
         app, ["backtest", "--data", "synthetic:dead", "--episodes", "1", "--policies", "market_sell"]
     )
     assert table.exit_code == 0 and "market_sell" in table.stdout
+    assert "synthetic market_sell taker leg: 1 orders in 1 of 1 episodes, worst" in table.stdout
+    assert "0 beyond the 1000 bps cap" in table.stdout
 
 
 def test_bad_input_is_an_error_with_the_fix() -> None:

@@ -312,6 +312,9 @@ def backtest(
     for note in plan.notes:
         out.print(f"note: {note}")
     out.print(_metrics_table(f"{data} · {fill_model.value} fills · seed {seed}", result.metrics))
+    for m in result.metrics:
+        if m.taker_leg is not None:
+            out.print(f"{m.mode} {escape(m.policy)} {m.taker_leg.line()}", highlight=False)
     if result.replay is not None:
         r = result.replay
         out.print(

@@ -27,9 +27,10 @@ account holding ample base (the episode's size, not the balance, bounds the sell
 through ``TwapLoop`` and shown the deadline, as a task that is cancelled at the deadline or the
 end of the data; then every open order is cancelled and confirmed terminal (fills that race the
 cancel count), and whatever is unsold is charged as a forced taker sale into the bids at the
-deadline (``metrics.py``). The market keeps running up to 60 s after our last fill (within the
-data) for the markouts. Every policy sees the same episode: the same replayed tape, or the same
-synthetic market seed.
+deadline (``metrics.py``); its taker orders are kept with the touch each was priced from, read off
+the loop's events, for the taker leg (``taker_leg.py``). The market keeps running up to 60 s after
+our last fill (within the data) for the markouts. Every policy sees the same episode: the same
+replayed tape, or the same synthetic market seed.
 
 Products quoted in something other than a dollar need a rate (``quote_usd``) so a "$25" episode
 and the policy's USD thresholds mean the same everywhere; products without one are skipped and listed.
@@ -59,6 +60,7 @@ from makerfirst.domain.errors import MakerfirstError
 from makerfirst.domain.money import ZERO
 from makerfirst.domain.orders import FeeRates, Fill, Liquidity, Side
 from makerfirst.domain.product import Product
+from makerfirst.policy import Policy
 from makerfirst.replay.book_check import BookCheck
 from makerfirst.replay.calibrate import Calibration, calibrate
 from makerfirst.replay.cbook import BookTape, Volume
@@ -87,6 +89,7 @@ from makerfirst.replay.metrics import (
 )
 from makerfirst.replay.policies import REFERENCE_POLICIES, PolicySpec, resolve_policy, run_policy
 from makerfirst.replay.readers import read_checked_capture
+from makerfirst.replay.taker_leg import TakerReferences, taker_orders
 from makerfirst.replay.venue import ArrivalBooks, CompiledEngine
 
 SYNTHETIC_PREFIX = "synthetic:"
@@ -707,6 +710,11 @@ def _lived_through(venue: Venue, exchange: SimulatedExchange) -> Volume | None:
     return None
 
 
+def _taker_cap_bps(policy: Policy) -> int:
+    """The cap every backtest policy's IOC is priced with: each sells as a purge."""
+    return policy.portfolio_management.purge_execution.taker_max_slippage_bps
+
+
 async def _run_episode(
     venue: Venue, spec: PolicySpec, episode: Episode, options: SimOptions, *, mode: Mode, trace: bool
 ) -> tuple[EpisodeResult, EpisodeTrace | None, Volume | None]:
@@ -727,8 +735,17 @@ async def _run_episode(
     mid = book.mid
     size = max(product.size_floor(episode.size_usd / venue.usd_per_quote / mid), product.min_order_size(mid))
     policy = resolve_policy(spec.overrides, venue.usd_per_quote)
+    references = TakerReferences()  # the touch each taker order was priced from, for the taker leg
     work = run_policy(
-        spec, policy, exchange, clock, product_id=pid, size=size, seed=episode.seed, deadline=deadline
+        spec,
+        policy,
+        exchange,
+        clock,
+        product_id=pid,
+        size=size,
+        seed=episode.seed,
+        deadline=deadline,
+        on_event=references.observe,
     )
     loop_outcome = await _until(work, clock, stop)
     censored = loop_outcome == CUT_OFF and stop < deadline  # the data ended first
@@ -787,6 +804,13 @@ async def _run_episode(
         horizon_sec=episode.horizon_sec,
         markouts=markouts,
         markouts_beyond_data=beyond,
+        takers=taker_orders(
+            (o for o in exchange.all_orders() if o.product_id == pid),
+            fills,
+            references.touches,
+            _taker_cap_bps(policy),
+        ),
+        taker_cap_bps=_taker_cap_bps(policy),
     )
     volume = _lived_through(venue, exchange)
     if sampler is None:

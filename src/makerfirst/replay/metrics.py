@@ -26,6 +26,9 @@ that a table or JSON prints are rounded.
 * **Paired comparison**: on the episodes neither run was censored in, each policy's IS minus the
   reference policy's (the design note's), its mean with a paired-bootstrap interval, and the
   episodes it won, tied (within ``TIE_BPS``) and lost.
+* **The taker leg** (``taker_leg.py``): the taker orders, the episodes with one, how far their
+  fills went under the bid each IOC was priced from (worst, p95) and how many went beyond the cap
+  of the policy the episode ran with.
 
 Every figure carries a 95 % interval and its sample size (``stats.py``: a seeded bootstrap over
 episodes; Wilson for proportions).
@@ -57,6 +60,7 @@ from makerfirst.replay.stats import (
     ratio_of_sums,
     wilson,
 )
+from makerfirst.replay.taker_leg import TakerLeg, TakerOrder, summarize_taker_leg
 
 MARKOUT_HORIZONS_SEC = (1, 5, 30, 60)
 TIE_BPS = 0.01  # two IS figures closer than this are the same execution
@@ -132,6 +136,8 @@ class EpisodeResult:
     horizon_sec: float = math.inf
     markouts: tuple[Markout, ...] = ()
     markouts_beyond_data: tuple[tuple[int, int], ...] = ()
+    takers: tuple[TakerOrder, ...] = ()  # its taker orders, with the touch each was priced from
+    taker_cap_bps: int | None = None  # the cap of the policy it ran with (taker_max_slippage_bps)
 
     @property
     def requested_value(self) -> Decimal:
@@ -197,6 +203,7 @@ class PolicyMetrics:
     orders_mean: Interval
     horizon_median_sec: float | None
     markouts: tuple[MarkoutSummary, ...]
+    taker_leg: TakerLeg | None = None
     vs_reference: PairedComparison | None = None
 
     def as_json(self) -> dict[str, object]:
@@ -219,6 +226,7 @@ class PolicyMetrics:
             "orders_mean": self.orders_mean.as_json(),
             "horizon_median_sec": self.horizon_median_sec,
             "markouts": [m.as_json() for m in self.markouts],
+            "taker_leg": None if self.taker_leg is None else self.taker_leg.as_json(),
             "vs_reference": None if self.vs_reference is None else self.vs_reference.as_json(),
         }
 
@@ -301,6 +309,11 @@ def summarize(results: Sequence[EpisodeResult], *, seed: int = 1) -> PolicyMetri
         orders_mean=bootstrap(len(results), mean_of(_floats([r.orders for r in results])), seed=seed),
         horizon_median_sec=round(horizons[len(horizons) // 2], 2) if horizons else None,
         markouts=_markouts(results, seed),
+        taker_leg=summarize_taker_leg(
+            [r.takers for r in results],
+            (r.taker_cap_bps for r in results if r.taker_cap_bps is not None),
+            seed=seed,
+        ),
     )
 
 

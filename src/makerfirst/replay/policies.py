@@ -32,7 +32,7 @@ the episode runner also cancels it when the deadline or the end of the data come
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from decimal import Decimal
 from enum import StrEnum
@@ -54,6 +54,7 @@ from makerfirst.domain.intents import Purpose, SizeBase, TradeIntent
 from makerfirst.domain.money import plain
 from makerfirst.execution.engine import ExecutionEngine
 from makerfirst.execution.ids import ClientOrderIds
+from makerfirst.execution.loop_events import LoopEvent, log_event
 from makerfirst.execution.twap_loop import TwapLoop
 from makerfirst.policy import Policy, load_policy
 from makerfirst.ports import ExchangePort
@@ -188,10 +189,11 @@ async def run_policy(
     size: Decimal,
     seed: int = 0,
     deadline: float | None = None,
+    on_event: Callable[[LoopEvent], None] = log_event,
 ) -> str:
     """Sell ``size`` (base) of ``product_id`` with ``spec``'s policy (shown ``deadline``); return how
-    the loop ended."""
+    the loop ended. ``on_event``: the loop's event sink (default: the log)."""
     engine = ExecutionEngine(exchange, clock, policy, ids=ClientOrderIds(seed))
-    loop = TwapLoop(engine, exchange, clock, policy=make_policy(spec))
+    loop = TwapLoop(engine, exchange, clock, policy=make_policy(spec), on_event=on_event)
     report = await loop.run(TradeIntent(product_id, SizeBase(size), Purpose.PURGE), deadline=deadline)
     return report.outcome.value
