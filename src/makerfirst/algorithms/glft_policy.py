@@ -155,7 +155,7 @@ class Glft:
         slice_usd = view.rules.max_slice_usd
         lots = max(1, min(MAX_LOTS, math.ceil(float(view.state.remaining * book.mid / slice_usd))))
         b = give_up_spreads(book, view.state.remaining / lots, settings.fee_gap)
-        params = GlftParams(curve.a_per_sec, curve.k, curve.sigma, settings.gamma, b)
+        params = GlftParams(curve.a_per_sec, curve.k, curve.sigma, settings.gamma, b, curve.mu)
         delta = optimal_distance(params, lots, tau)
         target = product.price_ceil(book.mid + Decimal(repr(delta)) * spread)
         cushion = int((target - book.best_bid) / tick)
