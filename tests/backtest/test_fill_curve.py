@@ -138,6 +138,8 @@ def test_sigma_is_read_over_the_horizon_so_a_flickering_mid_is_not_risk() -> Non
     rng = random.Random(3)
     walk = [rng.gauss(0.0, 2.0) for _ in range(20_000)]
     assert mid_sigma_and_drift(walk)[0] == pytest.approx(2.0, rel=0.05)
+    # Too short for two disjoint 10-s changes: the one-second σ, flicker and all.
+    assert mid_sigma_and_drift(flicker[:19])[0] == pytest.approx(5.0, rel=0.01)
 
 
 def test_a_clear_drift_is_kept_and_one_within_its_noise_counts_as_none() -> None:

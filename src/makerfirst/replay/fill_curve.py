@@ -324,13 +324,14 @@ def fit_curve(sample: TapeSample, pool: Sequence[TapeSample] = ()) -> FillCurve:
 def mid_sigma_and_drift(changes: Sequence[float], horizon: int = SIGMA_HORIZON_SEC) -> tuple[float, float]:
     """σ (per √s) and the drift μ (per s) of the mid from its one-second ``changes``, in their unit.
 
-    σ from the (overlapping) ``horizon``-second changes, once at least two of them fit, else from the
-    one-second changes. μ is the mean change shrunk by its standard error s = σ/√n (positive-part
-    James-Stein, μ̂·max(0, 1 − s²/μ̂²)): a drift within the noise of a short sample counts as none."""
+    σ from the (overlapping) ``horizon``-second changes once two disjoint ones fit, else (a capture's
+    short calibration part) from the one-second changes, the flicker included: the larger noise. μ is
+    the mean change shrunk by its standard error s = σ/√n (positive-part James-Stein,
+    μ̂·max(0, 1 − s²/μ̂²)): a drift within the noise of a short sample counts as none."""
     n = len(changes)
     if n < 2:
         return 0.0, 0.0
-    if n >= horizon + 1:
+    if n >= 2 * horizon:
         path = [0.0, *itertools.accumulate(changes)]
         moves = [path[i + horizon] - path[i] for i in range(n - horizon + 1)]
         sigma = statistics.pstdev(moves) / math.sqrt(horizon * SAMPLE_SEC)
