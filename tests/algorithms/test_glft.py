@@ -10,6 +10,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from makerfirst.algorithms.glft import (
+    FillCurve,
     GlftParams,
     asymptotic_distance,
     no_risk_distance,
@@ -108,3 +109,10 @@ def test_a_huge_give_up_cost_or_a_tiny_intensity_stays_finite() -> None:
     assert single_lot_distance(steep, 0.0) == pytest.approx(-steep.b + steep.premium)
     faint = GlftParams(a_per_sec=1e-9, k=0.05, sigma=0.3, gamma=0.5, b=0.6)
     assert all(math.isfinite(optimal_distance(faint, q, 3_600.0)) for q in (1, 10, 40))
+
+
+def test_a_curve_file_written_before_the_drift_was_measured_reads_as_no_drift() -> None:
+    row = FillCurve("X-USD", 0.1, 1.0, 0.2, 10.0, 100, 10, (0.05, 0.2), (0.5, 2.0), mu=-0.02).as_json()
+    assert FillCurve.from_json(row, "curves.json").mu == -0.02
+    del row["mu_spreads_per_sec"]
+    assert FillCurve.from_json(row, "curves.json").mu == 0.0

@@ -178,3 +178,15 @@ def test_the_last_maker_attempt_leaves_time_for_the_taker_before_the_deadline() 
     reserved = view(now=110.0, config=policy_with(f"{PURGE}.glft.taker_reserve_sec=5"))
     longer = policy.decide(reserved)
     assert isinstance(longer, twap.PlaceMakerSlice) and longer.ttl_sec == 5
+
+
+def test_a_falling_mid_quotes_lower_and_a_rising_one_is_not_counted_on() -> None:
+    # GLFT's drift term: waiting on a falling mid costs, so the ask moves toward the bid (here from
+    # 0.06 to -0.33 spreads from the mid); a rise would lift it to 0.24, a bet the seller does not take.
+    base = curve(a=0.1, k=1.0, sigma=0.5)
+    cushions = []
+    for mu in (-0.03, 0.0, 0.01):
+        decision = Glft({"PENGU-USD": replace(base, mu=mu)}).decide(view(spread_ticks=40))
+        assert isinstance(decision, twap.PlaceMakerSlice)
+        cushions.append(decision.cushion_ticks)
+    assert cushions[0] < cushions[1] == cushions[2] < 40

@@ -9,6 +9,7 @@ from decimal import Decimal
 
 import pytest
 
+from makerfirst.algorithms.glft import FillCurve
 from makerfirst.domain.errors import MakerfirstError
 from makerfirst.replay.driver import ProductTape
 from makerfirst.replay.episodes import Window
@@ -19,6 +20,7 @@ from makerfirst.replay.fill_curve import (
     VirtualOrder,
     fit_curve,
     fit_intensity,
+    mid_sigma_and_drift,
     observed_rates,
     sample_tape,
 )
@@ -125,3 +127,33 @@ def test_fills_only_at_the_nearest_distance_do_not_identify_k() -> None:
     spread = [VirtualOrder(d, 10.0, 1.0) for d in (0.5, 0.5, 0.75, 1.0)] + orders[4:]
     identified = fit_intensity(spread)
     assert identified is not None and identified.k_identified and identified.k != NO_FILL_K
+
+
+def test_sigma_is_read_over_the_horizon_so_a_flickering_mid_is_not_risk() -> None:
+    # The mid flicks ±5 ticks each second and comes back: large one-second changes, no risk over 10 s.
+    flicker = [5.0 if i % 2 == 0 else -5.0 for i in range(200)]
+    sigma, mu = mid_sigma_and_drift(flicker)
+    assert sigma < 0.5 and mu == 0.0
+    # A random walk has the same σ per √s over any horizon.
+    rng = random.Random(3)
+    walk = [rng.gauss(0.0, 2.0) for _ in range(20_000)]
+    assert mid_sigma_and_drift(walk)[0] == pytest.approx(2.0, rel=0.05)
+    # Too short for two disjoint 10-s changes: the one-second σ, flicker and all.
+    assert mid_sigma_and_drift(flicker[:19])[0] == pytest.approx(5.0, rel=0.01)
+
+
+def test_a_clear_drift_is_kept_and_one_within_its_noise_counts_as_none() -> None:
+    rng = random.Random(5)
+    falling = [rng.gauss(-0.5, 2.0) for _ in range(5_000)]  # 0.5 per s, its standard error 0.03
+    assert mid_sigma_and_drift(falling)[1] == pytest.approx(-0.5, abs=0.1)
+    # Nine seconds falling 0.11 per s against a σ of 2 per √s (its standard error 0.67): noise.
+    short = [2.0, -2.0] * 4 + [-1.0]
+    assert mid_sigma_and_drift(short)[1] == 0.0
+
+
+def test_a_falling_capture_gives_its_curve_a_negative_drift() -> None:
+    orders = [VirtualOrder(0.5, 10.0, 1.0), VirtualOrder(1.0, 30.0, 0.0)] * 20
+    sample = TapeSample("TEST-USD", orders, mid_changes=[-1.0, 0.0] * 300, spreads=[10] * 600)
+    fitted = fit_curve(sample)
+    assert fitted.mu == pytest.approx(-0.05, rel=0.01)  # 0.5 tick per s over a 10-tick spread
+    assert FillCurve.from_json(fitted.as_json(), "x").mu == fitted.mu

@@ -31,7 +31,8 @@ _TAYLOR_TERMS = 24
 
 @dataclass(frozen=True, slots=True)
 class FillCurve:
-    """Λ(δ) = ``a_per_sec``·e^(−``k``·δ), δ in spreads from the mid; ``sigma`` in spreads per √s."""
+    """Λ(δ) = ``a_per_sec``·e^(−``k``·δ), δ in spreads from the mid; ``sigma`` in spreads per √s;
+    ``mu``: the mid's drift in spreads per second (0 where the data do not show one)."""
 
     product_id: str
     a_per_sec: float
@@ -43,6 +44,7 @@ class FillCurve:
     a_interval: tuple[float, float]
     k_interval: tuple[float, float]
     notes: tuple[str, ...] = ()
+    mu: float = 0.0
 
     def intensity(self, distance: float) -> float:
         return self.a_per_sec * math.exp(-self.k * distance)
@@ -53,6 +55,7 @@ class FillCurve:
             "a_per_sec": round(self.a_per_sec, 6),
             "k_per_spread": round(self.k, 6),
             "sigma_spreads_per_sqrt_sec": round(self.sigma, 6),
+            "mu_spreads_per_sec": round(self.mu, 6),
             "median_spread_ticks": round(self.spread_ticks, 3),
             "virtual_orders": self.orders,
             "fills": self.fills,
@@ -77,6 +80,7 @@ class FillCurve:
                 a_interval=(a_low, a_high),
                 k_interval=(k_low, k_high),
                 notes=tuple(str(n) for n in row.get("notes", ())),  # type: ignore[attr-defined]
+                mu=float(row.get("mu_spreads_per_sec", 0.0)),  # type: ignore[arg-type]  # older files: none
             )
         except (KeyError, TypeError, ValueError) as bad:
             raise MakerfirstError(

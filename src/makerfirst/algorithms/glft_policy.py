@@ -8,8 +8,9 @@ Before each attempt, from the product's fill curve (``FillCurve``: A, k and σ m
    purge TTL ladder, ``maker_first_ttl_sec`` + (``max_consecutive_no_fill`` − 1) × ``maker_retry_ttl_sec``).
 2. ``b``, the give-up cost per lot, prices the taker fallback: half the spread, the fee gap
    (taker − maker) and the walk of one lot into the bids, in spreads.
-3. δ*(τ, q) from ``algorithms.glft``; the ask ``mid + δ*`` rounded up to the tick becomes a
-   cushion over the bid, clamped to [1 tick, the spread]: never crossing, never behind the best ask.
+3. δ*(τ, q) from ``algorithms.glft``, with the curve's σ and its drift μ when the mid falls; the
+   ask ``mid + δ*`` rounded up to the tick becomes a cushion over the bid, clamped to [1 tick, the
+   spread]: never crossing, never behind the best ask.
 4. When the model wants to cross (the ask at or below the bid) after the purge has been a maker
    for ``min_maker_sec`` (default: the design note's first attempt, ``maker_first_ttl_sec``), or
    when an order could no longer rest ``min_rest_sec`` and still leave ``taker_reserve_sec``
@@ -155,7 +156,11 @@ class Glft:
         slice_usd = view.rules.max_slice_usd
         lots = max(1, min(MAX_LOTS, math.ceil(float(view.state.remaining * book.mid / slice_usd))))
         b = give_up_spreads(book, view.state.remaining / lots, settings.fee_gap)
-        params = GlftParams(curve.a_per_sec, curve.k, curve.sigma, settings.gamma, b)
+        # A falling mid is a cost of waiting the quote must price; a rising one is not counted on:
+        # betting that a rise measured on the calibration data goes on risks the taker's b (several
+        # spreads) to win a fraction of one (on NU-GBP's fitted market it held the ask above the touch
+        # until the deadline's taker).
+        params = GlftParams(curve.a_per_sec, curve.k, curve.sigma, settings.gamma, b, min(0.0, curve.mu))
         delta = optimal_distance(params, lots, tau)
         target = product.price_ceil(book.mid + Decimal(repr(delta)) * spread)
         cushion = int((target - book.best_bid) / tick)

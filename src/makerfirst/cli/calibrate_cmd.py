@@ -88,7 +88,8 @@ def calibrate(
                 f"{product_id}: A={curve.a_per_sec:.4g}/s"
                 f" [{curve.a_interval[0]:.3g}, {curve.a_interval[1]:.3g}],"
                 f" k={curve.k:.3g}/spread [{curve.k_interval[0]:.3g}, {curve.k_interval[1]:.3g}],"
-                f" σ={curve.sigma:.3g} spreads/√s, median spread {curve.spread_ticks:g} ticks,"
+                f" σ={curve.sigma:.3g} spreads/√s, drift μ={curve.mu:.3g} spreads/s,"
+                f" median spread {curve.spread_ticks:g} ticks,"
                 f" {curve.fills} fills of {curve.orders} virtual asks"
             )
         )

@@ -24,6 +24,7 @@ per √s; distances are in spreads so a curve transfers between products (``spre
 from __future__ import annotations
 
 import bisect
+import itertools
 import math
 import statistics
 from collections.abc import Mapping, Sequence
@@ -48,6 +49,9 @@ SHRINK_SEC = 60.0  # pseudo-exposure per distance from the pooled curve
 K_RANGE = (0.01, 50.0)  # per spread: a curve flatter or steeper than this is not believed
 Z95 = 1.959964
 NO_FILL_K = 1.0  # per spread: assumed when nothing filled and nothing can be borrowed
+# σ is read from mid changes over this many seconds (a quote's re-solve period), not one: over one
+# second the mid mostly flickers with the spread and reverts, which would overstate the risk of waiting.
+SIGMA_HORIZON_SEC = 10
 
 
 @dataclass(frozen=True, slots=True)
@@ -301,9 +305,7 @@ def fit_curve(sample: TapeSample, pool: Sequence[TapeSample] = ()) -> FillCurve:
     if fills == 0:
         notes.append("no virtual ask filled: its curve is the pool's pseudo-fills over its own exposure")
     spread = float(statistics.median(sample.spreads)) if sample.spreads else 1.0
-    sigma_ticks = (
-        statistics.pstdev(sample.mid_changes) / math.sqrt(SAMPLE_SEC) if len(sample.mid_changes) > 1 else 0.0
-    )
+    sigma_ticks, mu_ticks = mid_sigma_and_drift(sample.mid_changes)
     return FillCurve(
         product_id=sample.product_id,
         a_per_sec=fitted.a,
@@ -315,7 +317,31 @@ def fit_curve(sample: TapeSample, pool: Sequence[TapeSample] = ()) -> FillCurve:
         a_interval=fitted.a_interval,
         k_interval=fitted.k_interval,
         notes=tuple(notes),
+        mu=mu_ticks / spread,
     )
+
+
+def mid_sigma_and_drift(changes: Sequence[float], horizon: int = SIGMA_HORIZON_SEC) -> tuple[float, float]:
+    """σ (per √s) and the drift μ (per s) of the mid from its one-second ``changes``, in their unit.
+
+    σ from the (overlapping) ``horizon``-second changes once two disjoint ones fit, else (a capture's
+    short calibration part) from the one-second changes, the flicker included: the larger noise. μ is
+    the mean change shrunk by its standard error s = σ/√n (positive-part James-Stein,
+    μ̂·max(0, 1 − s²/μ̂²)): a drift within the noise of a short sample counts as none."""
+    n = len(changes)
+    if n < 2:
+        return 0.0, 0.0
+    if n >= 2 * horizon:
+        path = [0.0, *itertools.accumulate(changes)]
+        moves = [path[i + horizon] - path[i] for i in range(n - horizon + 1)]
+        sigma = statistics.pstdev(moves) / math.sqrt(horizon * SAMPLE_SEC)
+    else:
+        sigma = statistics.pstdev(changes) / math.sqrt(SAMPLE_SEC)
+    mean = statistics.fmean(changes) / SAMPLE_SEC
+    if mean == 0.0:
+        return sigma, 0.0
+    error2 = sigma**2 / (n * SAMPLE_SEC)
+    return sigma, mean * max(0.0, 1.0 - error2 / mean**2)
 
 
 @dataclass(frozen=True, slots=True)
