@@ -1,4 +1,5 @@
-"""An exchange port wrapper that counts requests and the time spent waiting on them."""
+"""An exchange port wrapper that counts the requests sent to the venue and the time spent waiting
+on them."""
 
 from __future__ import annotations
 
@@ -19,19 +20,17 @@ from makerfirst.domain.orders import (
     PlaceOrder,
 )
 from makerfirst.domain.product import Product
-from makerfirst.ports import ExchangePort, OrderUpdates
+from makerfirst.ports import ExchangePort, FrontsRest, OrderUpdates
 
 T = TypeVar("T")
 
 
-class MeteredExchange:
-    """Implements :class:`ExchangePort` by delegation. ``requests`` counts calls and ``busy_sec``
-    the time (on the injected clock) during which at least one request was outstanding: the union
-    of their intervals, so concurrent requests are not counted twice. Both accumulate until
-    ``reset``; a cycle's utilization is ``busy_sec`` over its length."""
+class RequestMeter:
+    """``requests`` counts requests and ``busy_sec`` the time (on the injected clock) during which
+    at least one was outstanding: the union of their intervals, so concurrent requests are not
+    counted twice. Both accumulate until ``reset``."""
 
-    def __init__(self, inner: ExchangePort, clock: Clock) -> None:
-        self._inner = inner
+    def __init__(self, clock: Clock) -> None:
         self._clock = clock
         self.requests = 0
         self._busy = 0.0
@@ -48,7 +47,7 @@ class MeteredExchange:
         if self._in_flight:
             self._busy_since = self._clock.now()
 
-    async def _timed(self, call: Awaitable[T]) -> T:
+    async def timed(self, call: Awaitable[T]) -> T:
         if self._in_flight == 0:
             self._busy_since = self._clock.now()
         self._in_flight += 1
@@ -59,6 +58,52 @@ class MeteredExchange:
             self._in_flight -= 1
             if self._in_flight == 0:
                 self._busy += self._clock.now() - self._busy_since
+
+
+class MeteredExchange:
+    """Implements :class:`ExchangePort` by delegation, metering the requests that go to the venue:
+    ``requests`` and ``busy_sec`` (:class:`RequestMeter`) until ``reset``; a cycle's share of
+    time with a request in flight is ``busy_sec`` over its length.
+
+    A polling venue: every call is a request. A venue that answers some calls from a stream
+    (:class:`makerfirst.ports.FrontsRest`): the meter sits between it and its REST venue, so only
+    what goes over the wire is counted and timed, and ``answered_by_stream`` counts the calls the
+    stream answered since ``reset`` (None for a venue without a stream)."""
+
+    def __init__(self, inner: ExchangePort, clock: Clock, meter: RequestMeter | None = None) -> None:
+        self._inner = inner
+        self._clock = clock
+        self._meter = meter or RequestMeter(clock)
+        self._stream: FrontsRest | None = None
+        self._streamed_before = 0
+        if isinstance(inner, FrontsRest):
+            self._stream = inner
+            self._streamed_before = inner.answered_by_stream
+            inner.meter_rest(lambda rest: MeteredExchange(rest, clock, self._meter))
+
+    @property
+    def requests(self) -> int:
+        return self._meter.requests
+
+    @property
+    def busy_sec(self) -> float:
+        return self._meter.busy_sec
+
+    @property
+    def answered_by_stream(self) -> int | None:
+        if self._stream is None:
+            return None
+        return self._stream.answered_by_stream - self._streamed_before
+
+    def reset(self) -> None:
+        self._meter.reset()
+        if self._stream is not None:
+            self._streamed_before = self._stream.answered_by_stream
+
+    async def _timed(self, call: Awaitable[T]) -> T:
+        if self._stream is not None:
+            return await call  # metered behind the stream, where it goes over the wire
+        return await self._meter.timed(call)
 
     async def get_product(self, product_id: str) -> Product:
         return await self._timed(self._inner.get_product(product_id))
