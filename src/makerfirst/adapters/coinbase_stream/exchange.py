@@ -15,14 +15,14 @@
   still live on the channel ``CANCEL_REST_AFTER_SEC`` after its cancel is read from REST (the
   timeout path). Every other order (reconciliation after a restart, an order the stream never saw)
   and every read while the channel is not live: REST, the source of truth.
-* Counting: ``answered_by_stream`` (books and order states the stream answered) and
-  ``meter_rest`` (a meter in front of REST) are :class:`makerfirst.ports.FrontsRest`, so the
-  runner's cycle counts the requests that went over the wire, not the port calls.
 * ``wait_order_update``: wakes the engine when the ``user`` channel reports the order
   (:class:`makerfirst.ports.OrderUpdates`), so a fill is acted on when it arrives, not a poll later.
 * Placing, cancelling (several ids in one ``batch_cancel``), fills (the engine reads them once,
   for a terminal order the stream says has filled), balances, open orders and lookups by client
   id: REST. The fee tier is read once per ``FEE_RATES_TTL_SEC``.
+* Counting: ``answered_by_stream`` (books and order states the stream answered) and
+  ``meter_rest`` (a meter in front of REST) are :class:`makerfirst.ports.FrontsRest`, so the
+  runner's cycle counts the requests that went over the wire, not the port calls.
 
 The feed starts on the first call made on a running loop; :meth:`StreamingExchange.close` stops it
 and closes the REST adapter.
