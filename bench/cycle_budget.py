@@ -27,8 +27,9 @@ Prints, per cycle and as p50/p95:
   least one request of the bot in flight, the purge loops' included; ``own``, the wall time of the
   cycle's own work alone (refresh, reconcile, decide, dispatch: what earlier versions reported);
 * bot count: the requests the bot sent to the venue over REST in the cycle's window, the purge
-  loops' included, as the runner's cycle record counts them (a book or an order state the stream
-  answers is no request; a product ccxt has cached is one, though no HTTP request);
+  loops' included, public ones (books, products) too, as the runner's cycle record counts them (a
+  book or an order state the stream answers is no request; a product ccxt has cached is one,
+  though no HTTP request);
 * requests: the private HTTP requests the *server* counted in the cycle's window (a paged read's
   pages and a retry included) and their share of Coinbase's private limit (30/s) over the cycle;
   then by route, and the busiest 60 s window as a share of the limit (30/s × 60 s): what the rate
