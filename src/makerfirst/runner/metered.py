@@ -100,46 +100,46 @@ class MeteredExchange:
         if self._stream is not None:
             self._streamed_before = self._stream.answered_by_stream
 
-    async def _timed(self, call: Awaitable[T]) -> T:
+    async def _call(self, call: Awaitable[T]) -> T:
         if self._stream is not None:
             return await call  # metered behind the stream, where it goes over the wire
         return await self._meter.timed(call)
 
     async def get_product(self, product_id: str) -> Product:
-        return await self._timed(self._inner.get_product(product_id))
+        return await self._call(self._inner.get_product(product_id))
 
     async def get_order_book(self, product_id: str, depth: int = 50) -> OrderBook:
-        return await self._timed(self._inner.get_order_book(product_id, depth))
+        return await self._call(self._inner.get_order_book(product_id, depth))
 
     async def get_balances(self) -> dict[str, Decimal]:
-        return await self._timed(self._inner.get_balances())
+        return await self._call(self._inner.get_balances())
 
     async def get_balance_sheet(self) -> dict[str, Balance]:
-        return await self._timed(self._inner.get_balance_sheet())
+        return await self._call(self._inner.get_balance_sheet())
 
     async def get_fee_rates(self) -> FeeRates:
-        return await self._timed(self._inner.get_fee_rates())
+        return await self._call(self._inner.get_fee_rates())
 
     async def get_volume_24h(self, product_id: str) -> Decimal:
-        return await self._timed(self._inner.get_volume_24h(product_id))
+        return await self._call(self._inner.get_volume_24h(product_id))
 
     async def place_order(self, command: PlaceOrder) -> OrderAccepted | OrderRejected:
-        return await self._timed(self._inner.place_order(command))
+        return await self._call(self._inner.place_order(command))
 
     async def cancel_orders(self, order_ids: list[str]) -> list[CancelResult]:
-        return await self._timed(self._inner.cancel_orders(order_ids))
+        return await self._call(self._inner.cancel_orders(order_ids))
 
     async def get_order(self, order_id: str) -> OrderReport:
-        return await self._timed(self._inner.get_order(order_id))
+        return await self._call(self._inner.get_order(order_id))
 
     async def list_fills(self, order_id: str) -> list[Fill]:
-        return await self._timed(self._inner.list_fills(order_id))
+        return await self._call(self._inner.list_fills(order_id))
 
     async def list_open_orders(self, product_id: str | None = None) -> list[OrderReport]:
-        return await self._timed(self._inner.list_open_orders(product_id))
+        return await self._call(self._inner.list_open_orders(product_id))
 
     async def find_order_by_client_id(self, client_order_id: str) -> OrderReport | None:
-        return await self._timed(self._inner.find_order_by_client_id(client_order_id))
+        return await self._call(self._inner.find_order_by_client_id(client_order_id))
 
     async def wait_order_update(self, order_id: str, until: float) -> None:
         """The inner venue's push wake-up (``OrderUpdates``), else a plain sleep: waiting is not a
