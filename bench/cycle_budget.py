@@ -26,9 +26,10 @@ Prints, per cycle and as p50/p95:
   sim-server runs in its own thread and is not counted); ``in flight``, the wall time with at
   least one request of the bot in flight, the purge loops' included; ``own``, the wall time of the
   cycle's own work alone (refresh, reconcile, decide, dispatch: what earlier versions reported);
-* port calls: every call of the exchange port in the cycle's window, the purge loops' included,
-  as the runner's cycle record counts them (a book or an order state the stream answers, or a
-  product ccxt has cached, is a call but no request);
+* bot count: the requests the bot sent to the venue over REST in the cycle's window, the purge
+  loops' included, public ones (books, products) too, as the runner's cycle record counts them (a
+  book or an order state the stream answers is no request; a product ccxt has cached is one,
+  though no HTTP request);
 * requests: the private HTTP requests the *server* counted in the cycle's window (a paged read's
   pages and a retry included) and their share of Coinbase's private limit (30/s) over the cycle;
   then by route, and the busiest 60 s window as a share of the limit (30/s × 60 s): what the rate
@@ -256,19 +257,19 @@ def main() -> None:
         " Coinbase rate limits"
     )
     header = f"{'cycle':>5} {'cpu':>7} {'cpu s':>7} {'in flight':>10} {'own':>7}"
-    print(f"{header} {'port calls':>10} {'requests':>9} {'rate limit':>11}")
-    util, flight, own, calls, reqs, served_share = [], [], [], [], [], []
+    print(f"{header} {'bot count':>11} {'requests':>9} {'rate limit':>11}")
+    util, flight, own, counted, reqs, served_share = [], [], [], [], [], []
     for c in cycles:
         cpu = cpu_in(samples, c.started_at, c.started_at + c.cycle_sec)
         util.append(100 * cpu / c.cycle_sec)
         flight.append(100 * c.io_sec / c.cycle_sec)
         own.append(100 * c.utilization)
-        calls.append(float(c.requests))
+        counted.append(float(c.requests))
         served = sum(count.by_route(c.started_at, c.started_at + c.cycle_sec).values())
         reqs.append(float(served))
         served_share.append(100 * served / (PRIVATE_RATE_LIMIT * c.cycle_sec))
         row = f"{c.index + 1:>5} {util[-1]:>6.2f}% {cpu:>7.2f} {flight[-1]:>9.2f}% {own[-1]:>6.2f}%"
-        print(f"{row} {c.requests:>10} {served:>9} {served_share[-1]:>10.2f}%")
+        print(f"{row} {c.requests:>11} {served:>9} {served_share[-1]:>10.2f}%")
 
     def p95(values: list[float]) -> float:
         ordered = sorted(values)
@@ -281,7 +282,7 @@ def main() -> None:
         f"  p95 {p95(own):.2f}%"
     )
     print(
-        f"port calls per cycle p50 {statistics.median(calls):.0f}  p95 {p95(calls):.0f};"
+        f"the bot's count of requests per cycle p50 {statistics.median(counted):.0f}  p95 {p95(counted):.0f};"
         f" requests per cycle p50 {statistics.median(reqs):.0f}  p95 {p95(reqs):.0f}, share of the"
         f" private rate limit ({PRIVATE_RATE_LIMIT}/s) p50 {statistics.median(served_share):.2f}%"
         f"  p95 {p95(served_share):.2f}%"

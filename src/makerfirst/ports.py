@@ -8,7 +8,7 @@ only place that chooses or names one.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from decimal import Decimal
 from typing import Protocol, runtime_checkable
 
@@ -91,6 +91,21 @@ class BookWakeups(Protocol):
         """Return when ``condition`` holds on ``product_id``'s book, or at ``until`` (the clock's
         time) at the latest."""
         ...
+
+
+@runtime_checkable
+class FrontsRest(Protocol):
+    """A venue in front of a REST venue (Coinbase's WebSocket feed before its REST API): it answers
+    some calls itself and passes the others on, where each call is one request over the wire. A
+    request meter puts itself between the two (``meter_rest``), so it counts what went to the
+    venue, not what the stream answered; ``answered_by_stream`` counts the latter (it only grows)."""
+
+    def meter_rest(self, wrap: Callable[[ExchangePort], ExchangePort]) -> None:
+        """Send every REST call through ``wrap(rest)`` from now on."""
+        ...
+
+    @property
+    def answered_by_stream(self) -> int: ...
 
 
 class OrderJournal(Protocol):

@@ -7,6 +7,7 @@ ccxt adapter, the feed client, a SQLite file; Ctrl-C is a real SIGINT to a real 
 from __future__ import annotations
 
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -103,6 +104,13 @@ def test_run_stream_purges_a_holding_and_the_journal_agrees_with_the_venue(tmp_p
     # over REST (placed, TTL up, cancel confirmed) and the IOC once: 7 reads for these 3 orders.
     assert len(audit["orders"]) == 3
     assert routes["GET /orders/historical/{order_id}"] < 2 * len(audit["orders"])
+    # The cycle line counts what went over REST (never more than the server was asked over the
+    # whole run) and, apart, what the stream answered.
+    cycle = re.search(
+        r"Cycle 1/1: .*, (\d+) requests \([\d.]+s in flight\), (\d+) answered by the stream,", result.output
+    )
+    assert cycle is not None, result.output
+    assert 0 < int(cycle[1]) <= sum(routes.values()) and int(cycle[2]) > 0
     assert "Traceback" not in result.output and "Task was destroyed" not in result.output
     _journal_agrees_with_the_venue(db, audit)
     assert any(f["product_id"] == "PENGU-USD" for f in audit["fills"])

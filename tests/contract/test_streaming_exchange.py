@@ -171,3 +171,23 @@ def test_bootstrap_builds_the_streaming_venue_and_the_live_guard_judges_the_feed
 
     with running_server(market="dead", balances={"USD": "1"}) as server:
         asyncio.run(scenario(server))
+
+
+def test_the_runners_meter_counts_what_went_over_rest_not_what_the_stream_answered() -> None:
+    from makerfirst.runner.metered import MeteredExchange  # noqa: PLC0415
+
+    async def scenario(server: ServerHandle) -> None:
+        async with streaming(server, [PRODUCT]) as exchange:
+            metered = MeteredExchange(exchange, SystemClock())
+            await eventually(lambda: _true(exchange.feed.book(PRODUCT, 50) is not None))
+            metered.reset()
+            for _ in range(5):
+                await metered.get_order_book(PRODUCT)
+            assert (metered.requests, metered.busy_sec, metered.answered_by_stream) == (0, 0.0, 5)
+            await metered.get_balances()  # REST: one request, timed
+            assert metered.requests == 1 and metered.busy_sec > 0 and metered.answered_by_stream == 5
+            metered.reset()
+            assert (metered.requests, metered.busy_sec, metered.answered_by_stream) == (0, 0.0, 0)
+
+    with running_server(market="dead", balances={"USD": "1"}) as server:
+        asyncio.run(scenario(server))

@@ -83,8 +83,8 @@ class CycleRecord:
     ended_at: float
     cycle_sec: float
     busy_sec: float  # the cycle's own work: refresh, reconcile, decide, dispatch
-    requests: int  # every request in the cycle's window, sell loops' included
-    io_sec: float  # time in the window with at least one request in flight, sell loops' included
+    requests: int  # every request sent to the venue in the cycle's window, sell loops' included
+    io_sec: float  # time in the window with at least one of those in flight, sell loops' included
     intents: int
     reconciled: int
 

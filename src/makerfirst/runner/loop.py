@@ -39,7 +39,8 @@ class Runner:
     owns none of their construction, only the tasks it starts and the order of each cycle's steps.
 
     ``exchange`` is the venue behind a :class:`MeteredExchange`, the same one ``engine``,
-    ``twap_loop``, ``reconciler`` and ``portfolio`` talk to, so every request is metered per cycle."""
+    ``twap_loop``, ``reconciler`` and ``portfolio`` talk to, so every request sent to the venue
+    is metered per cycle (a call the stream answers is counted apart, not as a request)."""
 
     def __init__(
         self,
@@ -130,9 +131,10 @@ class Runner:
             reconciled=changes,
         )
         self._store.record_cycle(record, holdings)
+        streamed = self._exchange.answered_by_stream  # None: a polling venue, every call a request
         log.info(
             "Cycle %d%s: busy %.2fs of %.0fs (utilization %.1f%%),"
-            " %d requests (%.2fs in flight), %d new intents",
+            " %d requests (%.2fs in flight)%s, %d new intents",
             index + 1,
             f"/{self._planned}" if self._planned else "",
             record.busy_sec,
@@ -140,6 +142,7 @@ class Runner:
             100 * record.utilization,
             record.requests,
             record.io_sec,
+            "" if streamed is None else f", {streamed} answered by the stream",
             record.intents,
             extra={"event": "cycle", "utilization": record.utilization},
         )

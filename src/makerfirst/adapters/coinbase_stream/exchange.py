@@ -20,6 +20,9 @@
 * Placing, cancelling (several ids in one ``batch_cancel``), fills (the engine reads them once,
   for a terminal order the stream says has filled), balances, open orders and lookups by client
   id: REST. The fee tier is read once per ``FEE_RATES_TTL_SEC``.
+* Counting: ``answered_by_stream`` (books and order states the stream answered) and
+  ``meter_rest`` (a meter in front of REST) are :class:`makerfirst.ports.FrontsRest`, so the
+  runner's cycle counts the requests that went over the wire, not the port calls.
 
 The feed starts on the first call made on a running loop; :meth:`StreamingExchange.close` stops it
 and closes the REST adapter.
@@ -28,6 +31,7 @@ and closes the REST adapter.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from decimal import Decimal
 
@@ -71,6 +75,7 @@ class StreamingExchange:
         self, rest: ExchangePort, feed: CoinbaseFeed, clock: Clock, *, close_rest: bool = True
     ) -> None:
         self.rest = rest
+        self._unmetered = rest  # what ``close`` closes, whatever ``meter_rest`` put in front of it
         self.feed = feed
         self._clock = clock
         self._close_rest = close_rest
@@ -83,10 +88,20 @@ class StreamingExchange:
         self.orders_from_feed = 0
         self.orders_from_rest = 0
 
+    @property
+    def answered_by_stream(self) -> int:
+        """Books and order states the stream answered without a request (``ports.FrontsRest``)."""
+        return self.books_from_feed + self.orders_from_feed
+
+    def meter_rest(self, wrap: Callable[[ExchangePort], ExchangePort]) -> None:
+        """Every REST call through ``wrap(rest)`` from now on (``ports.FrontsRest``): a meter
+        there counts the requests that went over the wire."""
+        self.rest = wrap(self._unmetered)
+
     async def close(self) -> None:
         await self.feed.close()
         if self._close_rest:
-            close = getattr(self.rest, "close", None)
+            close = getattr(self._unmetered, "close", None)
             if close is not None:
                 await close()
 
