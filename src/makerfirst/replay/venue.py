@@ -211,12 +211,13 @@ class TouchSampler(Protocol):
 
     def step(self, engine: MatchingEngine) -> list[Match]: ...
 
-    def due(self, bound: float) -> list[float]:
-        """Its next sample times at or before ``bound`` (not yet taken)."""
+    def due(self, bound: float) -> np.ndarray:
+        """Its next sample times at or before ``bound`` (not yet taken), ascending float seconds."""
         ...
 
-    def record(self, times: Sequence[float], bids: Sequence[int | None], asks: Sequence[int | None]) -> None:
-        """Take the samples at ``times`` (the first ones ``due`` gave)."""
+    def record(self, times: np.ndarray, bids: np.ndarray, asks: np.ndarray) -> None:
+        """Take the samples at ``times`` (the first ones ``due`` gave): best bid and ask in ticks,
+        -1 where the side shows no level."""
         ...
 
 
@@ -291,13 +292,11 @@ class CompiledReplayExchange(SimulatedExchange):
             known.clear()
         sides = []
         for side in (Side.BUY, Side.SELL):
-            levels = []
-            for key in self.compiled.levels(side, depth):
-                level = known.get(key)
-                if level is None:
-                    level = known[key] = Level(key[0] * tick, key[1] * lot)
-                levels.append(level)
-            sides.append(tuple(levels))
+            keys = self.compiled.levels(side, depth)
+            for key in keys:
+                if key not in known:
+                    known[key] = Level(key[0] * tick, key[1] * lot)
+            sides.append(tuple(map(known.__getitem__, keys)))
         return OrderBook(self._product.product_id, sides[0], sides[1], self._time)
 
     def attach_market(
@@ -326,14 +325,10 @@ class CompiledReplayExchange(SimulatedExchange):
             # taken before a timer there (drivers come before timers at equal times); a driver
             # attached after the sampler only reads the book, so their order at a tie is moot.
             grid = sampler.due(bound)
-            if grid:
+            if len(grid):
                 stops = self.tape.times.searchsorted(grid, side="right")
                 done, bids, asks, fills = self.compiled.book.advance_sampled(stops)
-                sampler.record(
-                    grid[:done],
-                    [None if b < 0 else b for b in bids.tolist()],
-                    [None if a < 0 else a for a in asks.tolist()],
-                )
+                sampler.record(grid[:done], bids, asks)
                 if fills:
                     self._settle_fills(venue, fills)
                 return

@@ -364,7 +364,7 @@ class CompiledBook:
     def levels(self, side: Side, depth: int) -> list[tuple[int, int]]:
         """Up to ``depth`` (price, lots) pairs, best first, as the matching engine shows them."""
         rows = kn.engine_levels(self._state, self._lv, self.tape.prices, _index(side), depth)
-        return [(int(p), int(q)) for p, q in rows.tolist()]
+        return [(p, q) for p, q in rows.tolist()]  # tolist() gives Python ints already
 
     def displayed(self, side: Side) -> dict[int, int]:
         """The venue's displayed size per price on ``side`` (what the feed last said)."""
