@@ -31,7 +31,7 @@ from typing import Any, cast
 import numpy as np
 from numba import njit
 from numba.core import caching
-from numba.core.runtime import rtsys
+from numba.core.runtime.nrt import rtsys
 
 Decorator = Callable[[Callable[..., Any]], Callable[..., Any]]
 log = logging.getLogger(__name__)
@@ -50,7 +50,7 @@ class _KernelCache(caching.FunctionCache):
     def load_overload(self, sig: Any, target_context: Any) -> Any:
         rtsys.initialize(target_context)  # cached code links against the NRT's symbols
         with self._guard_against_spurious_io_errors():
-            return self._load_overload(sig, target_context)
+            return self._load_overload(sig, target_context)  # type: ignore[no-untyped-call]
 
 
 def _compiler(**options: Any) -> Decorator:
@@ -66,7 +66,8 @@ def _compiler(**options: Any) -> Decorator:
         dispatcher = njit(**options)(function)
         if cache:
             try:
-                dispatcher._cache = _KernelCache(dispatcher.py_func)  # what enable_caching() sets
+                # what numba's enable_caching() sets, with this loader
+                dispatcher._cache = _KernelCache(dispatcher.py_func)  # type: ignore[no-untyped-call]
             except RuntimeError:  # "cannot cache function ...: no locator available"
                 log.debug("no writable numba cache folder for %s: compiled on first use", function.__name__)
         return cast(Callable[..., Any], dispatcher)
