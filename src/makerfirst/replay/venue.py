@@ -254,6 +254,7 @@ class CompiledReplayExchange(SimulatedExchange):
         self._sampler: TouchSampler | None = None
         self._shown: tuple[tuple[int, int, int], OrderBook] | None = None
         self._levels: dict[tuple[int, int], Level] = {}  # (ticks, lots) → Level: most levels persist
+        self._last_side: dict[Side, tuple[bytes, tuple[Level, ...]]] = {}  # each side's last view
 
     def mark_arrival(self) -> None:
         """The episode starts now: the rows applied before were its catch-up."""
@@ -292,11 +293,19 @@ class CompiledReplayExchange(SimulatedExchange):
             known.clear()
         sides = []
         for side in (Side.BUY, Side.SELL):
-            keys = self.compiled.levels(side, depth)
+            rows = self.compiled.book.level_rows(side, depth)
+            seen = rows.tobytes()
+            last = self._last_side.get(side)
+            if last is not None and last[0] == seen:  # a row moved the other side, or deeper levels
+                sides.append(last[1])
+                continue
+            keys = [(p, q) for p, q in rows.tolist()]
             for key in keys:
                 if key not in known:
                     known[key] = Level(key[0] * tick, key[1] * lot)
-            sides.append(tuple(map(known.__getitem__, keys)))
+            levels = tuple(map(known.__getitem__, keys))
+            self._last_side[side] = (seen, levels)
+            sides.append(levels)
         return OrderBook(self._product.product_id, sides[0], sides[1], self._time)
 
     def attach_market(

@@ -363,8 +363,11 @@ class CompiledBook:
 
     def levels(self, side: Side, depth: int) -> list[tuple[int, int]]:
         """Up to ``depth`` (price, lots) pairs, best first, as the matching engine shows them."""
-        rows = kn.engine_levels(self._state, self._lv, self.tape.prices, _index(side), depth)
-        return [(p, q) for p, q in rows.tolist()]  # tolist() gives Python ints already
+        return [(p, q) for p, q in self.level_rows(side, depth).tolist()]  # Python ints already
+
+    def level_rows(self, side: Side, depth: int) -> np.ndarray:
+        """:meth:`levels` as an int64 array of (price, lots) rows."""
+        return kn.engine_levels(self._state, self._lv, self.tape.prices, _index(side), depth)
 
     def displayed(self, side: Side) -> dict[int, int]:
         """The venue's displayed size per price on ``side`` (what the feed last said)."""
