@@ -367,7 +367,8 @@ class CompiledBook:
 
     def level_rows(self, side: Side, depth: int) -> np.ndarray:
         """:meth:`levels` as an int64 array of (price, lots) rows."""
-        return kn.engine_levels(self._state, self._lv, self.tape.prices, _index(side), depth)
+        rows: np.ndarray = kn.engine_levels(self._state, self._lv, self.tape.prices, _index(side), depth)
+        return rows
 
     def displayed(self, side: Side) -> dict[int, int]:
         """The venue's displayed size per price on ``side`` (what the feed last said)."""
