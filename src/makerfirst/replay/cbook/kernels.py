@@ -48,9 +48,13 @@ class _KernelCache(caching.FunctionCache):
     cached kernel's machine code needs only the NRT's C helpers registered for linking."""
 
     def load_overload(self, sig: Any, target_context: Any) -> Any:
+        guard = getattr(self, "_guard_against_spurious_io_errors", None)
+        load = getattr(self, "_load_overload", None)
+        if guard is None or load is None:  # a numba whose cache internals moved: its own loader
+            return super().load_overload(sig, target_context)  # type: ignore[no-untyped-call]
         rtsys.initialize(target_context)  # cached code links against the NRT's symbols
-        with self._guard_against_spurious_io_errors():
-            return self._load_overload(sig, target_context)  # type: ignore[no-untyped-call]
+        with guard():
+            return load(sig, target_context)
 
 
 def _compiler(**options: Any) -> Decorator:
