@@ -20,6 +20,7 @@ import typer
 from typer.testing import CliRunner
 
 from makerfirst.adapters.sim.exchange import SimulatedExchange, SimulatorSettings
+from makerfirst.adapters.sim.matching import MatchingEngine
 from makerfirst.cli.backtest_cmd import backtest
 from makerfirst.clock import VirtualClock
 from makerfirst.domain.orders import OrderStatus, OrderType, PlaceOrder, Side
@@ -364,3 +365,18 @@ def test_the_backtest_json_reports_the_replay_counts_and_the_table_prints_them(
     assert json.loads(oracle.stdout)["replay"]["messages"] == replay["messages"]
     table = CliRunner().invoke(app, args)
     assert table.exit_code == 0 and "replay (compiled book):" in table.stdout and "msg/s" in table.stdout
+
+
+def test_the_mid_recorders_sample_times_served_in_one_call_are_the_ones_it_steps_through() -> None:
+    """The compiled venue asks ``due`` for a whole span of sample times at once; they must be the
+    floats ``step`` reaches by adding the period one sample at a time (which ``start + k * period``
+    is not), or the markouts would read the book at other rows."""
+    start, stop = 1_700_000_123.4, 1_700_003_000.0
+    stepping = MidRecorder(start, MID_PERIOD_SEC, stop)
+    stepped = []
+    while stepping.next_time() <= stop:
+        stepped.append(stepping.next_time())
+        stepping.step(MatchingEngine())
+    served = MidRecorder(start, MID_PERIOD_SEC, stop).due(stop + 5.0)
+    assert served.tolist() == stepped
+    assert [start + k * MID_PERIOD_SEC for k in range(len(stepped))] != stepped

@@ -40,13 +40,16 @@ from __future__ import annotations
 
 import asyncio
 import bisect
+import contextvars
 import time
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, TypeVar, runtime_checkable
+
+import numpy as np
 
 from makerfirst.adapters.products_file import Catalogue, load_catalogue
 from makerfirst.adapters.sim.driver import NEVER, MarketDriver
@@ -629,6 +632,9 @@ async def _wind_down(exchange: SimulatedExchange, clock: VirtualClock, product_i
     )  # pragma: no cover
 
 
+_NO_TIMES = np.empty(0, np.float64)
+
+
 class MidRecorder:
     """A driver that changes nothing: every ``period_sec`` until ``stop`` it records the best bid and
     ask (ticks), from which the markouts of our fills are read."""
@@ -650,21 +656,31 @@ class MidRecorder:
         self._next += self._period
         return []
 
-    def due(self, bound: float) -> list[float]:
+    def due(self, bound: float) -> np.ndarray:
         """The sample times ``step`` would take at or before ``bound`` (the replay venue takes them
-        inside its compiled call: see ``venue.TouchSampler``)."""
-        times, at = [], self._next
+        inside its compiled call: see ``venue.TouchSampler``), as ``step`` computes them: each the
+        one before plus the period (``np.cumsum`` adds in order, so the floats are the same)."""
         last = min(bound, self._stop)
-        while at <= last:
-            times.append(at)
-            at += self._period
-        return times
+        if self._next > last:
+            return _NO_TIMES
+        steps = np.full(int((last - self._next) / self._period) + 2, self._period)
+        steps[0] = self._next
+        times = np.cumsum(steps)
+        while times[-1] <= last:  # rounding drift of a whole period: extend as step() would
+            times = np.append(times, times[-1] + self._period)
+        return times[: int(times.searchsorted(last, side="right"))]
 
-    def record(self, times: Sequence[float], bids: Sequence[int | None], asks: Sequence[int | None]) -> None:
-        for when, bid, ask in zip(times, bids, asks, strict=True):
-            self.times.append(when)
-            self.mids.append(None if bid is None or ask is None else (bid + ask) / 2)
-            self._next = when + self._period
+    def record(self, times: np.ndarray, bids: np.ndarray, asks: np.ndarray) -> None:
+        """Take the samples at ``times`` (the first ones ``due`` gave): the touch in ticks, -1 where a
+        side shows no level."""
+        if not len(times):
+            return
+        mids: list[float | None] = ((bids + asks) / 2).tolist()  # int64 sum, then / 2: Python's mid
+        for i in np.flatnonzero((bids < 0) | (asks < 0)).tolist():
+            mids[i] = None
+        self.times.extend(times.tolist())
+        self.mids.extend(mids)
+        self._next = float(times[-1]) + self._period
 
     def mid_at(self, when: float) -> float | None:
         """The last mid recorded at or before ``when``."""
@@ -876,6 +892,27 @@ def summarize_results(
     return tuple(out)
 
 
+_T = TypeVar("_T")
+
+
+def _run_alone(runner: asyncio.Runner, work: Coroutine[Any, Any, _T]) -> _T:
+    """``asyncio.run(work)`` on ``runner``'s loop: one loop serves every episode (a fresh loop per
+    episode costs a loop, a selector and a SIGINT handler each time), yet each episode still starts
+    alone, as under ``asyncio.run``: in a fresh context, and what it left running is cancelled."""
+    try:
+        return runner.run(work, context=contextvars.copy_context())
+    finally:
+        left = asyncio.all_tasks(runner.get_loop())
+        if left:
+            for task in left:
+                task.cancel()
+            runner.run(_settled(left))
+
+
+async def _settled(tasks: set[asyncio.Task[Any]]) -> None:
+    await asyncio.gather(*tasks, return_exceptions=True)
+
+
 def run_backtest(
     config: BacktestConfig,
     *,
@@ -893,23 +930,24 @@ def run_backtest(
     traced: set[tuple[Mode, str]] = set()
     counted = Volume(0, 0)
     runs, replay_seconds = 0, 0.0
-    for mode, episode, spec in jobs(plan, config.policies):
-        want_trace = traces and (mode, spec.name) not in traced
-        venue = plan.venues[mode, episode.product_id]
-        started = time.perf_counter()
-        result, trace, volume = asyncio.run(
-            _run_episode(venue, spec, episode, config.options, mode=mode, trace=want_trace)
-        )
-        if volume is not None:
-            replay_seconds += time.perf_counter() - started
-            runs += 1
-            counted = Volume(counted.messages + volume.messages, counted.level_rows + volume.level_rows)
-        results.append(result)
-        if trace is not None:
-            traced.add((mode, spec.name))
-            kept.append(trace)
-        if on_result is not None:
-            on_result(result)
+    with asyncio.Runner() as runner:
+        for mode, episode, spec in jobs(plan, config.policies):
+            want_trace = traces and (mode, spec.name) not in traced
+            venue = plan.venues[mode, episode.product_id]
+            started = time.perf_counter()
+            result, trace, volume = _run_alone(
+                runner, _run_episode(venue, spec, episode, config.options, mode=mode, trace=want_trace)
+            )
+            if volume is not None:
+                replay_seconds += time.perf_counter() - started
+                runs += 1
+                counted = Volume(counted.messages + volume.messages, counted.level_rows + volume.level_rows)
+            results.append(result)
+            if trace is not None:
+                traced.add((mode, spec.name))
+                kept.append(trace)
+            if on_result is not None:
+                on_result(result)
     metrics = summarize_results(results, [p.name for p in config.policies], seed=config.seed)
     count = _replay_count(plan, config, counted, runs, replay_seconds)
     return BacktestResult(plan, tuple(results), metrics, tuple(kept), count)

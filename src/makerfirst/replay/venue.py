@@ -55,8 +55,12 @@ _LEVELS_KEPT = 100_000  # (price, size) levels remembered by a venue's book view
 
 
 def venue_times(tape: BookTape, feed_latency_sec: float) -> np.ndarray:
-    """Each row's venue time in float seconds, as the oracle computes it (receive time − latency)."""
-    return tape.ts_ns.astype(np.float64) / 1e9 - feed_latency_sec
+    """Each row's venue time in float seconds, as the oracle computes it (receive time − latency);
+    in place on one array (a long tape's temporaries are hundreds of MB of fresh pages)."""
+    times = tape.ts_ns.astype(np.float64)
+    times /= 1e9
+    times -= feed_latency_sec
+    return times
 
 
 def feed_latency_ns(feed_latency_sec: float) -> int:
@@ -211,12 +215,13 @@ class TouchSampler(Protocol):
 
     def step(self, engine: MatchingEngine) -> list[Match]: ...
 
-    def due(self, bound: float) -> list[float]:
-        """Its next sample times at or before ``bound`` (not yet taken)."""
+    def due(self, bound: float) -> np.ndarray:
+        """Its next sample times at or before ``bound`` (not yet taken), ascending float seconds."""
         ...
 
-    def record(self, times: Sequence[float], bids: Sequence[int | None], asks: Sequence[int | None]) -> None:
-        """Take the samples at ``times`` (the first ones ``due`` gave)."""
+    def record(self, times: np.ndarray, bids: np.ndarray, asks: np.ndarray) -> None:
+        """Take the samples at ``times`` (the first ones ``due`` gave): best bid and ask in ticks,
+        -1 where the side shows no level."""
         ...
 
 
@@ -253,6 +258,7 @@ class CompiledReplayExchange(SimulatedExchange):
         self._sampler: TouchSampler | None = None
         self._shown: tuple[tuple[int, int, int], OrderBook] | None = None
         self._levels: dict[tuple[int, int], Level] = {}  # (ticks, lots) → Level: most levels persist
+        self._last_side: dict[Side, tuple[bytes, tuple[Level, ...]]] = {}  # each side's last view
 
     def mark_arrival(self) -> None:
         """The episode starts now: the rows applied before were its catch-up."""
@@ -291,13 +297,19 @@ class CompiledReplayExchange(SimulatedExchange):
             known.clear()
         sides = []
         for side in (Side.BUY, Side.SELL):
-            levels = []
-            for key in self.compiled.levels(side, depth):
-                level = known.get(key)
-                if level is None:
-                    level = known[key] = Level(key[0] * tick, key[1] * lot)
-                levels.append(level)
-            sides.append(tuple(levels))
+            rows = self.compiled.book.level_rows(side, depth)
+            seen = rows.tobytes()
+            last = self._last_side.get(side)
+            if last is not None and last[0] == seen:  # a row moved the other side, or deeper levels
+                sides.append(last[1])
+                continue
+            keys = [(p, q) for p, q in rows.tolist()]
+            for key in keys:
+                if key not in known:
+                    known[key] = Level(key[0] * tick, key[1] * lot)
+            levels = tuple(map(known.__getitem__, keys))
+            self._last_side[side] = (seen, levels)
+            sides.append(levels)
         return OrderBook(self._product.product_id, sides[0], sides[1], self._time)
 
     def attach_market(
@@ -326,14 +338,10 @@ class CompiledReplayExchange(SimulatedExchange):
             # taken before a timer there (drivers come before timers at equal times); a driver
             # attached after the sampler only reads the book, so their order at a tie is moot.
             grid = sampler.due(bound)
-            if grid:
+            if len(grid):
                 stops = self.tape.times.searchsorted(grid, side="right")
                 done, bids, asks, fills = self.compiled.book.advance_sampled(stops)
-                sampler.record(
-                    grid[:done],
-                    [None if b < 0 else b for b in bids.tolist()],
-                    [None if a < 0 else a for a in asks.tolist()],
-                )
+                sampler.record(grid[:done], bids, asks)
                 if fills:
                     self._settle_fills(venue, fills)
                 return

@@ -363,8 +363,12 @@ class CompiledBook:
 
     def levels(self, side: Side, depth: int) -> list[tuple[int, int]]:
         """Up to ``depth`` (price, lots) pairs, best first, as the matching engine shows them."""
-        rows = kn.engine_levels(self._state, self._lv, self.tape.prices, _index(side), depth)
-        return [(int(p), int(q)) for p, q in rows.tolist()]
+        return [(p, q) for p, q in self.level_rows(side, depth).tolist()]  # Python ints already
+
+    def level_rows(self, side: Side, depth: int) -> np.ndarray:
+        """:meth:`levels` as an int64 array of (price, lots) rows."""
+        rows: np.ndarray = kn.engine_levels(self._state, self._lv, self.tape.prices, _index(side), depth)
+        return rows
 
     def displayed(self, side: Side) -> dict[int, int]:
         """The venue's displayed size per price on ``side`` (what the feed last said)."""
