@@ -226,7 +226,12 @@ def backtest(
     data: DataOpt,
     products_file: ProductsOpt = None,
     policies: Annotated[
-        str, typer.Option("--policies", help=f"Comma-separated: {', '.join(SELL_POLICIES)}.")
+        str,
+        typer.Option(
+            "--policies",
+            help=f"Comma-separated: {', '.join(SELL_POLICIES)}; a variant NAME[KEY=VALUE;...] is that"
+            " policy with policy overrides (e.g. glft[portfolio_management.purge_execution.glft.gamma=1]).",
+        ),
     ] = ",".join(REFERENCE_POLICIES),
     fill_model: FillOpt = FillModel.CONSERVATIVE,
     episodes: EpisodesOpt = 12,

@@ -131,15 +131,37 @@ SELL_POLICIES: dict[str, PolicySpec] = {
 
 
 def parse_policies(names: str) -> tuple[PolicySpec, ...]:
-    """``"a,b,c"`` → the policies of those names (``SELL_POLICIES``), in that order."""
+    """``"a,b,c"`` → the policies of those names (``SELL_POLICIES``), in that order. A variant
+    ``name[KEY=VALUE;KEY=VALUE]`` is that policy with policy overrides, named as written, so that
+    e.g. two risk aversions of ``glft`` are compared paired with the design note in one backtest."""
     chosen = [n.strip() for n in names.split(",") if n.strip()]
-    unknown = [n for n in chosen if n not in SELL_POLICIES]
+    specs: list[PolicySpec] = []
+    unknown: list[str] = []
+    for written in chosen:
+        base, _, rest = written.partition("[")
+        if base not in SELL_POLICIES:
+            unknown.append(written)
+            continue
+        if not rest:
+            specs.append(SELL_POLICIES[base])
+            continue
+        specs.append(SELL_POLICIES[base].with_overrides(_variant_overrides(written, rest), name=written))
     if unknown or not chosen:
         raise MakerfirstError(
-            f"unknown policies {', '.join(unknown) or '(none given)'};"
-            f" choose from {', '.join(SELL_POLICIES)}"
+            f"unknown policies {', '.join(unknown) or '(none given)'}; choose from {', '.join(SELL_POLICIES)}"
         )
-    return tuple(SELL_POLICIES[n] for n in chosen)
+    return tuple(specs)
+
+
+def _variant_overrides(written: str, rest: str) -> tuple[str, ...]:
+    overrides = tuple(o.strip() for o in rest.removesuffix("]").split(";") if o.strip())
+    if not rest.endswith("]") or not overrides or any("=" not in o for o in overrides):
+        raise MakerfirstError(
+            f"policy {written!r}: write a variant as NAME[KEY=VALUE;KEY=VALUE],"
+            " e.g. glft[portfolio_management.purge_execution.glft.gamma=1]"
+        )
+    load_policy(None, list(overrides))  # a wrong key or value fails here, naming its dotted path
+    return overrides
 
 
 def with_curves(specs: Sequence[PolicySpec], curves: Mapping[str, FillCurve]) -> tuple[PolicySpec, ...]:
