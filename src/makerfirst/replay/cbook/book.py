@@ -255,12 +255,7 @@ class CompiledBook:
             self._fills,
             self._scratch,
         )
-        n_fills = int(self._state[kn.ST_N_FILLS])
-        fills = tuple(
-            BookFill(int(r), int(t), int(h), int(q), int(p), Side.BUY if a == BID else Side.SELL)
-            for r, t, h, q, p, a in self._fills[:n_fills].tolist()
-        )
-        return Advanced(StopReason(int(reason)), self.cursor - before, fills)
+        return Advanced(StopReason(int(reason)), self.cursor - before, self._last_fills())
 
     def advance_rows(self, rows: int) -> tuple[BookFill, ...]:
         """:meth:`advance` by at most ``rows`` rows (no time bound), stopping after a row that
