@@ -11,12 +11,10 @@ from __future__ import annotations
 import json
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
 from collections.abc import Callable
-from contextlib import closing
 from decimal import Decimal
 from pathlib import Path
 
@@ -25,7 +23,6 @@ import pytest
 from makerfirst.bootstrap import DEMO_BALANCES, PAPER_WORLD
 from makerfirst.domain.orders import Side
 from makerfirst.domain.records import OrderState
-from makerfirst.persistence.migrate import head_revision
 from makerfirst.persistence.store import SqlStore
 
 MAKERFIRST = [sys.executable, "-c", "from makerfirst.cli.main import app; app()"]
@@ -45,23 +42,6 @@ def bot(db: str, cycles: int) -> list[str]:
     for override in SHORT:
         args += ["--set", override]
     return args
-
-
-def wait_for_the_bots_schema(path: Path, bot: subprocess.Popen[bytes], give_up: float) -> None:
-    """Open the store only once the bot has migrated its new database to the head revision: two
-    processes creating the same fresh SQLite schema at once race on CREATE TABLE."""
-    while True:
-        assert bot.poll() is None, bot.stderr.read().decode() if bot.stderr else "bot exited"
-        assert time.monotonic() < give_up, "the bot never created its database"
-        if path.exists():
-            try:
-                with closing(sqlite3.connect(path)) as conn:
-                    row = conn.execute("SELECT version_num FROM alembic_version").fetchone()
-                if row is not None and row[0] == head_revision():
-                    return
-            except sqlite3.OperationalError:
-                pass  # no alembic_version yet: the bot is still migrating
-        time.sleep(0.05)
 
 
 def a_sell_rests(store: SqlStore) -> bool:
@@ -89,8 +69,7 @@ def test_ctrl_c_then_restart_continues_the_paper_venue_and_sells_nothing_twice(
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     first = subprocess.Popen(bot(db, cycles=30), env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     give_up = time.monotonic() + 60
-    wait_for_the_bots_schema(tmp_path / "paper.db", first, give_up)
-    store = SqlStore(db)
+    store = SqlStore(db)  # opened while the bot creates it: both migrate under one lock
     while not moment(store):
         assert first.poll() is None, first.stderr.read().decode() if first.stderr else "bot exited"
         assert time.monotonic() < give_up, "the run never reached the moment to interrupt it"
