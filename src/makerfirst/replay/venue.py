@@ -375,8 +375,6 @@ def arrival_checkpoints(
     book = CompiledBook(tape, feed_latency_ns=feed_latency_ns(feed_latency_sec))
     taken: dict[float, Checkpoint] = {}
     for arrival in sorted(set(arrivals)):
-        stop = int(np.searchsorted(times, arrival, side="right"))
-        while book.cursor < stop:  # without orders nothing fills, so this is one call
-            book.advance(max_rows=stop - book.cursor)
+        book.catch_up(int(np.searchsorted(times, arrival, side="right")))  # no orders: nothing fills
         taken[arrival] = book.checkpoint()
     return ArrivalBooks(times, taken, time.perf_counter() - started)

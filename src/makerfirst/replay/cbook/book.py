@@ -276,6 +276,15 @@ class CompiledBook:
         )
         return self._last_fills()
 
+    def catch_up(self, stop: int) -> None:
+        """Apply every row before row ``stop`` (at most the tape's end): :meth:`advance` without a
+        time bound for a book that holds none of our orders and none of our takers' consumption (a
+        checkpoint pass), in its own kernel: the same state, about twice as fast on a long tape."""
+        s = self._state
+        if s[kn.ST_N_BIDS] or s[kn.ST_N_ASKS] or s[kn.ST_TAKEN_BID] or s[kn.ST_TAKEN_ASK]:
+            raise MakerfirstError("catch_up() is for a book without our orders or takers: advance() it")
+        kn.catch_up(*self._columns, self.tape.prices, stop, s, self._lv, self._touched_flag, self._touched)
+
     def advance_sampled(self, stops: np.ndarray) -> tuple[int, np.ndarray, np.ndarray, tuple[BookFill, ...]]:
         """For each row index in ``stops`` (ascending): apply the rows before it, then read the best
         bid and ask prices the matching engine shows (-1: none), stopping after a row that fills

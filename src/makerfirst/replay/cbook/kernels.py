@@ -457,6 +457,118 @@ def advance(  # noqa: PLR0917 - one flat loop; its arguments are the tape and th
 
 
 @_kernel
+def catch_up(  # noqa: PLR0912, PLR0915, PLR0917 - one flat loop over the tape, like advance()
+    ts: np.ndarray,
+    kind: np.ndarray,
+    side: np.ndarray,
+    price: np.ndarray,
+    size: np.ndarray,
+    aux: np.ndarray,
+    level: np.ndarray,
+    prices: np.ndarray,
+    stop: int,
+    state: np.ndarray,
+    lv: np.ndarray,
+    touched_flag: np.ndarray,
+    touched: np.ndarray,
+) -> None:
+    """``advance`` to row ``stop`` (exclusive) of a book holding none of our orders and none of our
+    takers' consumption (the catch-up pass to the episodes' arrivals): the same rows leave the same
+    state, but the scalars live in locals for the whole loop instead of in ``state`` (which
+    ``advance``'s per-row helpers must read and write through memory), and the rules that only
+    concern our orders (queue caps, credits, fills, taken levels) have nothing to do and are left
+    out. The caller checks the precondition; a test compares the two kernels' states."""
+    n = min(stop, ts.shape[0])
+    i = state[ST_CURSOR]
+    state[ST_N_FILLS] = 0
+    if i >= n:
+        return
+    shift = state[ST_SHIFT]
+    m = state[ST_M]
+    best_bid = state[ST_BEST_BID]
+    best_ask = state[ST_BEST_ASK]
+    lo = state[ST_LO]
+    hi = state[ST_HI]
+    resync = state[ST_RESYNC]
+    resync_ts = state[ST_RESYNC_TS]
+    n_touched = state[ST_N_TOUCHED]
+    trades = state[ST_TRADES]
+    updates = state[ST_LEVEL_UPDATES]
+    compared = state[ST_BBO_COMPARED]
+    mismatches = state[ST_BBO_MISMATCHES]
+    t = state[ST_NOW]
+    while i < n:
+        t = ts[i] - shift
+        k = kind[i]
+        if resync == 1 and (k != K_LEVEL or t != resync_ts):
+            resync = 0  # _end_resync: no queue estimates to cap
+        if k == K_LEVEL:
+            j = level[i]
+            lots = size[i]
+            updates += 1
+            if touched_flag[j] == 0:
+                touched_flag[j] = 1
+                touched[n_touched] = j
+                n_touched += 1
+                lo = min(lo, j)
+                hi = max(hi, j)
+            if side[i] == CODE_BID:
+                lv[LV_SIZE, BIDS, j] = lots
+                if lots > 0:
+                    best_bid = max(best_bid, j)
+                elif j == best_bid:
+                    b = j - 1
+                    while b >= lo and lv[LV_SIZE, BIDS, b] == 0:
+                        b -= 1
+                    best_bid = b if b >= lo else -1
+            else:
+                lv[LV_SIZE, ASKS, j] = lots
+                if lots > 0:
+                    best_ask = min(best_ask, j)
+                elif j == best_ask:
+                    a = j + 1
+                    while a <= hi and lv[LV_SIZE, ASKS, a] == 0:
+                        a += 1
+                    best_ask = a if a <= hi else m
+        elif k == K_TRADE:
+            trades += 1
+        elif k == K_CLEAR:
+            for q in range(n_touched):
+                j = touched[q]
+                for f in range(N_MARKET_FIELDS):
+                    lv[f, BIDS, j] = 0
+                    lv[f, ASKS, j] = 0
+                touched_flag[j] = 0
+            n_touched = 0
+            lo = m
+            hi = -1
+            best_bid = -1
+            best_ask = m
+            resync = 1
+            resync_ts = t
+        elif k == K_BBO and size[i] == 1:
+            compared += 1
+            shown_bid = prices[best_bid] if best_bid >= 0 else 0
+            shown_ask = prices[best_ask] if best_ask < m else 0
+            if shown_bid != price[i] or shown_ask != aux[i]:
+                mismatches += 1
+        i += 1
+    state[ST_CURSOR] = i
+    state[ST_NOW] = t
+    state[ST_BEST_BID] = best_bid
+    state[ST_BEST_ASK] = best_ask
+    state[ST_LO] = lo
+    state[ST_HI] = hi
+    state[ST_RESYNC] = resync
+    state[ST_RESYNC_TS] = resync_ts
+    state[ST_N_TOUCHED] = n_touched
+    state[ST_TRADES] = trades
+    state[ST_LEVEL_UPDATES] = updates
+    state[ST_BBO_COMPARED] = compared
+    state[ST_BBO_MISMATCHES] = mismatches
+
+
+@_kernel
 def submit(  # noqa: PLR0917 - a kernel: arrays and scalars, positional
     state: np.ndarray,
     lv: np.ndarray,
