@@ -371,8 +371,8 @@ class CompiledBook:
 
     def level_rows(self, side: Side, depth: int) -> np.ndarray:
         """:meth:`levels` as an int64 array of (price, lots) rows."""
-        rows: np.ndarray = kn.engine_levels(self._state, self._lv, self.tape.prices, _index(side), depth)
-        return rows
+        rows = np.empty((max(depth, 0), 2), np.int64)
+        return rows[: kn.engine_levels(self._state, self._lv, self.tape.prices, _index(side), rows)]
 
     def displayed(self, side: Side) -> dict[int, int]:
         """The venue's displayed size per price on ``side`` (what the feed last said)."""
