@@ -23,9 +23,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 
 from makerfirst.adapters.products_file import Catalogue
 from makerfirst.adapters.products_file import load_catalogue as load_catalogue  # noqa: PLC0414  # for the CLI
-from makerfirst.adapters.sim import world as paper_world
 from makerfirst.adapters.sim.exchange import SimulatedExchange, SimulatorSettings
-from makerfirst.adapters.sim.market import SyntheticMarket
 from makerfirst.adapters.sim.presets import PRESETS as PRESETS  # noqa: PLC0414  # for the CLI
 from makerfirst.algorithms.sell_policies import SellPolicy
 from makerfirst.clock import Clock, SystemClock, VirtualClock
@@ -33,9 +31,7 @@ from makerfirst.domain.errors import DatabaseUrlError, InputError, MakerfirstErr
 from makerfirst.domain.intents import TradeIntent
 from makerfirst.execution.engine import ExecutionEngine
 from makerfirst.execution.ids import ClientOrderIds
-from makerfirst.execution.reconcile import Reconciler
 from makerfirst.execution.twap_loop import TwapLoop, TwapReport
-from makerfirst.observability.logs import LogFormat
 from makerfirst.policy import Policy, load_policy
 from makerfirst.ports import ExchangePort, Store
 
@@ -51,6 +47,7 @@ if TYPE_CHECKING:
     from makerfirst.adapters.sim_server.ws import FeedFaults
     from makerfirst.observability import wiring
     from makerfirst.observability.alerts import AlertDispatcher
+    from makerfirst.observability.logs import LogFormat
     from makerfirst.persistence.migrate import UpgradeReport
     from makerfirst.persistence.store import SqlStore
     from makerfirst.replay.backtest import ReplayVenue, SimOptions
@@ -83,6 +80,8 @@ def build_simulation(
     settings: SimulatorSettings | None = None,
 ) -> Simulation:
     """A simulated exchange on a virtual clock with one product driven by a market preset."""
+    from makerfirst.adapters.sim.market import SyntheticMarket  # noqa: PLC0415 - not for a replay
+
     product = catalogue.products.get(product_id)
     if product is None:
         known = ", ".join(sorted(catalogue.products))
@@ -137,6 +136,9 @@ def build_paper_exchange(
     (liquid majors, thin or dead junk), or ``thin``. With a ``world`` (from :func:`load_paper_world`)
     the venue continues it: its balances and orders, its time on a virtual clock, each market
     from the mid it had; ``balances`` are then not used."""
+    from makerfirst.adapters.sim import world as paper_world  # noqa: PLC0415 - not for a backtest
+    from makerfirst.adapters.sim.market import SyntheticMarket  # noqa: PLC0415
+
     if market is not None and market not in PRESETS:
         raise InputError(f"unknown market {market!r}; choose one of: {', '.join(PRESETS)}")
     mids: dict[str, Decimal] = {}
@@ -159,6 +161,8 @@ def build_paper_exchange(
 
 def load_paper_world(store: Store) -> dict[str, Any] | None:
     """The paper venue a previous run kept in ``store``, or None for a first run."""
+    from makerfirst.adapters.sim import world as paper_world  # noqa: PLC0415 - not for a backtest
+
     document = store.load_document(PAPER_WORLD)
     return None if document is None else paper_world.parse(document)
 
@@ -187,6 +191,7 @@ def build_runner(
     :class:`MeteredExchange`. Its client order ids are never seeded by default: one repeated across a
     restart would be answered by the exchange with the old order (Coinbase's idempotency), not a new one.
     ``sell_policy``: what its sell loops run (None: the design note's; see ``purge_sell_policy``)."""
+    from makerfirst.execution.reconcile import Reconciler  # noqa: PLC0415
     from makerfirst.runner.loop import Runner  # noqa: PLC0415
     from makerfirst.runner.metered import MeteredExchange  # noqa: PLC0415
     from makerfirst.runner.portfolio_step import PortfolioStep  # noqa: PLC0415

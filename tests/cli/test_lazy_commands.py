@@ -7,6 +7,8 @@ import json
 import subprocess
 import sys
 
+import typer.main
+from typer import _click as click
 from typer.testing import CliRunner
 
 from makerfirst.cli.main import COMMANDS, app
@@ -76,3 +78,61 @@ def test_a_group_of_one_command_stays_a_group() -> None:
     shown = CliRunner().invoke(app, ["db", "upgrade", "--help"])
     assert shown.exit_code == 0, shown.output
     assert "--db" in shown.output
+
+
+def _group_help(load_every_command: bool) -> str:
+    group = typer.main.get_command(app)
+    ctx = click.Context(group, info_name="makerfirst")
+    if load_every_command:
+        for name in COMMANDS:
+            group.get_command(ctx, name)  # imported and built, as `makerfirst NAME` does
+    return group.get_help(ctx)
+
+
+def test_help_lists_what_the_loaded_commands_would_show() -> None:
+    """The listing comes from :data:`COMMANDS`, not the modules: it must be the listing the loaded
+    commands give (their help, panel, hidden and deprecated flags), so the two cannot drift."""
+    assert _group_help(load_every_command=False) == _group_help(load_every_command=True)
+
+
+def test_every_loaded_command_keeps_its_stored_help() -> None:
+    group = typer.main.get_command(app)
+    ctx = click.Context(group, info_name="makerfirst")
+    for name, spec in COMMANDS.items():
+        command = group.get_command(ctx, name)
+        assert command is not None
+        assert (command.help or "").splitlines()[0] == spec.help, name
+        assert command.short_help is None, name  # the listing would show it instead of the help
+
+
+def test_help_imports_no_command_module() -> None:
+    script = (
+        "import json, sys\n"
+        "from typer.testing import CliRunner\n"
+        "from makerfirst.cli.main import COMMANDS, app\n"
+        "r = CliRunner().invoke(app, ['--help'])\n"
+        "assert r.exit_code == 0, r.output\n"
+        "assert 'backtest' in r.output\n"
+        "print(json.dumps(sorted({s.module for s in COMMANDS.values()} & set(sys.modules))))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout.splitlines()[-1]) == []
+
+
+def test_a_command_help_loads_only_that_command() -> None:
+    script = (
+        "import json, sys\n"
+        "from typer.testing import CliRunner\n"
+        "from makerfirst.cli.main import COMMANDS, app\n"
+        "r = CliRunner().invoke(app, ['config', '--help'])\n"
+        "assert r.exit_code == 0, r.output\n"
+        "print(json.dumps(sorted({s.module for s in COMMANDS.values()} & set(sys.modules))))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=120, check=False
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout.splitlines()[-1]) == ["makerfirst.cli.config_cmd"]

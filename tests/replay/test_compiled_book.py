@@ -464,6 +464,92 @@ def test_the_compiled_book_matches_the_oracle_event_by_event(
     assert [(ts, twins.ids[h], q, p) for ts, h, q, p in fills] == twins.oracle_fills
 
 
+def _book_arrays(book: CompiledBook) -> tuple[np.ndarray, ...]:
+    n = int(book._state[kernels.ST_N_TOUCHED])
+    return (book._state, book._lv, book._touched_flag, book._touched[:n])
+
+
+def assert_same_book(catch_up: CompiledBook, advanced: CompiledBook) -> None:
+    """Every array of the two books' states equal (the touched list in its order too)."""
+    for mine, theirs in zip(_book_arrays(catch_up), _book_arrays(advanced), strict=True):
+        np.testing.assert_array_equal(mine, theirs)
+
+
+@settings(max_examples=200, deadline=None)
+@given(scenarios(), st.sampled_from([0, STEP_NS]), st.lists(st.integers(0, 120), max_size=6))
+def test_the_catch_up_pass_leaves_the_state_advance_leaves(
+    scenario: tuple[BookTape, list[tuple[object, ...]]], feed_latency_ns: int, stops: list[int]
+) -> None:
+    """The catch-up kernel (no orders of ours) against advance(), row for row the same state:
+    snapshots mid-tape, resyncs, emptied best levels, venue tickers, a feed latency."""
+    t, _ = scenario
+    fast = CompiledBook(t, feed_latency_ns=feed_latency_ns)
+    slow = CompiledBook(t, feed_latency_ns=feed_latency_ns)
+    for stop in [*sorted(stops), len(t) + 5]:
+        fast.catch_up(stop)
+        slow.advance(max_rows=max(0, min(stop, len(t)) - slow.cursor))
+        assert_same_book(fast, slow)
+        assert fast.stats == slow.stats
+
+
+def test_the_catch_up_pass_rescans_an_emptied_best_to_the_last_live_level() -> None:
+    """The best ask emptied with the next live ask the highest level seen (and the bid mirror)."""
+    t = tape(
+        (0, CLEAR, 0, 0, 0),
+        (0, LEVEL, BID, 98, 5),
+        (0, LEVEL, BID, 99, 5),
+        (0, LEVEL, ASK, 101, 5),
+        (0, LEVEL, ASK, 102, 5),
+        (1, LEVEL, ASK, 101, 0),
+        (2, LEVEL, BID, 99, 0),
+    )
+    fast, slow = CompiledBook(t), CompiledBook(t)
+    fast.catch_up(len(t))
+    slow.advance()
+    assert_same_book(fast, slow)
+    assert (fast.best_bid(), fast.best_ask()) == (98, 102)
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_the_catch_up_pass_equals_advance_on_long_random_tapes(seed: int) -> None:
+    """Thousands of rows over a wide price range, snapshots now and then, tickers right and wrong."""
+    rng = np.random.default_rng(seed)
+    n = 4000
+    kind = rng.choice([LEVEL, LEVEL, LEVEL, TRADE, BBO], n)
+    kind[rng.integers(0, n, 4)] = CLEAR
+    kind[0] = CLEAR
+    rows = np.zeros(n, EVENT_DTYPE)
+    rows["ts_ns"] = np.cumsum(rng.integers(0, 3, n)) * MS
+    rows["kind"] = kind
+    rows["side"] = rng.choice([BID, ASK], n)
+    rows["price"] = rng.integers(900, 1100, n)
+    rows["size"] = np.where(rng.random(n) < 0.3, 0, rng.integers(1, 50, n))
+    rows["size"][kind == BBO] = rng.integers(0, 2, int((kind == BBO).sum()))
+    rows["aux"][kind == BBO] = rng.integers(900, 1100, int((kind == BBO).sum()))
+    t = BookTape.from_rows(rows, SCALE)
+    fast, slow = CompiledBook(t), CompiledBook(t)
+    for stop in [*sorted(rng.integers(0, n, 8).tolist()), n]:
+        fast.catch_up(stop)
+        slow.advance(max_rows=max(0, stop - slow.cursor))
+        assert_same_book(fast, slow)
+
+
+def test_catch_up_refuses_a_book_holding_our_orders() -> None:
+    book, _ = at_snapshot((10, LEVEL, ASK, 101, 2))
+    with pytest.raises(MakerfirstError, match="without our orders"):
+        book.catch_up(len(book.tape))
+
+
+def test_the_catch_up_pass_equals_advance_on_the_btcusdt_capture(tmp_path: Path) -> None:
+    t = capture_tape(BINANCE_BTCUSDT / "btcusdt_20240808.gz", "BTCUSDT", tmp_path)
+    fast, slow = CompiledBook(t), CompiledBook(t)
+    for stop in np.linspace(0, len(t), 7).astype(int).tolist():
+        fast.catch_up(stop)
+        slow.advance(max_rows=stop - slow.cursor)
+        assert_same_book(fast, slow)
+    assert slow.exhausted
+
+
 # -- on the shared captures -----------------------------------------------------------------------
 
 

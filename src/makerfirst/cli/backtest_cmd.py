@@ -1,6 +1,8 @@
 """``makerfirst backtest`` and ``makerfirst sweep``: judge policies on replayed or synthetic markets.
 
 Plain functions with typer options; ``cli/main.py`` registers them (``app.command()(backtest)``).
+The report (plotly) and the sweep's workers are imported by the runs that use them, not by every
+backtest.
 """
 
 from __future__ import annotations
@@ -38,9 +40,7 @@ from makerfirst.replay.driver import FillModel
 from makerfirst.replay.glft_fit import by_product_json, curves_json, fitted_specs, with_plan_curves
 from makerfirst.replay.metrics import PolicyMetrics
 from makerfirst.replay.policies import REFERENCE_POLICIES, SELL_POLICIES, parse_policies
-from makerfirst.replay.report import write_report
 from makerfirst.replay.stats import Interval
-from makerfirst.replay.sweep import grid_points, parse_grid, run_sweep
 
 DataOpt = Annotated[
     str,
@@ -298,6 +298,8 @@ def backtest(
             config, plan=plan, on_result=lambda _: progress.advance(task), traces=report is not None
         )
     if report is not None:
+        from makerfirst.replay.report import write_report  # noqa: PLC0415 - only with --report
+
         write_report(result, report, curves=evidence)
     if as_json:
         payload = backtest_json(result, config) | curves_json(config.policies)
@@ -367,6 +369,8 @@ def sweep(
     Episodes and markets are those of `makerfirst backtest` (default: calibrated markets only, full
     deadlines). Tasks run on local processes, or on Ray with --ray.
     """
+    from makerfirst.replay.sweep import grid_points, parse_grid, run_sweep  # noqa: PLC0415 - not for a backtest
+
     try:
         base = parse_policies(policy)[0]
         points = grid_points(base, parse_grid(grid or []))

@@ -1,8 +1,10 @@
 """``makerfirst``: the command-line entry point.
 
-Every command's module is imported only when that command runs (or when ``--help`` lists them):
-the commands between them import FastAPI, SQLAlchemy and Alembic, ccxt, numba and plotly, and a
-``makerfirst backtest`` should not pay a second of start-up for a dashboard it never serves.
+Every command's module is imported only when that command runs: the commands between them import
+FastAPI, SQLAlchemy and Alembic, ccxt, numba and plotly, and a ``makerfirst backtest`` should not pay
+a second of start-up for a dashboard it never serves. ``makerfirst --help`` lists the commands from
+the help kept beside each in :data:`COMMANDS` (the help the loaded command is given too), so it
+imports none of them.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from typing import Any
 import typer
 import typer.main
 from typer import _click as click
+from typer.core import TyperCommand
 
 from makerfirst.cli.errors import ErrorReportingGroup
 
@@ -21,7 +24,8 @@ from makerfirst.cli.errors import ErrorReportingGroup
 @dataclass(frozen=True, slots=True)
 class LazyCommand:
     """A command by where it lives: ``module``'s ``attribute``, a Typer app (a group of commands)
-    or a plain function with typer options."""
+    or a plain function with typer options; ``help`` is its one-line help, shown by ``makerfirst
+    --help`` without importing ``module`` and given to the command when it loads."""
 
     module: str
     attribute: str
@@ -95,12 +99,29 @@ def load_command(name: str, spec: LazyCommand) -> click.Command:
     return command
 
 
+def listing_entry(name: str, spec: LazyCommand) -> click.Command:
+    """What the group's ``--help`` needs of a command (its name and help), without importing it.
+
+    The listing reads only ``name``, ``help``, ``short_help``, ``hidden``, ``deprecated`` and the
+    rich help panel; a loaded command has the same values (tests compare the two listings)."""
+    return TyperCommand(name, help=spec.help)
+
+
 class LazyCommandGroup(ErrorReportingGroup):
     """The ``makerfirst`` group: its commands are built from :data:`COMMANDS` on first use."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._loaded: dict[str, click.Command] = {}
+        self._listing = False
+
+    def format_help(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """The group's help: its commands listed from :data:`COMMANDS`, none of them imported."""
+        self._listing = True
+        try:
+            super().format_help(ctx, formatter)
+        finally:
+            self._listing = False
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return list(COMMANDS) + [n for n in super().list_commands(ctx) if n not in COMMANDS]
@@ -109,6 +130,8 @@ class LazyCommandGroup(ErrorReportingGroup):
         spec = COMMANDS.get(cmd_name)
         if spec is None:
             return super().get_command(ctx, cmd_name)
+        if self._listing and cmd_name not in self._loaded:
+            return listing_entry(cmd_name, spec)
         if cmd_name not in self._loaded:
             self._loaded[cmd_name] = load_command(cmd_name, spec)
         return self._loaded[cmd_name]

@@ -7,9 +7,11 @@ part is read from the models' field types and constraints, so it stays true as t
 
 from __future__ import annotations
 
+import copy
 import re
 from collections.abc import Hashable, Mapping, Sequence
 from decimal import Decimal
+from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -127,7 +129,7 @@ def _read_mapping(path: Path) -> dict[str, object]:
     except OSError as err:
         raise PolicyError([f"{path}: cannot read the policy file ({err.strerror or err})"]) from err
     try:
-        data = _parse_yaml(text)
+        data = copy.deepcopy(_parse_policy_text(text))  # a copy: the overrides are applied in place
     except yaml.YAMLError as err:
         mark = err.problem_mark if isinstance(err, yaml.MarkedYAMLError) else None
         where = f", line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
@@ -135,6 +137,14 @@ def _read_mapping(path: Path) -> dict[str, object]:
     if not isinstance(data, dict):
         raise PolicyError([f"{path}: the top level must be a mapping of sections (got {_show(data)})"])
     return data
+
+
+@lru_cache(maxsize=8)
+def _parse_policy_text(text: str) -> object:
+    """A policy file's text parsed once per process: a backtest loads the same file for every
+    policy it compares (pure-Python YAML, 3 ms a time); the text is read again each time, so an
+    edited file is parsed again."""
+    return _parse_yaml(text)
 
 
 def _parse_yaml(text: str) -> object:

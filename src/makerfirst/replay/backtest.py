@@ -47,14 +47,13 @@ from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, Protocol, TypeVar, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar, runtime_checkable
 
 import numpy as np
 
 from makerfirst.adapters.products_file import Catalogue, load_catalogue
 from makerfirst.adapters.sim.driver import NEVER, MarketDriver
 from makerfirst.adapters.sim.exchange import COINBASE_INTRO_FEES, SimulatedExchange, SimulatorSettings
-from makerfirst.adapters.sim.market import MarketParams, SyntheticMarket
 from makerfirst.adapters.sim.matching import Match, MatchingEngine
 from makerfirst.adapters.sim.presets import PRESETS
 from makerfirst.algorithms.shortfall import implementation_shortfall_bps
@@ -65,7 +64,6 @@ from makerfirst.domain.orders import FeeRates, Fill, Liquidity, Side
 from makerfirst.domain.product import Product
 from makerfirst.policy import Policy
 from makerfirst.replay.book_check import BookCheck
-from makerfirst.replay.calibrate import Calibration, calibrate
 from makerfirst.replay.cbook import BookTape, Volume
 from makerfirst.replay.driver import FillModel, ProductTape, ReplayBook, product_tape
 from makerfirst.replay.episodes import (
@@ -94,6 +92,12 @@ from makerfirst.replay.policies import REFERENCE_POLICIES, PolicySpec, resolve_p
 from makerfirst.replay.readers import read_checked_capture
 from makerfirst.replay.taker_leg import TakerReferences, taker_orders
 from makerfirst.replay.venue import ArrivalBooks, CompiledEngine
+
+if TYPE_CHECKING:
+    # Only the calibrated and synthetic modes build these (imported where they do): a replay
+    # backtest does not load the calibration or the synthetic market.
+    from makerfirst.adapters.sim.market import MarketParams
+    from makerfirst.replay.calibrate import Calibration
 
 SYNTHETIC_PREFIX = "synthetic:"
 SYNTHETIC_PRODUCT = "PENGU-USD"
@@ -492,6 +496,8 @@ def plan_stream(
                     f" without overlapping in {whole.length:.1f} s at a {deadline:.0f} s deadline"
                 )
         if Mode.CALIBRATED in config.modes:
+            from makerfirst.replay.calibrate import calibrate  # noqa: PLC0415 - see TYPE_CHECKING
+
             fitted = calibrate(tape, calibration_window)
             calibrations.append(fitted)
             venues[Mode.CALIBRATED, product.product_id] = SyntheticVenue(
@@ -584,6 +590,8 @@ def _open_venue(
         clock = VirtualClock(start=episode.arrival)
         exchange = options.venues().open(clock, venue, episode, balances, options)
     else:
+        from makerfirst.adapters.sim.market import SyntheticMarket  # noqa: PLC0415 - see TYPE_CHECKING
+
         clock = VirtualClock(start=SYNTHETIC_START)
         exchange = SimulatedExchange(clock, [product], balances, settings)
         market: MarketDriver = (

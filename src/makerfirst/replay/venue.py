@@ -31,7 +31,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from decimal import Decimal
 from itertools import count
 from typing import Protocol, runtime_checkable
@@ -289,7 +289,8 @@ class CompiledReplayExchange(SimulatedExchange):
         key = (self.compiled.book.cursor, self.compiled.takes, depth)
         if self._shown is None or self._shown[0] != key:
             self._shown = (key, self._book_view(depth))
-        return replace(self._shown[1], timestamp=self._time)
+        view = self._shown[1]
+        return OrderBook(view.product_id, view.bids, view.asks, self._time)
 
     def _book_view(self, depth: int) -> OrderBook:
         tick, lot, known = self._product.price_increment, self._product.base_increment, self._levels
@@ -375,8 +376,6 @@ def arrival_checkpoints(
     book = CompiledBook(tape, feed_latency_ns=feed_latency_ns(feed_latency_sec))
     taken: dict[float, Checkpoint] = {}
     for arrival in sorted(set(arrivals)):
-        stop = int(np.searchsorted(times, arrival, side="right"))
-        while book.cursor < stop:  # without orders nothing fills, so this is one call
-            book.advance(max_rows=stop - book.cursor)
+        book.catch_up(int(np.searchsorted(times, arrival, side="right")))  # no orders: nothing fills
         taken[arrival] = book.checkpoint()
     return ArrivalBooks(times, taken, time.perf_counter() - started)

@@ -276,6 +276,15 @@ class CompiledBook:
         )
         return self._last_fills()
 
+    def catch_up(self, stop: int) -> None:
+        """Apply every row before row ``stop`` (at most the tape's end): :meth:`advance` without a
+        time bound for a book that holds none of our orders and none of our takers' consumption (a
+        checkpoint pass), in its own kernel: the same state, about twice as fast on a long tape."""
+        s = self._state
+        if s[kn.ST_N_BIDS] or s[kn.ST_N_ASKS] or s[kn.ST_TAKEN_BID] or s[kn.ST_TAKEN_ASK]:
+            raise MakerfirstError("catch_up() is for a book without our orders or takers: advance() it")
+        kn.catch_up(*self._columns, self.tape.prices, stop, s, self._lv, self._touched_flag, self._touched)
+
     def advance_sampled(self, stops: np.ndarray) -> tuple[int, np.ndarray, np.ndarray, tuple[BookFill, ...]]:
         """For each row index in ``stops`` (ascending): apply the rows before it, then read the best
         bid and ask prices the matching engine shows (-1: none), stopping after a row that fills
@@ -362,8 +371,8 @@ class CompiledBook:
 
     def level_rows(self, side: Side, depth: int) -> np.ndarray:
         """:meth:`levels` as an int64 array of (price, lots) rows."""
-        rows: np.ndarray = kn.engine_levels(self._state, self._lv, self.tape.prices, _index(side), depth)
-        return rows
+        rows = np.empty((max(depth, 0), 2), np.int64)
+        return rows[: kn.engine_levels(self._state, self._lv, self.tape.prices, _index(side), rows)]
 
     def displayed(self, side: Side) -> dict[int, int]:
         """The venue's displayed size per price on ``side`` (what the feed last said)."""

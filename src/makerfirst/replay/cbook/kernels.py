@@ -45,14 +45,21 @@ class _KernelCache(caching.FunctionCache):
     the first load in a process imports and installs all of numba's typing and lowering registries
     (numpy, typed containers, random, linalg...), about 0.07 s of a backtest command's start, which
     only a compilation reads (and numba's compiler refreshes them itself before compiling). A
-    cached kernel's machine code needs only the NRT's C helpers registered for linking."""
+    cached kernel's machine code needs only the NRT's C helpers registered for linking, and a
+    kernel compiled without the NRT (``_nrt=False``, every kernel here) not even those: the NRT is
+    compiled by LLVM on its first use in a process (0.02 s), so it is left alone for them."""
+
+    def __init__(self, py_func: Callable[..., Any], *, nrt: bool) -> None:
+        super().__init__(py_func)  # type: ignore[no-untyped-call]
+        self._nrt = nrt
 
     def load_overload(self, sig: Any, target_context: Any) -> Any:
         guard = getattr(self, "_guard_against_spurious_io_errors", None)
         load = getattr(self, "_load_overload", None)
         if guard is None or load is None:  # a numba whose cache internals moved: its own loader
             return super().load_overload(sig, target_context)  # type: ignore[no-untyped-call]
-        rtsys.initialize(target_context)  # cached code links against the NRT's symbols
+        if self._nrt:
+            rtsys.initialize(target_context)  # cached code links against the NRT's symbols
         with guard():
             return load(sig, target_context)
 
@@ -65,13 +72,14 @@ def _compiler(**options: Any) -> Decorator:
     by :class:`_KernelCache`. Where no such folder is writable numba refuses to cache; then the
     kernel compiles at its first call."""
     cache = bool(options.pop("cache", False))
+    nrt = bool(options.get("_nrt", True))
 
     def decorate(function: Callable[..., Any]) -> Callable[..., Any]:
         dispatcher = njit(**options)(function)
         if cache:
             try:
                 # what numba's enable_caching() sets, with this loader
-                dispatcher._cache = _KernelCache(dispatcher.py_func)  # type: ignore[no-untyped-call]
+                dispatcher._cache = _KernelCache(dispatcher.py_func, nrt=nrt)
             except RuntimeError:  # "cannot cache function ...: no locator available"
                 log.debug("no writable numba cache folder for %s: compiled on first use", function.__name__)
         return cast(Callable[..., Any], dispatcher)
@@ -79,11 +87,11 @@ def _compiler(**options: Any) -> Decorator:
     return decorate
 
 
-_jit = _compiler(cache=True, nogil=True)
-# The kernels that run per row allocate nothing, so they run without numba's reference counting
-# (``_nrt=False``): with it, every array handed from one compiled function to another costs atomic
-# reference-count updates, which made a book row several times slower; the per-row helpers are
-# also inlined into the loop at numba's IR level (``inline="always"``), which halves it again.
+# The kernels allocate nothing (their callers hand them every array they write), so they run
+# without numba's reference counting (``_nrt=False``): with it, every array handed from one
+# compiled function to another costs atomic reference-count updates, which made a book row several
+# times slower, and loading the first kernel compiles the NRT; the per-row helpers are also inlined
+# into the loop at numba's IR level (``inline="always"``), which halves it again.
 _kernel = _compiler(cache=True, nogil=True, _nrt=False)
 _inline = _compiler(cache=True, nogil=True, _nrt=False, inline="always")
 
@@ -137,8 +145,8 @@ N_FILL_FIELDS = 6
 STOP_END, STOP_UNTIL, STOP_FILL, STOP_BEST, STOP_ROWS = 0, 1, 2, 3, 4
 
 
-@_jit
 def new_state(m: int, pairing_ns: int, shift_ns: int) -> np.ndarray:
+    """A book's ``state`` before any row: empty sides, no orders (plain numpy: no kernel to load)."""
     state = np.zeros(N_STATE, np.int64)
     state[ST_BEST_BID] = -1
     state[ST_BEST_ASK] = m
@@ -457,6 +465,118 @@ def advance(  # noqa: PLR0917 - one flat loop; its arguments are the tape and th
 
 
 @_kernel
+def catch_up(  # noqa: PLR0912, PLR0915, PLR0917 - one flat loop over the tape, like advance()
+    ts: np.ndarray,
+    kind: np.ndarray,
+    side: np.ndarray,
+    price: np.ndarray,
+    size: np.ndarray,
+    aux: np.ndarray,
+    level: np.ndarray,
+    prices: np.ndarray,
+    stop: int,
+    state: np.ndarray,
+    lv: np.ndarray,
+    touched_flag: np.ndarray,
+    touched: np.ndarray,
+) -> None:
+    """``advance`` to row ``stop`` (exclusive) of a book holding none of our orders and none of our
+    takers' consumption (the catch-up pass to the episodes' arrivals): the same rows leave the same
+    state, but the scalars live in locals for the whole loop instead of in ``state`` (which
+    ``advance``'s per-row helpers must read and write through memory), and the rules that only
+    concern our orders (queue caps, credits, fills, taken levels) have nothing to do and are left
+    out. The caller checks the precondition; a test compares the two kernels' states."""
+    n = min(stop, ts.shape[0])
+    i = state[ST_CURSOR]
+    state[ST_N_FILLS] = 0
+    if i >= n:
+        return
+    shift = state[ST_SHIFT]
+    m = state[ST_M]
+    best_bid = state[ST_BEST_BID]
+    best_ask = state[ST_BEST_ASK]
+    lo = state[ST_LO]
+    hi = state[ST_HI]
+    resync = state[ST_RESYNC]
+    resync_ts = state[ST_RESYNC_TS]
+    n_touched = state[ST_N_TOUCHED]
+    trades = state[ST_TRADES]
+    updates = state[ST_LEVEL_UPDATES]
+    compared = state[ST_BBO_COMPARED]
+    mismatches = state[ST_BBO_MISMATCHES]
+    t = state[ST_NOW]
+    while i < n:
+        t = ts[i] - shift
+        k = kind[i]
+        if resync == 1 and (k != K_LEVEL or t != resync_ts):
+            resync = 0  # _end_resync: no queue estimates to cap
+        if k == K_LEVEL:
+            j = level[i]
+            lots = size[i]
+            updates += 1
+            if touched_flag[j] == 0:
+                touched_flag[j] = 1
+                touched[n_touched] = j
+                n_touched += 1
+                lo = min(lo, j)
+                hi = max(hi, j)
+            if side[i] == CODE_BID:
+                lv[LV_SIZE, BIDS, j] = lots
+                if lots > 0:
+                    best_bid = max(best_bid, j)
+                elif j == best_bid:
+                    b = j - 1
+                    while b >= lo and lv[LV_SIZE, BIDS, b] == 0:
+                        b -= 1
+                    best_bid = b if b >= lo else -1
+            else:
+                lv[LV_SIZE, ASKS, j] = lots
+                if lots > 0:
+                    best_ask = min(best_ask, j)
+                elif j == best_ask:
+                    a = j + 1
+                    while a <= hi and lv[LV_SIZE, ASKS, a] == 0:
+                        a += 1
+                    best_ask = a if a <= hi else m
+        elif k == K_TRADE:
+            trades += 1
+        elif k == K_CLEAR:
+            for q in range(n_touched):
+                j = touched[q]
+                for f in range(N_MARKET_FIELDS):
+                    lv[f, BIDS, j] = 0
+                    lv[f, ASKS, j] = 0
+                touched_flag[j] = 0
+            n_touched = 0
+            lo = m
+            hi = -1
+            best_bid = -1
+            best_ask = m
+            resync = 1
+            resync_ts = t
+        elif k == K_BBO and size[i] == 1:
+            compared += 1
+            shown_bid = prices[best_bid] if best_bid >= 0 else 0
+            shown_ask = prices[best_ask] if best_ask < m else 0
+            if shown_bid != price[i] or shown_ask != aux[i]:
+                mismatches += 1
+        i += 1
+    state[ST_CURSOR] = i
+    state[ST_NOW] = t
+    state[ST_BEST_BID] = best_bid
+    state[ST_BEST_ASK] = best_ask
+    state[ST_LO] = lo
+    state[ST_HI] = hi
+    state[ST_RESYNC] = resync
+    state[ST_RESYNC_TS] = resync_ts
+    state[ST_N_TOUCHED] = n_touched
+    state[ST_TRADES] = trades
+    state[ST_LEVEL_UPDATES] = updates
+    state[ST_BBO_COMPARED] = compared
+    state[ST_BBO_MISMATCHES] = mismatches
+
+
+@_kernel
 def submit(  # noqa: PLR0917 - a kernel: arrays and scalars, positional
     state: np.ndarray,
     lv: np.ndarray,
@@ -536,10 +656,11 @@ def cancel(state: np.ndarray, lv: np.ndarray, orders: np.ndarray, handle: int) -
     return -1
 
 
-@_jit
-def engine_levels(state: np.ndarray, lv: np.ndarray, prices: np.ndarray, s: int, depth: int) -> np.ndarray:
-    """Up to ``depth`` (price, lots) rows the matching engine shows on side ``s``, best first."""
-    out = np.empty((depth, 2), np.int64)
+@_kernel
+def engine_levels(state: np.ndarray, lv: np.ndarray, prices: np.ndarray, s: int, out: np.ndarray) -> int:
+    """Write up to ``len(out)`` (price, lots) rows the matching engine shows on side ``s``, best
+    first, into ``out``; return how many."""
+    depth = out.shape[0]
     n = 0
     j = engine_best(state, lv, s)
     step = -1 if s == BIDS else 1
@@ -552,7 +673,7 @@ def engine_levels(state: np.ndarray, lv: np.ndarray, prices: np.ndarray, s: int,
             out[n, 1] = shown
             n += 1
         j += step
-    return out[:n]
+    return n
 
 
 @_kernel
@@ -598,7 +719,7 @@ def advance_sampled(  # noqa: PLR0917 - one flat loop; its arguments are the tap
     return stops.shape[0]  # type: ignore[no-any-return]
 
 
-@_jit
+@_kernel
 def first_row_meeting(  # noqa: PLR0917 - a kernel: arrays and scalars, positional
     kind: np.ndarray,
     side: np.ndarray,
