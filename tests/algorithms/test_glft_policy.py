@@ -185,9 +185,8 @@ def test_a_falling_mid_quotes_lower_and_a_rising_one_is_not_counted_on() -> None
     # 0.06 to -0.33 spreads from the mid); a rise would lift it to 0.24, a bet the seller does not take.
     base = curve(a=0.1, k=1.0, sigma=0.5)
     cushions = []
-    gamma = policy_with(f"{PURGE}.glft.gamma=0.5")  # the drift's effect, not the shipped γ's
     for mu in (-0.03, 0.0, 0.01):
-        decision = Glft({"PENGU-USD": replace(base, mu=mu)}).decide(view(spread_ticks=40, config=gamma))
+        decision = Glft({"PENGU-USD": replace(base, mu=mu)}).decide(view(spread_ticks=40))
         assert isinstance(decision, twap.PlaceMakerSlice)
         cushions.append(decision.cushion_ticks)
     assert cushions[0] < cushions[1] == cushions[2] < 40

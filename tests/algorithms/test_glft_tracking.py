@@ -1,6 +1,6 @@
-"""GLFT's top-of-book tracking re-prices a resting quote only upward: an ask that undercuts it is
-left to the re-solve (on a thin book most such moves are the touch flickering), while a bid that
-rose, so that a better price is ours without crossing, still re-places it. ``tob`` keeps chasing."""
+"""Tracking without chasing undercuts (``glft.chase_undercuts: false``): an ask that undercuts a
+resting quote is left to the re-solve, while a bid that rose, so that a better price is ours
+without crossing, still re-places it. The shipped glft and ``tob`` chase, as before."""
 
 from __future__ import annotations
 
@@ -57,19 +57,19 @@ def glft_slice(*overrides: str) -> twap.PlaceMakerSlice:
     return decision
 
 
-def test_glft_orders_are_tracked_upward_only_unless_the_key_says_chase() -> None:
-    assert GlftSettings().tracking is not None and not GlftSettings().tracking.chase_undercuts
+def test_glft_chases_undercuts_unless_its_key_says_upward_only() -> None:
+    assert GlftSettings().tracking is not None and GlftSettings().tracking.chase_undercuts
     shipped = glft_slice()
-    assert shipped.tracking is not None and not shipped.tracking.chase_undercuts
-    leave = TwapLoop._leave_early(shipped, PENGU, Side.SELL, replaces=0)
+    assert shipped.tracking is not None and shipped.tracking.chase_undercuts
+    chase = TwapLoop._leave_early(shipped, PENGU, Side.SELL, replaces=0)
+    assert chase is not None and chase.should_leave(UNDERCUT, BID + shipped.cushion_ticks * TICK)
+    upward = glft_slice(f"{PURGE}.glft.chase_undercuts=false")
+    assert upward.tracking is not None and not upward.tracking.chase_undercuts
+    leave = TwapLoop._leave_early(upward, PENGU, Side.SELL, replaces=0)
     assert leave is not None
-    assert not leave.should_leave(UNDERCUT, BID + shipped.cushion_ticks * TICK)
-    lifted = book(BID + 3 * TICK, BID + shipped.cushion_ticks * TICK)
-    assert leave.should_leave(lifted, BID + shipped.cushion_ticks * TICK)
-    chasing = glft_slice(f"{PURGE}.glft.chase_undercuts=true")
-    assert chasing.tracking is not None and chasing.tracking.chase_undercuts
-    chase = TwapLoop._leave_early(chasing, PENGU, Side.SELL, replaces=0)
-    assert chase is not None and chase.should_leave(UNDERCUT, BID + chasing.cushion_ticks * TICK)
+    price = BID + upward.cushion_ticks * TICK
+    assert not leave.should_leave(UNDERCUT, price)
+    assert leave.should_leave(book(BID + 3 * TICK, price), price)  # the bid rose: lift it
 
 
 def test_tob_keeps_chasing_undercuts() -> None:

@@ -19,15 +19,12 @@ Before each attempt, from the product's fill curve (``FillCurve``: A, k and σ m
    finish. Before ``min_maker_sec`` a crossing quote is the most aggressive maker price instead
    (bid + the loop's cushion): curves of thin products stand on few fills.
 
-Each attempt rests ``requote_sec`` (re-solved then; by default as long as the design note's first
-attempt) with top-of-book tracking that only ever re-prices it upward (the bid rose, so a higher
-price is ours without crossing). It does not follow an ask that undercut it down: on a thin book the
-mid's short moves are mostly the touch flickering and coming back (a sharp fall of the mid is
-followed by a partial recovery within seconds), so re-pricing into each dip sells at its bottom;
-a market that really moved is priced by the next re-solve. The maker attempts are bounded by
-``max_slices`` like the design note's. Every order goes through the engine and its
+Each attempt rests ``requote_sec`` (re-solved then) with top-of-book tracking; the maker attempts
+are bounded by ``max_slices`` like the design note's. Every order goes through the engine and its
 guards. A product without a curve gets the design note's loop unchanged (or the pooled curve,
-when one is given). Every knob is a policy key (``purge_execution.glft``, ``.tracking``).
+when one is given). Every knob is a policy key (``purge_execution.glft``, ``.tracking``);
+``glft.chase_undercuts`` false tracks upward only (an ask that undercut the quote is left to
+the re-solve), for A/B runs: on ``synthetic:thin`` chasing undercuts is what costs ``tob`` its p95.
 """
 
 from __future__ import annotations
@@ -55,15 +52,14 @@ class GlftSettings:
     ``min_rest_sec``: a maker order that cannot rest this long (with ``taker_reserve_sec`` kept
     before the deadline for the cancel and the taker) is not placed: give up;
     ``min_maker_sec``: the model may not give up to the taker before the purge has been a maker
-    this long (None: the design note's first attempt, ``maker_first_ttl_sec``); ``tracking``:
-    within a quote's rest, re-placed only toward a better price (``chase_undercuts`` off). The
-    defaults are the policy's (``purge_execution.glft`` and ``.tracking``)."""
+    this long (None: the design note's first attempt, ``maker_first_ttl_sec``). The defaults are
+    the policy's (``purge_execution.glft`` and ``.tracking``)."""
 
-    gamma: float = 1.2
+    gamma: float = 0.5
     fee_gap: Decimal = Decimal("0.006")
-    requote_sec: int = 25
+    requote_sec: int = 10
     min_rest_sec: float = 3.0
-    tracking: Tracking | None = field(default_factory=lambda: Tracking(chase_undercuts=False))
+    tracking: Tracking | None = field(default_factory=Tracking)
     min_maker_sec: float | None = None  # None: the policy's maker_first_ttl_sec
     taker_reserve_sec: float = 1.0
 

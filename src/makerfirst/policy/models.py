@@ -241,7 +241,7 @@ class GlftPolicy(_Section):
     """The GLFT quotes (``sell_policy: glft``): the knobs the fill curves do not measure."""
 
     gamma: ExactDecimal = Field(
-        Decimal("1.2"),
+        Decimal("0.5"),
         gt=0,
         le=Decimal("100"),
         description="Risk aversion per spread: higher quotes closer to the bid and gives up sooner.",
@@ -250,8 +250,7 @@ class GlftPolicy(_Section):
         60, ge=0, le=1000, description="Bps; taker minus maker fee, priced into the give-up cost."
     )
     requote_sec: TtlSeconds = Field(
-        25,
-        description="Seconds; one quote rests this long (tracking up only), then it is re-solved.",
+        10, description="Seconds; one quote rests this long, then it is re-solved."
     )
     min_rest_sec: ExactDecimal = Field(
         Decimal("3"),
@@ -270,7 +269,7 @@ class GlftPolicy(_Section):
         description="Seconds; no taker before a purge was a maker this long (null: maker_first_ttl_sec).",
     )
     chase_undercuts: bool = Field(
-        False,
+        True,
         description="Tracking re-places a quote another ask undercut (false: only toward a better price;"
         " the re-solve prices a market that moved away).",
     )
