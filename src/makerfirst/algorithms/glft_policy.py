@@ -22,14 +22,16 @@ Before each attempt, from the product's fill curve (``FillCurve``: A, k and σ m
 Each attempt rests ``requote_sec`` (re-solved then) with top-of-book tracking; the maker attempts
 are bounded by ``max_slices`` like the design note's. Every order goes through the engine and its
 guards. A product without a curve gets the design note's loop unchanged (or the pooled curve,
-when one is given). Every knob is a policy key (``purge_execution.glft``, ``.tracking``).
+when one is given). Every knob is a policy key (``purge_execution.glft``, ``.tracking``);
+``glft.chase_undercuts`` false tracks upward only (an ask that undercut the quote is left to
+the re-solve), for A/B runs: on ``synthetic:thin`` chasing undercuts is what costs ``tob`` its p95.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
 from makerfirst.algorithms import twap
@@ -70,7 +72,7 @@ class GlftSettings:
             fee_gap=Decimal(keys.fee_gap_bps) / 10_000,
             requote_sec=keys.requote_sec,
             min_rest_sec=float(keys.min_rest_sec),
-            tracking=Tracking.from_policy(policy),
+            tracking=replace(Tracking.from_policy(policy), chase_undercuts=keys.chase_undercuts),
             min_maker_sec=float(keys.min_maker_sec) if keys.min_maker_sec is not None else None,
             taker_reserve_sec=float(keys.taker_reserve_sec),
         )

@@ -26,11 +26,14 @@ from makerfirst.policy import Policy
 class Tracking:
     """How a maker attempt follows the touch. ``max_replaces``: new orders per attempt after its
     first; ``min_rest_sec``: an order rests at least this long before it may be replaced (so
-    replaces never exceed one per ``min_rest_sec``); ``check_sec``: how often the book is read."""
+    replaces never exceed one per ``min_rest_sec``); ``check_sec``: how often the book is read;
+    ``chase_undercuts``: re-place when another order betters ours (False: only when the far touch
+    moved so that a better price is ours to take; an undercut is left to the attempt's end)."""
 
     max_replaces: int = 6
     min_rest_sec: float = 2.0
     check_sec: float = 1.0
+    chase_undercuts: bool = True
 
     def __post_init__(self) -> None:
         if self.max_replaces < 0 or self.min_rest_sec <= 0 or self.check_sec <= 0:
@@ -44,19 +47,27 @@ class Tracking:
 
 
 def displaced(
-    book: OrderBook, side: Side, resting_price: Decimal, cushion_ticks: int, product: Product
+    book: OrderBook,
+    side: Side,
+    resting_price: Decimal,
+    cushion_ticks: int,
+    product: Product,
+    *,
+    chase_undercuts: bool = True,
 ) -> bool:
     """Whether an order resting at ``resting_price`` should be re-placed, seen from ``book``.
 
     A sell is displaced when another ask is strictly better (lower) than ours, or when the bid
     moved up so that the attempt's own price rule (best bid + cushion, never crossing) now gives
     a higher price. A buy mirrors it. An empty side never displaces (nothing better to do).
+    ``chase_undercuts`` False: only the second reason counts (the order is only ever re-priced
+    toward a better price for us, never after a market that moved away from it).
     """
     if side is Side.SELL:
-        if book.asks and book.best_ask < resting_price:
+        if chase_undercuts and book.asks and book.best_ask < resting_price:
             return True
         return bool(book.bids) and maker_price(book, side, cushion_ticks, product) > resting_price
-    if book.bids and book.best_bid > resting_price:
+    if chase_undercuts and book.bids and book.best_bid > resting_price:
         return True
     return bool(book.asks) and maker_price(book, side, cushion_ticks, product) < resting_price
 

@@ -251,7 +251,7 @@ class TwapLoop:
         cushion = decision.cushion_ticks
 
         def should_leave(book: OrderBook, price: Decimal) -> bool:
-            return tob.displaced(book, side, price, cushion, product)
+            return tob.displaced(book, side, price, cushion, product, chase_undercuts=track.chase_undercuts)
 
         def wake_when(price: Decimal) -> BookCondition:
             return tob.displacement(side, price, cushion, product)

@@ -268,6 +268,11 @@ class GlftPolicy(_Section):
         None,
         description="Seconds; no taker before a purge was a maker this long (null: maker_first_ttl_sec).",
     )
+    chase_undercuts: bool = Field(
+        True,
+        description="Tracking re-places a quote another ask undercut (false: only toward a better price;"
+        " the re-solve prices a market that moved away).",
+    )
 
 
 class PurgeExecutionPolicy(_Section):
