@@ -25,6 +25,10 @@ guards. A product without a curve gets the design note's loop unchanged (or the 
 when one is given). Every knob is a policy key (``purge_execution.glft``, ``.tracking``);
 ``glft.chase_undercuts`` false tracks upward only (an ask that undercut the quote is left to
 the re-solve), for A/B runs: on ``synthetic:thin`` chasing undercuts is what costs ``tob`` its p95.
+``glft.quote_grid`` true quotes from the fill rates measured on the grid of distances (inside the
+spread too, down to bid + 1 tick: ``FillCurve.grid``), the problem solved on that grid
+(``glft.grid_quote``), instead of the exponential extrapolated from outside the touch; a curve
+without a grid (older files) keeps the closed form.
 """
 
 from __future__ import annotations

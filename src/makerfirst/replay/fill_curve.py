@@ -19,6 +19,11 @@ Thin products have few fills: :func:`shrink` adds pseudo-observations from the p
 products (``SHRINK_SEC`` of exposure per distance), so a product with no fills gets the pool's curve
 and one with many keeps its own. σ is the standard deviation of one-second mid changes, in spreads
 per √s; distances are in spreads so a curve transfers between products (``spread_ticks`` converts).
+
+Virtual asks are also placed inside the spread (``INSIDE_DISTANCES``, clamped to bid + 1 tick); they
+stay out of the exponential's fit (which is measured from the touch outward) and, with the others,
+give the curve's measured grid (``FillCurve.grid``: fills and exposure per grid distance) that
+``glft.quote_grid`` quotes from.
 """
 
 from __future__ import annotations
