@@ -19,6 +19,7 @@ A negative δ* is a quote below the mid; at or below the bid the model wants to 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -27,6 +28,20 @@ import numpy.typing as npt
 from makerfirst.domain.errors import MakerfirstError
 
 _TAYLOR_TERMS = 24
+
+
+@dataclass(frozen=True, slots=True)
+class GridRate:
+    """The virtual asks placed ``nominal`` spreads from the mid (the grid point; inside the spread
+    clamped to bid + 1 tick): their exposure-weighted mean ``distance`` (spreads), fills, exposure (s)."""
+
+    nominal: float
+    distance: float
+    fills: float
+    exposure_sec: float
+
+    def as_json(self) -> list[float]:
+        return [self.nominal, round(self.distance, 6), round(self.fills, 6), round(self.exposure_sec, 3)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +60,7 @@ class FillCurve:
     k_interval: tuple[float, float]
     notes: tuple[str, ...] = ()
     mu: float = 0.0
+    grid: tuple[GridRate, ...] = ()  # the measured rates on the grid (inside the spread too)
 
     def intensity(self, distance: float) -> float:
         return self.a_per_sec * math.exp(-self.k * distance)
@@ -62,6 +78,7 @@ class FillCurve:
             "a_interval95": [round(v, 6) for v in self.a_interval],
             "k_interval95": [round(v, 6) for v in self.k_interval],
             "notes": list(self.notes),
+            "grid_nominal_distance_fills_exposure": [g.as_json() for g in self.grid],
         }
 
     @classmethod
@@ -81,6 +98,10 @@ class FillCurve:
                 k_interval=(k_low, k_high),
                 notes=tuple(str(n) for n in row.get("notes", ())),  # type: ignore[attr-defined]
                 mu=float(row.get("mu_spreads_per_sec", 0.0)),  # type: ignore[arg-type]  # older files: none
+                grid=tuple(
+                    GridRate(*(float(v) for v in g))
+                    for g in row.get("grid_nominal_distance_fills_exposure", ())  # type: ignore[attr-defined]
+                ),
             )
         except (KeyError, TypeError, ValueError) as bad:
             raise MakerfirstError(
@@ -190,6 +211,102 @@ def asymptotic_distance(params: GlftParams, q: int) -> float:
     if running <= 0:
         raise ValueError("the long-horizon quote needs a positive inventory penalty (sigma > 0)")
     return math.log(params.a_per_sec / ((1 + params.gamma / params.k) * running)) / params.k
+
+
+GRID_SHRINK_SEC = 60.0  # pseudo-exposure per grid point at the fitted exponential's rate
+GRID_STEP_SEC = 0.25  # the backward recursion's time step (at most GRID_STEPS of them)
+GRID_STEPS = 400
+
+
+@dataclass(frozen=True, slots=True)
+class GridQuote:
+    """The grid solution at one state: the grid point to quote (``nominal``, spreads from the mid,
+    mapped to the book like the measurement), its mean measured ``distance`` and rate, and
+    ``give_up``: the taker now is worth more than holding the lot (the model wants to cross)."""
+
+    nominal: float
+    distance: float
+    rate_per_sec: float
+    give_up: bool
+
+
+def smoothed_grid_rates(
+    curve: FillCurve, shrink_sec: float = GRID_SHRINK_SEC
+) -> list[tuple[GridRate, float]]:
+    """Each grid point with its fill rate: the measured one shrunk toward the fitted exponential
+    (``shrink_sec`` of pseudo-exposure at ``A·e^(−kδ)``: thin data fall back to the curve), then made
+    non-increasing in the distance (weighted pool-adjacent-violators: a farther ask never fills more)."""
+    points = sorted(curve.grid, key=lambda g: g.distance)
+    rates = [
+        (g.fills + shrink_sec * curve.intensity(g.distance)) / (g.exposure_sec + shrink_sec) for g in points
+    ]
+    weights = [g.exposure_sec + shrink_sec for g in points]
+    blocks: list[list[float]] = []  # [rate, weight, count]
+    for r, w in zip(rates, weights, strict=True):
+        blocks.append([r, w, 1])
+        while len(blocks) > 1 and blocks[-2][0] < blocks[-1][0]:
+            r2, w2, n2 = blocks.pop()
+            r1, w1, n1 = blocks.pop()
+            blocks.append([(r1 * w1 + r2 * w2) / (w1 + w2), w1 + w2, n1 + n2])
+    smooth = [b[0] for b in blocks for _ in range(int(b[2]))]
+    return list(zip(points, smooth, strict=True))
+
+
+def solve_grid(
+    rates: Sequence[tuple[float, float]],
+    *,
+    gamma: float,
+    sigma: float,
+    mu: float,
+    b: float,
+    q: int,
+    tau: float,
+    step: float = GRID_STEP_SEC,
+) -> tuple[int, bool]:
+    """The liquidation problem on a discrete set of quotes ``rates`` = [(δ_j, Λ_j)] (spreads, per s):
+    the certainty equivalent θ_q(τ) of ``q`` lots (spreads, from the mid) solves, backward from
+    ``θ_q(0) = −q·b``,
+
+        ∂θ_q/∂τ = max_j (Λ_j/γ)·(1 − e^(−γ(δ_j + θ_{q−1} − θ_q))) + μq − ½γσ²q²,
+
+    the GLFT equation with the tabulated Λ in place of the exponential (with ``Λ = A·e^(−kδ)`` on a
+    fine grid it gives the closed form's quote), and the option to give a lot up to the taker at
+    any time (θ_q ≥ θ_{q−1} − b). Returns the best quote's index for the ``q``-th lot at ``tau`` and
+    whether giving up is better (explicit Euler, ``step`` s or τ/``GRID_STEPS``: stable, since the
+    chosen quote's gain falls in θ_q at most at its rate Λ_j, well under 1/step)."""
+    if q < 1 or tau < 0 or not rates:
+        raise ValueError("the grid needs q >= 1, tau >= 0 and at least one quote")
+    delta = np.array([d for d, _ in rates])
+    lam = np.array([r for _, r in rates])
+    lots = np.arange(q + 1, dtype=np.float64)
+    running = mu * lots - 0.5 * gamma * sigma**2 * lots**2
+    theta = -b * lots
+    steps = min(GRID_STEPS, max(1, math.ceil(tau / step))) if tau > 0 else 0
+    dt = tau / steps if steps else 0.0
+    for _ in range(steps):
+        margin = delta[None, :] + theta[:-1, None] - theta[1:, None]  # lots 1..q × quotes
+        gain = (lam / gamma) * -np.expm1(np.minimum(-gamma * margin, 700.0))
+        theta = theta + dt * np.concatenate(([0.0], gain.max(axis=1))) + dt * running
+        theta[0] = 0.0
+        theta = np.maximum.accumulate(theta + b * lots) - b * lots  # θ_q ≥ θ_{q−1} − b
+    margin = delta + theta[q - 1] - theta[q]
+    gain = (lam / gamma) * -np.expm1(-gamma * margin)
+    give_up = theta[q] - theta[q - 1] <= -b + 1e-12
+    return int(np.argmax(gain)), bool(give_up)
+
+
+def grid_quote(
+    curve: FillCurve, *, gamma: float, b: float, q: int, tau: float, mu: float
+) -> GridQuote | None:
+    """:func:`solve_grid` on ``curve``'s smoothed grid (None: the curve has no grid)."""
+    points = smoothed_grid_rates(curve)
+    if not points:
+        return None
+    j, give_up = solve_grid(
+        [(g.distance, r) for g, r in points], gamma=gamma, sigma=curve.sigma, mu=mu, b=b, q=q, tau=tau
+    )
+    point, rate = points[j]
+    return GridQuote(point.nominal, point.distance, rate, give_up)
 
 
 def _expm(a: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:

@@ -273,6 +273,11 @@ class GlftPolicy(_Section):
         description="Tracking re-places a quote another ask undercut (false: only toward a better price;"
         " the re-solve prices a market that moved away).",
     )
+    quote_grid: bool = Field(
+        False,
+        description="Quote from the fill rates measured on a grid (inside the spread too), solved on it,"
+        " not from the fitted exponential (false: the closed form).",
+    )
 
 
 class PurgeExecutionPolicy(_Section):

@@ -19,6 +19,11 @@ Thin products have few fills: :func:`shrink` adds pseudo-observations from the p
 products (``SHRINK_SEC`` of exposure per distance), so a product with no fills gets the pool's curve
 and one with many keeps its own. σ is the standard deviation of one-second mid changes, in spreads
 per √s; distances are in spreads so a curve transfers between products (``spread_ticks`` converts).
+
+Virtual asks are also placed inside the spread (``INSIDE_DISTANCES``, clamped to bid + 1 tick); they
+stay out of the exponential's fit (which is measured from the touch outward) and, with the others,
+give the curve's measured grid (``FillCurve.grid``: fills and exposure per grid distance) that
+``glft.quote_grid`` quotes from.
 """
 
 from __future__ import annotations
@@ -34,7 +39,7 @@ from decimal import Decimal
 import numpy as np
 
 from makerfirst.adapters.sim.market import MarketParams
-from makerfirst.algorithms.glft import FillCurve
+from makerfirst.algorithms.glft import FillCurve, GridRate
 from makerfirst.domain.errors import MakerfirstError
 from makerfirst.replay.calibrate import DisplayedBook
 from makerfirst.replay.driver import ProductTape
@@ -43,6 +48,9 @@ from makerfirst.replay.events import ASK, BUY, CLEAR, LEVEL, TRADE, ProductScale
 from makerfirst.replay.synthetic_tape import record_tape
 
 DISTANCES = (0.5, 0.75, 1.0, 1.5, 2.0, 3.0, 4.0)  # spreads from the mid (0.5: the touch in a 1-tick book)
+# Inside the spread, for the measured grid (``GridRate``) only, never the exponential's fit: from the
+# mid down to the bid (clamped to bid + 1 tick, the cheapest ask a maker can post).
+INSIDE_DISTANCES = (-0.5, -0.375, -0.25, -0.125, 0.0, 0.125, 0.25, 0.375)
 SAMPLE_SEC = 1.0
 HORIZON_SEC = 30.0
 SHRINK_SEC = 60.0  # pseudo-exposure per distance from the pooled curve
@@ -61,6 +69,7 @@ class VirtualOrder:
     distance: float
     exposure: float
     filled: float  # 1 or 0; pseudo-observations carry fractional counts
+    nominal: float | None = None  # the grid distance it was placed at (None: a pseudo-observation)
 
 
 @dataclass(slots=True)
@@ -68,19 +77,24 @@ class _Resting:
     placed: float
     distance: float
     ahead: int
+    nominal: float
+    inside: bool
 
 
 @dataclass(slots=True)
 class TapeSample:
-    """What one tape shows: its virtual orders, one-second mid changes (ticks) and spreads (ticks)."""
+    """What one tape shows: its virtual orders (``inside``: those inside the spread, kept apart from
+    the exponential's fit), one-second mid changes (ticks) and spreads (ticks)."""
 
     product_id: str
     orders: list[VirtualOrder] = field(default_factory=list)
     mid_changes: list[float] = field(default_factory=list)
     spreads: list[int] = field(default_factory=list)
+    inside: list[VirtualOrder] = field(default_factory=list)
 
     def __iadd__(self, other: TapeSample) -> TapeSample:
         self.orders += other.orders
+        self.inside += other.inside
         self.mid_changes += other.mid_changes
         self.spreads += other.spreads
         return self
@@ -93,10 +107,11 @@ def sample_tape(
     distances: Sequence[float] = DISTANCES,
     sample_sec: float = SAMPLE_SEC,
     horizon_sec: float = HORIZON_SEC,
+    inside: Sequence[float] = INSIDE_DISTANCES,
 ) -> TapeSample:
     """Replay ``tape`` up to ``window.end`` (rows before the window only build the book) and follow
-    virtual asks placed every ``sample_sec`` inside it."""
-    asks = _VirtualAsks(TapeSample(tape.product_id), distances, horizon_sec)
+    virtual asks placed every ``sample_sec`` inside it (at ``distances``, and at ``inside`` for the grid)."""
+    asks = _VirtualAsks(TapeSample(tape.product_id), distances, horizon_sec, inside)
     next_sample = window.start
     for i, t in enumerate(tape.times):
         if t >= window.end:
@@ -120,9 +135,12 @@ def sample_tape(
 class _VirtualAsks:
     """The displayed book and the virtual asks resting in it, by price (ticks)."""
 
-    def __init__(self, out: TapeSample, distances: Sequence[float], horizon_sec: float) -> None:
+    def __init__(
+        self, out: TapeSample, distances: Sequence[float], horizon_sec: float, inside: Sequence[float] = ()
+    ) -> None:
         self.out = out
         self.distances = distances
+        self.inside = inside
         self.horizon = horizon_sec
         self.book = DisplayedBook()
         self.resting: dict[int, list[_Resting]] = {}
@@ -130,7 +148,8 @@ class _VirtualAsks:
         self.last_mid: float | None = None
 
     def _close(self, order: _Resting, until: float, filled: bool) -> None:
-        self.out.orders.append(VirtualOrder(order.distance, until - order.placed, 1.0 if filled else 0.0))
+        kept = self.out.inside if order.inside else self.out.orders
+        kept.append(VirtualOrder(order.distance, until - order.placed, 1.0 if filled else 0.0, order.nominal))
 
     def _keep(self, price: int, keep: list[_Resting]) -> None:
         if keep:
@@ -160,12 +179,14 @@ class _VirtualAsks:
         if self.last_mid is not None:
             self.out.mid_changes.append(mid - self.last_mid)
         self.last_mid = mid
-        for c in self.distances:
-            price = max(bid + 1, math.ceil(mid + c * spread - 1e-9))
-            if price not in self.resting:
-                bisect.insort(self.prices, price)
-                self.resting[price] = []
-            self.resting[price].append(_Resting(now, (price - mid) / spread, self.book.asks.get(price, 0)))
+        for inside, grid in ((False, self.distances), (True, self.inside)):
+            for c in grid:
+                price = grid_price(bid, ask, c)
+                if price not in self.resting:
+                    bisect.insort(self.prices, price)
+                    self.resting[price] = []
+                ahead = self.book.asks.get(price, 0)
+                self.resting[price].append(_Resting(now, (price - mid) / spread, ahead, c, inside))
 
     def level(self, side: int, price: int, lots: int) -> None:
         self.book.set(side, price, lots)
@@ -195,6 +216,29 @@ class _VirtualAsks:
             for order in self.resting[price]:
                 self._close(order, min(end, order.placed + self.horizon), False)
         return self.out
+
+
+def grid_price(bid: int, ask: int, distance: float) -> int:
+    """The ask (ticks) at ``distance`` spreads from the mid: rounded up, never at or below the bid
+    (the policy's grid quotes map the same way, ``glft_policy``)."""
+    return max(bid + 1, math.ceil((bid + ask) / 2 + distance * (ask - bid) - 1e-9))
+
+
+def grid_rates_of(orders: Sequence[VirtualOrder]) -> tuple[GridRate, ...]:
+    """The fills and exposure of the virtual asks at each grid distance they were placed at."""
+    by_nominal: dict[float, list[VirtualOrder]] = {}
+    for o in orders:
+        if o.nominal is not None:
+            by_nominal.setdefault(o.nominal, []).append(o)
+    out = []
+    for nominal in sorted(by_nominal):
+        group = by_nominal[nominal]
+        exposure = sum(o.exposure for o in group)
+        if exposure <= 0:
+            continue
+        mean_distance = sum(o.distance * o.exposure for o in group) / exposure
+        out.append(GridRate(nominal, mean_distance, sum(o.filled for o in group), exposure))
+    return tuple(out)
 
 
 @dataclass(frozen=True, slots=True)
@@ -318,6 +362,7 @@ def fit_curve(sample: TapeSample, pool: Sequence[TapeSample] = ()) -> FillCurve:
         k_interval=fitted.k_interval,
         notes=tuple(notes),
         mu=mu_ticks / spread,
+        grid=grid_rates_of([*sample.inside, *sample.orders]),
     )
 
 
@@ -425,4 +470,7 @@ def fit_pooled(samples: Mapping[str, Sequence[TapeSample]], curves: Mapping[str,
         a_interval=fitted.a_interval,
         k_interval=fitted.k_interval,
         notes=(f"pooled across {len(samples)} products; σ and the spread are their medians",),
+        grid=grid_rates_of(
+            [o for parts in samples.values() for part in parts for o in (*part.inside, *part.orders)]
+        ),
     )
