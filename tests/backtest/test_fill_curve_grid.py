@@ -8,11 +8,11 @@ from decimal import Decimal
 
 import pytest
 
-from makerfirst.algorithms.glft import FillCurve
+from makerfirst.algorithms.glft import FillCurve, grid_price
 from makerfirst.replay.driver import ProductTape
 from makerfirst.replay.episodes import Window
 from makerfirst.replay.events import ASK, BID, BUY, CLEAR, LEVEL, TRADE, ProductScale
-from makerfirst.replay.fill_curve import fit_curve, grid_price, sample_tape
+from makerfirst.replay.fill_curve import fit_curve, sample_tape
 
 SCALE = ProductScale("TEST-USD", Decimal("0.01"), Decimal("1"))
 BOOK = [(0.0, CLEAR, 0, 0, 0), (0.0, LEVEL, BID, 1_000, 100), (0.0, LEVEL, ASK, 1_010, 5)]

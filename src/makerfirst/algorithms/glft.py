@@ -230,6 +230,12 @@ class GridQuote:
     give_up: bool
 
 
+def grid_price(bid: int, ask: int, distance: float) -> int:
+    """The ask (ticks) at ``distance`` spreads from the mid: rounded up, never at or below the bid.
+    The virtual asks of the measured grid are placed by it and the grid quotes map back by it."""
+    return max(bid + 1, math.ceil((bid + ask) / 2 + distance * (ask - bid) - 1e-9))
+
+
 def smoothed_grid_rates(
     curve: FillCurve, shrink_sec: float = GRID_SHRINK_SEC
 ) -> list[tuple[GridRate, float]]:

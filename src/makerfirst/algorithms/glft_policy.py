@@ -42,7 +42,7 @@ from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
 from makerfirst.algorithms import twap
-from makerfirst.algorithms.glft import FillCurve, GlftParams, grid_quote, optimal_distance
+from makerfirst.algorithms.glft import FillCurve, GlftParams, grid_price, grid_quote, optimal_distance
 from makerfirst.algorithms.sell_policies import PolicyView
 from makerfirst.algorithms.tob import Tracking
 from makerfirst.domain.book import OrderBook
@@ -178,12 +178,9 @@ class Glft:
             else None
         )
         if grid is not None:
-            # The grid point maps to the book as it was measured (``fill_curve.grid_price``).
             delta = grid.distance
-            target = max(
-                book.best_bid + tick, product.price_ceil(book.mid + Decimal(repr(grid.nominal)) * spread)
-            )
-            cushion = 0 if grid.give_up else int((target - book.best_bid) / tick)
+            bid, ask = int(book.best_bid / tick), int(book.best_ask / tick)
+            cushion = 0 if grid.give_up else grid_price(bid, ask, grid.nominal) - bid  # as measured
         else:
             params = GlftParams(curve.a_per_sec, curve.k, curve.sigma, settings.gamma, b, mu)
             delta = optimal_distance(params, lots, tau)

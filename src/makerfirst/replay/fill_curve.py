@@ -39,7 +39,7 @@ from decimal import Decimal
 import numpy as np
 
 from makerfirst.adapters.sim.market import MarketParams
-from makerfirst.algorithms.glft import FillCurve, GridRate
+from makerfirst.algorithms.glft import FillCurve, GridRate, grid_price
 from makerfirst.domain.errors import MakerfirstError
 from makerfirst.replay.calibrate import DisplayedBook
 from makerfirst.replay.driver import ProductTape
@@ -216,12 +216,6 @@ class _VirtualAsks:
             for order in self.resting[price]:
                 self._close(order, min(end, order.placed + self.horizon), False)
         return self.out
-
-
-def grid_price(bid: int, ask: int, distance: float) -> int:
-    """The ask (ticks) at ``distance`` spreads from the mid: rounded up, never at or below the bid
-    (the policy's grid quotes map the same way, ``glft_policy``)."""
-    return max(bid + 1, math.ceil((bid + ask) / 2 + distance * (ask - bid) - 1e-9))
 
 
 def grid_rates_of(orders: Sequence[VirtualOrder]) -> tuple[GridRate, ...]:
