@@ -124,7 +124,7 @@ def test_the_policy_quotes_the_chosen_grid_point_where_it_was_measured() -> None
 
 def test_without_the_key_or_without_a_grid_the_closed_form_quotes() -> None:
     with_grid, without = grid_curve(MEASURED), grid_curve(())
-    closed = glft_slice(with_grid, GlftSettings(), remaining="100")
+    closed = glft_slice(with_grid, GlftSettings(quote_grid=False), remaining="100")
     assert glft_slice(without, GlftSettings(quote_grid=True), remaining="100") == closed
-    assert closed == glft_slice(replace(with_grid, grid=()), GlftSettings(), remaining="100")
+    assert closed == glft_slice(replace(with_grid, grid=()), GlftSettings(quote_grid=False), remaining="100")
     assert closed.reason is not None and closed.reason.distance_spreads not in {g.distance for g in MEASURED}

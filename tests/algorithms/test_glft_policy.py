@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from makerfirst.algorithms import twap
 from makerfirst.algorithms.glft import FillCurve
-from makerfirst.algorithms.glft_policy import Glft, give_up_spreads
+from makerfirst.algorithms.glft_policy import Glft, GlftSettings, give_up_spreads
 from makerfirst.algorithms.sell_policies import DesignNote, PolicyView
 from makerfirst.domain.book import Level, OrderBook
 from makerfirst.domain.intents import Purpose
@@ -185,8 +185,9 @@ def test_a_falling_mid_quotes_lower_and_a_rising_one_is_not_counted_on() -> None
     # 0.06 to -0.33 spreads from the mid); a rise would lift it to 0.24, a bet the seller does not take.
     base = curve(a=0.1, k=1.0, sigma=0.5)
     cushions = []
+    closed_form = GlftSettings(gamma=0.5, requote_sec=10, quote_grid=False)
     for mu in (-0.03, 0.0, 0.01):
-        decision = Glft({"PENGU-USD": replace(base, mu=mu)}).decide(view(spread_ticks=40))
+        decision = Glft({"PENGU-USD": replace(base, mu=mu)}, closed_form).decide(view(spread_ticks=40))
         assert isinstance(decision, twap.PlaceMakerSlice)
         cushions.append(decision.cushion_ticks)
     assert cushions[0] < cushions[1] == cushions[2] < 40

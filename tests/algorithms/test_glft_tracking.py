@@ -11,9 +11,11 @@ from makerfirst.algorithms import tob, twap
 from makerfirst.algorithms.glft import FillCurve
 from makerfirst.algorithms.glft_policy import Glft, GlftSettings
 from makerfirst.algorithms.sell_policies import PolicyView
+from makerfirst.algorithms.touch_history import TouchHistory
 from makerfirst.domain.book import Level, OrderBook
 from makerfirst.domain.intents import Purpose
 from makerfirst.domain.orders import Side
+from makerfirst.execution.engine import LeaveEarly
 from makerfirst.execution.twap_loop import TwapLoop
 from simkit import PENGU, policy_with
 
@@ -22,6 +24,11 @@ PURGE = "portfolio_management.purge_execution"
 TICK = PENGU.price_increment
 BID = D("0.014500")
 RESTING = BID + 10 * TICK  # our ask, placed at bid + 10 ticks
+
+
+def leave_early(decision: twap.PlaceMakerSlice) -> LeaveEarly | None:
+    """The loop's tracking for a sell's first order, on a clock standing still."""
+    return TwapLoop._leave_early(decision, PENGU, Side.SELL, 0, touches=TouchHistory(), now=lambda: 0.0)
 
 
 def book(bid: Decimal, ask: Decimal) -> OrderBook:
@@ -61,11 +68,11 @@ def test_glft_chases_undercuts_unless_its_key_says_upward_only() -> None:
     assert GlftSettings().tracking is not None and GlftSettings().tracking.chase_undercuts
     shipped = glft_slice()
     assert shipped.tracking is not None and shipped.tracking.chase_undercuts
-    chase = TwapLoop._leave_early(shipped, PENGU, Side.SELL, replaces=0)
+    chase = leave_early(shipped)
     assert chase is not None and chase.should_leave(UNDERCUT, BID + shipped.cushion_ticks * TICK)
     upward = glft_slice(f"{PURGE}.glft.chase_undercuts=false")
     assert upward.tracking is not None and not upward.tracking.chase_undercuts
-    leave = TwapLoop._leave_early(upward, PENGU, Side.SELL, replaces=0)
+    leave = leave_early(upward)
     assert leave is not None
     price = BID + upward.cushion_ticks * TICK
     assert not leave.should_leave(UNDERCUT, price)
@@ -75,5 +82,5 @@ def test_glft_chases_undercuts_unless_its_key_says_upward_only() -> None:
 def test_tob_keeps_chasing_undercuts() -> None:
     assert tob.Tracking().chase_undercuts
     tracked = replace(glft_slice(), tracking=tob.Tracking())
-    leave = TwapLoop._leave_early(tracked, PENGU, Side.SELL, replaces=0)
+    leave = leave_early(tracked)
     assert leave is not None and leave.should_leave(UNDERCUT, BID + tracked.cushion_ticks * TICK)

@@ -278,8 +278,8 @@ def solve_grid(
     the GLFT equation with the tabulated Λ in place of the exponential (with ``Λ = A·e^(−kδ)`` on a
     fine grid it gives the closed form's quote), and the option to give a lot up to the taker at
     any time (θ_q ≥ θ_{q−1} − b). Returns the best quote's index for the ``q``-th lot at ``tau`` and
-    whether giving up is better (explicit Euler, ``step`` s or τ/``GRID_STEPS``: stable, since the
-    chosen quote's gain falls in θ_q at most at its rate Λ_j, well under 1/step)."""
+    whether giving up is better (explicit Euler, ``step`` s or τ/``GRID_STEPS``, each step's gain
+    capped at the quote's margin: stable however fast a quote at the touch fills)."""
     if q < 1 or tau < 0 or not rates:
         raise ValueError("the grid needs q >= 1, tau >= 0 and at least one quote")
     delta = np.array([d for d, _ in rates])
@@ -292,7 +292,11 @@ def solve_grid(
     for _ in range(steps):
         margin = delta[None, :] + theta[:-1, None] - theta[1:, None]  # lots 1..q × quotes
         gain = (lam / gamma) * -np.expm1(np.minimum(-gamma * margin, 700.0))
-        theta = theta + dt * np.concatenate(([0.0], gain.max(axis=1))) + dt * running
+        # A lot is never worth more than the price it sells at: over one step a quote lifts θ_q at
+        # most by its margin (where Λ·dt > 1, on a steep curve at the touch, explicit Euler would
+        # overshoot, every margin turn negative and the farthest, never-filled quote win).
+        step_gain = np.minimum(dt * gain, np.maximum(margin, 0.0))
+        theta = theta + np.concatenate(([0.0], step_gain.max(axis=1))) + dt * running
         theta[0] = 0.0
         theta = np.maximum.accumulate(theta + b * lots) - b * lots  # θ_q ≥ θ_{q−1} − b
     margin = delta + theta[q - 1] - theta[q]

@@ -8,30 +8,32 @@ Before each attempt, from the product's fill curve (``FillCurve``: A, k and σ m
    purge TTL ladder, ``maker_first_ttl_sec`` + (``max_consecutive_no_fill`` − 1) × ``maker_retry_ttl_sec``).
 2. ``b``, the give-up cost per lot, prices the taker fallback: half the spread, the fee gap
    (taker − maker) and the walk of one lot into the bids, in spreads.
-3. δ*(τ, q) from ``algorithms.glft``, with the curve's σ and its drift μ when the mid falls; the
-   ask ``mid + δ*`` rounded up to the tick becomes a cushion over the bid, clamped to [1 tick, the
-   spread]: never crossing, never behind the best ask.
-4. When the model wants to cross (the ask at or below the bid) after the purge has been a maker
-   for ``min_maker_sec`` (default: the design note's first attempt, ``maker_first_ttl_sec``), or
-   when an order could no longer rest ``min_rest_sec`` and still leave ``taker_reserve_sec``
+3. δ*(τ, q) from ``algorithms.glft``, with the curve's σ and its drift μ when the mid falls,
+   on the grid of measured fill rates (``glft.quote_grid``, the default; the closed form for a
+   curve without one, or with the key off), off the fair touch (``glft.fair_price_sec``, 30 s:
+   the time-weighted median mid and spread of the books the loop read, ``TouchHistory``), rounded
+   up to the tick; as a cushion over the bid at least 1 tick (never crossing) and at most the
+   fair ask (or the ask, when that is higher): over a dip shorter than half the window the quote
+   stays where the fair ask is, above the dipped ask. ``fair_price_sec`` 0 quotes off the book
+   of the moment, clamped to [1 tick, the spread].
+4. When the model wants to cross (the ask at or below the fair bid) after the purge has been a
+   maker for ``min_maker_sec`` (default: the design note's first attempt, ``maker_first_ttl_sec``),
+   or when an order could no longer rest ``min_rest_sec`` and still leave ``taker_reserve_sec``
    before the deadline, patience has run out: the design note's end as it is
    (``twap.after_patience``): the one guarded IOC for a purge under the threshold, else its
    finish. Before ``min_maker_sec`` a crossing quote is the most aggressive maker price instead
    (bid + the loop's cushion): curves of thin products stand on few fills.
 
-Each attempt rests ``requote_sec`` (re-solved then) with top-of-book tracking; the maker attempts
-are bounded by ``max_slices`` like the design note's. Every order goes through the engine and its
-guards. A product without a curve gets the design note's loop unchanged (or the pooled curve,
-when one is given). Every knob is a policy key (``purge_execution.glft``, ``.tracking``);
-``glft.chase_undercuts`` false tracks upward only (an ask that undercut the quote is left to
-the re-solve), for A/B runs: on ``synthetic:thin`` chasing undercuts is what costs ``tob`` its p95.
-``glft.quote_grid`` true quotes from the fill rates measured on the grid of distances (inside the
-spread too, down to bid + 1 tick: ``FillCurve.grid``), the problem solved on that grid
-(``glft.grid_quote``), instead of the exponential extrapolated from outside the touch; a curve
-without a grid (older files) keeps the closed form. Off by default: with gamma 2, no chasing and a
-60 s re-solve it beat the design note's mean and p95 on two ``synthetic:thin`` seeds, but tied on
-a third (the grid's risk term flips the single-lot quote between bid + 1 tick and a tenth of a
-spread below the mid as the measured σ moves by a tenth) and lost on the calibrated captures.
+Each attempt rests ``requote_sec`` (25 s; re-solved then), and at most half the time left before
+the deadline (so the solution's move to surer prices near the end is acted on). Off the fair touch
+it rests untracked, the book read every ``tracking.check_sec`` for the touch history (tracking
+would follow a dip down, or lift the cushion off a bid that came back); off the book it tracks
+the top of the book (``glft.chase_undercuts`` false: upward only). The maker attempts are bounded
+by ``max_slices`` like the design note's. Every order goes through the engine and its guards. A
+product without a curve gets the design note's loop unchanged (or the pooled curve, when one is
+given). Every knob is a policy key (``purge_execution.glft``, ``.tracking``). On ``synthetic:thin``
+the fair touch is what brings the p95 under the design note's: the thin book's short dips are
+what a quote re-priced from the book of the moment sold into.
 """
 
 from __future__ import annotations
@@ -45,6 +47,7 @@ from makerfirst.algorithms import twap
 from makerfirst.algorithms.glft import FillCurve, GlftParams, grid_price, grid_quote, optimal_distance
 from makerfirst.algorithms.sell_policies import PolicyView
 from makerfirst.algorithms.tob import Tracking
+from makerfirst.algorithms.touch_history import FairTouch
 from makerfirst.domain.book import OrderBook
 from makerfirst.domain.money import ZERO
 from makerfirst.policy import Policy
@@ -62,14 +65,15 @@ class GlftSettings:
     this long (None: the design note's first attempt, ``maker_first_ttl_sec``). The defaults are
     the policy's (``purge_execution.glft`` and ``.tracking``)."""
 
-    gamma: float = 0.5
+    gamma: float = 1.5
     fee_gap: Decimal = Decimal("0.006")
-    requote_sec: int = 10
+    requote_sec: int = 25
     min_rest_sec: float = 3.0
     tracking: Tracking | None = field(default_factory=Tracking)
     min_maker_sec: float | None = None  # None: the policy's maker_first_ttl_sec
     taker_reserve_sec: float = 1.0
-    quote_grid: bool = False
+    quote_grid: bool = True
+    fair_price_sec: float = 30.0
 
     @classmethod
     def from_policy(cls, policy: Policy) -> GlftSettings:
@@ -84,6 +88,7 @@ class GlftSettings:
             min_maker_sec=float(keys.min_maker_sec) if keys.min_maker_sec is not None else None,
             taker_reserve_sec=float(keys.taker_reserve_sec),
             quote_grid=keys.quote_grid,
+            fair_price_sec=float(keys.fair_price_sec),
         )
 
 
@@ -133,37 +138,72 @@ class Glft:
         if state.maker_attempts >= rules.max_slices:
             return twap.after_patience(state, value, rules)
         tau = self._time_left(view)
-        reason, cushion = self.quote(view, curve, tau, settings)
+        fair = self._fair_touch(view, settings)
+        reason, cushion = self.quote(view, curve, tau, settings, fair)
         if cushion < 1 and view.now - view.started_at < self._min_maker_sec(view, settings):
             # The model would cross already, but the design note's first attempt is the least
             # patience a maker gets: curves of thin products stand on few fills, and a maker at
             # the touch may still fill. Until then: the most aggressive maker price, re-solved.
             cushion = max(1, state.cushion_ticks)
-        # The attempt ends early enough for the cancel and the taker to be answered before the deadline.
-        ttl = min(settings.requote_sec, math.floor(tau - settings.taker_reserve_sec))
+        # The attempt ends early enough for the cancel and the taker to be answered before the deadline,
+        # and rests at most half the time left (never under min_rest_sec): the solution assumes the
+        # quote can change at any time, and near the deadline it moves to surer prices; re-solving at
+        # halving intervals acts on that instead of resting a whole requote_sec at the last price.
+        usable = tau - settings.taker_reserve_sec
+        ttl = min(
+            settings.requote_sec,
+            math.floor(usable),
+            max(math.ceil(settings.min_rest_sec), math.ceil(usable / 2)),
+        )
         if cushion < 1 or ttl < settings.min_rest_sec:
             decision = twap.after_patience(state, value, rules)
             if isinstance(decision, twap.PlaceTakerFallback):
                 return twap.PlaceTakerFallback(decision.size, decision.remaining_value_usd, reason=reason)
             return decision
         size = twap.slice_size(state.remaining, book.mid, view.product, rules.max_slice_usd)
+        if fair is None:
+            return twap.PlaceMakerSlice(
+                size=size,
+                cushion_ticks=min(cushion, view.spread_ticks),
+                attempt_index=state.maker_attempts,
+                ttl_sec=ttl,
+                tracking=settings.tracking,
+                reason=reason,
+            )
+        # Off the fair touch: over a dip the quote stays where the fair ask is, above the dipped
+        # ask (never beyond the fair ask), and rests untracked: tracking would follow the dip
+        # down, or, after it, lift the cushion off a bid that came back. The books read while it
+        # rests keep the fair price current for the next re-solve.
+        tick = view.product.price_increment
+        fair_ask = int(view.product.price_ceil(fair.ask) / tick) - int(book.best_bid / tick)
+        watch = settings.tracking.check_sec if settings.tracking is not None else 1.0
         return twap.PlaceMakerSlice(
             size=size,
-            cushion_ticks=min(cushion, view.spread_ticks),
+            cushion_ticks=max(1, min(cushion, max(view.spread_ticks, fair_ask))),
             attempt_index=state.maker_attempts,
             ttl_sec=ttl,
-            tracking=settings.tracking,
+            watch_sec=watch,
             reason=reason,
         )
 
     def quote(
-        self, view: PolicyView, curve: FillCurve, tau: float, settings: GlftSettings | None = None
+        self,
+        view: PolicyView,
+        curve: FillCurve,
+        tau: float,
+        settings: GlftSettings | None = None,
+        fair: FairTouch | None = None,
     ) -> tuple[twap.QuoteReason, int]:
-        """The model's quote and the cushion over the bid it maps to (below 1: it wants to cross)."""
+        """The model's quote and the cushion over the bid it maps to (below 1: it wants to cross).
+        ``fair``: quote off this touch instead of the book's; crossing is then judged against the
+        fair bid (a bid that rose above the fair price leaves the quote at bid + 1, not a give-up)."""
         settings = settings or self.settings or GlftSettings.from_policy(view.config)
         book, product = view.book, view.product
         tick = product.price_increment
         spread = book.best_ask - book.best_bid
+        reference_mid = fair.mid if fair is not None else book.mid
+        if fair is not None:
+            spread = fair.spread
         slice_usd = view.rules.max_slice_usd
         lots = max(1, min(MAX_LOTS, math.ceil(float(view.state.remaining * book.mid / slice_usd))))
         b = give_up_spreads(book, view.state.remaining / lots, settings.fee_gap)
@@ -180,12 +220,20 @@ class Glft:
         if grid is not None:
             delta = grid.distance
             bid, ask = int(book.best_bid / tick), int(book.best_ask / tick)
-            cushion = 0 if grid.give_up else grid_price(bid, ask, grid.nominal) - bid  # as measured
+            if fair is not None:
+                bid, ask = int(product.price_floor(fair.bid) / tick), int(product.price_ceil(fair.ask) / tick)
+            target_ticks = grid_price(bid, ask, grid.nominal)  # as measured
+            cushion = 0 if grid.give_up else target_ticks - bid
+            if fair is not None and cushion >= 1:
+                cushion = max(1, target_ticks - int(book.best_bid / tick))
         else:
             params = GlftParams(curve.a_per_sec, curve.k, curve.sigma, settings.gamma, b, mu)
             delta = optimal_distance(params, lots, tau)
-            target = product.price_ceil(book.mid + Decimal(repr(delta)) * spread)
-            cushion = int((target - book.best_bid) / tick)
+            target = product.price_ceil(reference_mid + Decimal(repr(delta)) * spread)
+            reference_bid = product.price_floor(fair.bid) if fair is not None else book.best_bid
+            cushion = int((target - reference_bid) / tick)
+            if fair is not None and cushion >= 1:
+                cushion = max(1, int((target - book.best_bid) / tick))
         reason = twap.QuoteReason(
             model=self.name,
             distance_spreads=delta,
@@ -196,6 +244,13 @@ class Glft:
             give_up_spreads=b,
         )
         return reason, cushion
+
+    @staticmethod
+    def _fair_touch(view: PolicyView, settings: GlftSettings) -> FairTouch | None:
+        """The fair touch to quote off (``glft.fair_price_sec`` > 0 and a loop that keeps touches)."""
+        if settings.fair_price_sec <= 0 or view.touches is None:
+            return None
+        return view.touches.fair(view.now, settings.fair_price_sec)
 
     @staticmethod
     def _min_maker_sec(view: PolicyView, settings: GlftSettings) -> float:

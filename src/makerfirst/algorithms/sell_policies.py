@@ -28,6 +28,7 @@ from typing import Protocol
 
 from makerfirst.algorithms import twap
 from makerfirst.algorithms.tob import Tracking
+from makerfirst.algorithms.touch_history import TouchHistory
 from makerfirst.algorithms.ttl import adaptive_maker_ttl_sec
 from makerfirst.domain.book import OrderBook
 from makerfirst.domain.product import Product
@@ -37,7 +38,8 @@ from makerfirst.policy import Policy
 @dataclass(frozen=True, slots=True)
 class PolicyView:
     """What a policy sees before each step. Times are seconds on the loop's clock; ``deadline`` is
-    when the caller stops the loop (None: no deadline)."""
+    when the caller stops the loop (None: no deadline); ``touches``: every book the loop has read
+    in this run, ``book`` included (None: a caller that keeps none)."""
 
     state: twap.LoopState
     product: Product
@@ -47,6 +49,7 @@ class PolicyView:
     now: float
     started_at: float
     deadline: float | None = None
+    touches: TouchHistory | None = None
 
     @property
     def time_left_sec(self) -> float | None:

@@ -120,7 +120,9 @@ class PlaceMakerSlice:
     TTL for ``attempt_index``, priced from the order's own book). ``requote_sec``: within the
     attempt, cancel and re-price from a fresh book every so many seconds until the TTL is used.
     ``tracking``: within the attempt, re-place the order whenever it is no longer top of book
-    (``algorithms.tob``), within its replace budget; it needs an explicit ``ttl_sec``."""
+    (``algorithms.tob``), within its replace budget; it needs an explicit ``ttl_sec``.
+    ``watch_sec``: while an order rests untracked, read the book this often anyway, for the loop's
+    touch history (``PolicyView.touches``); the order itself stays where it is."""
 
     size: Decimal
     cushion_ticks: int
@@ -128,6 +130,7 @@ class PlaceMakerSlice:
     ttl_sec: int | None = None
     requote_sec: int | None = None
     tracking: Tracking | None = None
+    watch_sec: float | None = None
     reason: QuoteReason | None = None  # a model-priced attempt: why it sits there (the transcript's)
 
 

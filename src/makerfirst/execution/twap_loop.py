@@ -15,6 +15,7 @@ from makerfirst.algorithms import tob, twap
 from makerfirst.algorithms.guards import GuardBypass
 from makerfirst.algorithms.sell_policies import DesignNote, PolicyView, SellPolicy
 from makerfirst.algorithms.shortfall import forced_residual_value, implementation_shortfall_bps
+from makerfirst.algorithms.touch_history import TouchHistory
 from makerfirst.clock import Clock
 from makerfirst.domain.book import OrderBook
 from makerfirst.domain.book_condition import BookCondition
@@ -101,6 +102,8 @@ class TwapLoop:
         product = await self._engine.product(intent.product_id)
         started = self._clock.now()
         arrival = await self._exchange.get_order_book(intent.product_id)
+        touches = TouchHistory()  # every book this run reads: the policy's fair price
+        touches.record(started, arrival)
         wanted = intent.size.amount if isinstance(intent.size, SizeBase) else intent.size.amount / arrival.mid
         run = self._store.active_run(product.product_id) if self._store else None
         base = product.base_currency
@@ -121,7 +124,9 @@ class TwapLoop:
             while True:
                 self._save(run, state, None)
                 book = await self._exchange.get_order_book(intent.product_id)
-                view = PolicyView(state, product, book, rules, policy, self._clock.now(), started, deadline)
+                now = self._clock.now()
+                touches.record(now, book)
+                view = PolicyView(state, product, book, rules, policy, now, started, deadline, touches)
                 decision = self._policy.decide(view)
                 if isinstance(decision, twap.Finish):
                     outcome = decision.outcome
@@ -152,6 +157,7 @@ class TwapLoop:
                         product=product,
                         run=run,
                         attempts=attempts,
+                        touches=touches,
                     )
                 else:
                     # The run is marked "taker sent" before the IOC goes out: after a crash at any
@@ -188,6 +194,7 @@ class TwapLoop:
         product: Product,
         run: PurgeRun | None,
         attempts: list[AttemptReport],
+        touches: TouchHistory,
     ) -> twap.LoopState:
         """One maker attempt: one order for its TTL; with ``requote_sec`` a new order priced from a
         fresh book every so many seconds, and with ``tracking`` a new one whenever the order is no
@@ -213,7 +220,9 @@ class TwapLoop:
                 cushion_ticks=decision.cushion_ticks,
                 ttl_sec=ttl,
                 run_id=run.run_id if run else None,
-                leave_early=self._leave_early(decision, product, intent.side, replaces),
+                leave_early=self._leave_early(
+                    decision, product, intent.side, replaces, touches=touches, now=self._clock.now
+                ),
             )
             attempts.append(attempt)
             filled += attempt.filled_size
@@ -242,15 +251,30 @@ class TwapLoop:
 
     @staticmethod
     def _leave_early(
-        decision: twap.PlaceMakerSlice, product: Product, side: Side, replaces: int
+        decision: twap.PlaceMakerSlice,
+        product: Product,
+        side: Side,
+        replaces: int,
+        *,
+        touches: TouchHistory,
+        now: Callable[[], float],
     ) -> LeaveEarly | None:
-        """Top-of-book tracking for the next order of an attempt, while its replace budget lasts."""
+        """Top-of-book tracking for the next order of an attempt, while its replace budget lasts;
+        else, with ``watch_sec``, book reads that only feed ``touches``. Every book read is recorded."""
         track = decision.tracking
         if track is None or decision.ttl_sec is None or replaces >= track.max_replaces:
-            return None
+            if decision.watch_sec is None:
+                return None
+
+            def watch(book: OrderBook, _price: Decimal) -> bool:
+                touches.record(now(), book)
+                return False
+
+            return LeaveEarly(watch, decision.watch_sec, decision.watch_sec)
         cushion = decision.cushion_ticks
 
         def should_leave(book: OrderBook, price: Decimal) -> bool:
+            touches.record(now(), book)
             return tob.displaced(book, side, price, cushion, product, chase_undercuts=track.chase_undercuts)
 
         def wake_when(price: Decimal) -> BookCondition:

@@ -241,7 +241,7 @@ class GlftPolicy(_Section):
     """The GLFT quotes (``sell_policy: glft``): the knobs the fill curves do not measure."""
 
     gamma: ExactDecimal = Field(
-        Decimal("0.5"),
+        Decimal("1.5"),
         gt=0,
         le=Decimal("100"),
         description="Risk aversion per spread: higher quotes closer to the bid and gives up sooner.",
@@ -250,7 +250,7 @@ class GlftPolicy(_Section):
         60, ge=0, le=1000, description="Bps; taker minus maker fee, priced into the give-up cost."
     )
     requote_sec: TtlSeconds = Field(
-        10, description="Seconds; one quote rests this long, then it is re-solved."
+        25, description="Seconds; one quote rests this long, then it is re-solved."
     )
     min_rest_sec: ExactDecimal = Field(
         Decimal("3"),
@@ -274,9 +274,15 @@ class GlftPolicy(_Section):
         " the re-solve prices a market that moved away).",
     )
     quote_grid: bool = Field(
-        False,
+        True,
         description="Quote from the fill rates measured on a grid (inside the spread too), solved on it,"
         " not from the fitted exponential (false: the closed form).",
+    )
+    fair_price_sec: WholeNumber = Field(
+        30,
+        ge=0,
+        le=600,
+        description="Seconds; quote off the median touch of this window, untracked (0: off, the book's).",
     )
 
 
