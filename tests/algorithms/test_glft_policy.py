@@ -176,8 +176,8 @@ def test_the_last_maker_attempt_leaves_time_for_the_taker_before_the_deadline() 
     assert isinstance(last, twap.PlaceMakerSlice) and last.ttl_sec == 3
     assert isinstance(policy.decide(view(now=116.5)), twap.PlaceTakerFallback)  # 2 s of rest: too short
     reserved = view(now=110.0, config=policy_with(f"{PURGE}.glft.taker_reserve_sec=5"))
-    longer = policy.decide(reserved)
-    assert isinstance(longer, twap.PlaceMakerSlice) and longer.ttl_sec == 5
+    shorter = policy.decide(reserved)  # 5 s usable: half of it, but never under min_rest_sec (3 s)
+    assert isinstance(shorter, twap.PlaceMakerSlice) and shorter.ttl_sec == 3
 
 
 def test_a_falling_mid_quotes_lower_and_a_rising_one_is_not_counted_on() -> None:

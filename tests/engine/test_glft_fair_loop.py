@@ -24,7 +24,7 @@ from makerfirst.execution.twap_loop import TwapLoop, TwapReport
 from simkit import make_exchange, policy_with
 
 D = Decimal
-CURVE = FillCurve("PENGU-USD", 0.2, 1.0, 0.1, 10.0, 1_000, 50, (0.1, 0.4), (0.5, 2.0))
+CURVE = FillCurve("PENGU-USD", 0.2, 4.0, 0.1, 10.0, 1_000, 50, (0.1, 0.4), (2.0, 8.0))
 FAIR = GlftSettings(quote_grid=False, fair_price_sec=30.0)
 DIPPING_BOOK: list[tuple[float, Action]] = [
     (1_000.0, PlaceLimit("bid", Side.BUY, 14_500, 100_000)),
@@ -45,10 +45,14 @@ class Spy:
     """The policy, recording how many touches each decision saw."""
 
     def __init__(self, policy: Glft) -> None:
-        self.policy, self.touches_seen = policy, list[int]()
+        self.policy, self.touches_seen, self.fair_asks = policy, list[int](), list[Decimal]()
 
     def decide(self, view: PolicyView) -> twap.Decision:
-        self.touches_seen.append(len(view.touches) if view.touches is not None else 0)
+        assert view.touches is not None
+        self.touches_seen.append(len(view.touches))
+        fair = view.touches.fair(view.now, 30.0)
+        assert fair is not None
+        self.fair_asks.append(fair.ask)
         return self.policy.decide(view)
 
 
@@ -73,8 +77,10 @@ def test_off_the_fair_touch_the_quote_rests_through_the_dip_and_sells_at_its_pri
     order = makers[0]
     assert order.price is not None and order.price > D("0.014404")  # above the dip's ask
     assert order.filled_size == D(1116) and order.ended_at >= 1_012.0  # sold to the buyer, after
-    # The books read while it rested (one a second) reached the next decision.
+    # The books read while it rested (one a second) reached the next decision, without our own
+    # order in them: the fair ask is the market's, not our quote read back.
     assert spy.touches_seen[0] == 2 and spy.touches_seen[-1] >= 12
+    assert order.price < D("0.014530") and spy.fair_asks[-1] == D("0.014530")
 
 
 def test_off_the_book_of_the_moment_the_quote_follows_the_dip_and_sells_in_it(clock: VirtualClock) -> None:

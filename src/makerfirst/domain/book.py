@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 
 from makerfirst.domain.errors import EmptyBookError as EmptyBookError  # noqa: PLC0414  # re-exported
@@ -56,6 +56,19 @@ class OrderBook:
     def touch(self, side: Side) -> Decimal:
         """The best price on ``side`` of the book."""
         return self.best_bid if side is Side.BUY else self.best_ask
+
+    def without(self, side: Side, price: Decimal, size: Decimal) -> OrderBook:
+        """The book less ``size`` resting at ``price`` on ``side`` (our own order, as the venue shows
+        it: a level left empty goes). A price with no level leaves the book as it is."""
+        levels = self.bids if side is Side.BUY else self.asks
+        kept = tuple(
+            replace(level, size=level.size - size) if level.price == price else level
+            for level in levels
+            if level.price != price or level.size > size
+        )
+        if side is Side.BUY:
+            return replace(self, bids=kept)
+        return replace(self, asks=kept)
 
     def depth_usd(self, side: Side, band_bps: Decimal) -> Decimal:
         """Quote notional resting on ``side`` within ``band_bps`` of the mid."""

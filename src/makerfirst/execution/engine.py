@@ -104,7 +104,8 @@ class AttemptReport:
 @dataclass(frozen=True, slots=True)
 class LeaveEarly:
     """When a resting maker order is given up before its TTL (top-of-book tracking): checked
-    every ``check_sec`` once it has rested ``after_sec``, against a fresh book and its price."""
+    every ``check_sec`` once it has rested ``after_sec``, against a fresh book (less the order
+    itself: the rest of the market) and its price."""
 
     should_leave: Callable[[OrderBook, Decimal], bool]
     after_sec: float
@@ -368,7 +369,9 @@ class ExecutionEngine:
             if (
                 leave is not None
                 and now >= watch_from
-                and leave.should_leave(await self._exchange.get_order_book(symbol), price)
+                and leave.should_leave(
+                    _without_ours(await self._exchange.get_order_book(symbol), current, price), price
+                )
             ):
                 return current
             wake = min(deadline, now + poll)
@@ -379,6 +382,12 @@ class ExecutionEngine:
                 await self._exchange.wait_order_update(order_id, wake)
             else:
                 await self._clock.sleep_until(wake)
+
+
+def _without_ours(book: OrderBook, order: OrderReport, price: Decimal) -> OrderBook:
+    """``book`` as the rest of the market stands: less what of our resting order is left (a venue's
+    book shows our own order; a policy reading the touch must not read its own quote back)."""
+    return book.without(order.side, price, max(ZERO, order.size - order.filled_size))
 
 
 def _outcome(final: OrderReport) -> AttemptOutcome:
