@@ -128,3 +128,48 @@ def test_without_the_key_or_without_a_grid_the_closed_form_quotes() -> None:
     assert glft_slice(without, GlftSettings(quote_grid=True), remaining="100") == closed
     assert closed == glft_slice(replace(with_grid, grid=()), GlftSettings(quote_grid=False), remaining="100")
     assert closed.reason is not None and closed.reason.distance_spreads not in {g.distance for g in MEASURED}
+
+
+# Pooled over spreads, nominal +0.25 is inside the spread on a wide book and at the ask on a
+# narrow one, so its rate blends the two; on books of 4 ticks it is bid + 3, inside, and fills
+# as often as bid + 1 (the next buyer takes whichever is the best ask).
+POOLED_OVER_SPREADS = (
+    GridRate(-0.5, -0.3, 600.0, 2_000.0),
+    GridRate(0.0, 0.05, 400.0, 2_000.0),
+    GridRate(0.25, 0.3, 240.0, 2_000.0),
+    GridRate(0.5, 0.5, 100.0, 2_000.0),
+    GridRate(1.0, 1.0, 20.0, 2_000.0),
+)
+FOUR_TICKS = (
+    GridRate(-0.5, -0.25, 600.0, 2_000.0),  # bid + 1
+    GridRate(0.0, 0.0, 600.0, 2_000.0),  # bid + 2
+    GridRate(0.25, 0.25, 600.0, 2_000.0),  # bid + 3
+    GridRate(0.5, 0.5, 100.0, 2_000.0),  # the ask
+    GridRate(1.0, 1.0, 90.0, 500.0),  # bid + 6, beyond the ask: few books
+)
+
+
+def narrow_curve() -> FillCurve:
+    return replace(grid_curve(POOLED_OVER_SPREADS), narrow_grids=((4, FOUR_TICKS),))
+
+
+def test_on_a_narrow_book_points_at_or_inside_the_ask_take_that_spreads_rates() -> None:
+    curve = narrow_curve()
+    pooled = dict((g.nominal, r) for g, r in smoothed_grid_rates(curve))
+    four = smoothed_grid_rates(curve, spread_ticks=4)
+    rates = {g.nominal: r for g, r in four}
+    for nominal, fills in ((-0.5, 600), (0.0, 600), (0.25, 600), (0.5, 100)):  # this spread's own
+        assert rates[nominal] == pytest.approx((fills + 60 * pooled[nominal]) / 2_060)
+    # beyond the ask: the pooled rate, at the distance it has on a 4-tick book
+    assert rates[1.0] == pytest.approx(pooled[1.0])
+    assert [g.distance for g, _ in four] == [-0.25, 0.0, 0.25, 0.5, 1.0]
+    # a spread without its own grid (or none given) is the pooled grid
+    assert smoothed_grid_rates(curve, spread_ticks=10) == smoothed_grid_rates(curve)
+
+
+def test_on_a_four_tick_book_the_quote_goes_to_the_highest_price_inside_the_spread() -> None:
+    settings = GlftSettings(quote_grid=True, gamma=1.5, fair_price_sec=0.0)  # the default γ
+    for curve, cushion in ((narrow_curve(), 3), (grid_curve(POOLED_OVER_SPREADS), 1)):
+        decision = Glft({"PENGU-USD": curve}, settings).decide(view("100", spread_ticks=4))
+        assert isinstance(decision, twap.PlaceMakerSlice)
+        assert decision.cushion_ticks == cushion

@@ -52,3 +52,25 @@ def test_the_grid_is_saved_with_the_curve_and_an_older_file_reads_without_one() 
     older = curve.as_json()
     del older["grid_nominal_distance_fills_exposure"]
     assert FillCurve.from_json(older, "x").grid == ()
+
+
+def test_books_narrower_than_eight_ticks_keep_a_grid_of_their_own_spread() -> None:
+    # Sampled at 5 s on a 10-tick book, at 15 s on a 4-tick one (an ask at 1004): those virtual
+    # asks are counted apart; a buy at 1002 at 17 s fills its asks at 1001 and 1002, not at 1004.
+    rows = [*BOOK, (10.0, LEVEL, ASK, 1_004, 5), (17.0, TRADE, BUY, 1_002, 1)]
+    sample = sample_tape(
+        ProductTape.of(SCALE, rows), Window(5.0, 20.0), distances=(0.5,), sample_sec=10.0,
+        horizon_sec=4.0, inside=(-0.5, 0.0),
+    )  # fmt: skip
+    assert sorted({o.spread_ticks for o in sample.inside}) == [4, 10]
+    curve = fit_curve(sample)
+    narrow = dict(curve.narrow_grids)
+    assert set(narrow) == {4}  # 10 ticks is wide enough for the pooled grid
+    four = {g.nominal: (g.fills, g.exposure_sec) for g in narrow[4]}
+    assert four == {-0.5: (1.0, pytest.approx(2.0)), 0.0: (1.0, pytest.approx(2.0)),
+                    0.5: (0.0, pytest.approx(4.0))}  # fmt: skip
+    # a saved file keeps them; an older one reads without
+    assert FillCurve.from_json(curve.as_json(), "x").narrow_grids == curve.narrow_grids
+    older = curve.as_json()
+    del older["grid_by_spread_ticks"]
+    assert FillCurve.from_json(older, "x").narrow_grids == ()

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import numpy.typing as npt
@@ -28,6 +28,10 @@ import numpy.typing as npt
 from makerfirst.domain.errors import MakerfirstError
 
 _TAYLOR_TERMS = 24
+# Under this many ticks of spread the grid's points (eighths of the spread inside it) share ticks,
+# and the same point sits inside the spread on one book and at the ask on another: the grid is
+# then measured and quoted per spread (``FillCurve.narrow_grids``).
+NARROW_SPREAD_TICKS = 8
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,6 +65,8 @@ class FillCurve:
     notes: tuple[str, ...] = ()
     mu: float = 0.0
     grid: tuple[GridRate, ...] = ()  # the measured rates on the grid (inside the spread too)
+    # the grid measured apart on books of each spread (ticks) under NARROW_SPREAD_TICKS
+    narrow_grids: tuple[tuple[int, tuple[GridRate, ...]], ...] = ()
 
     def intensity(self, distance: float) -> float:
         return self.a_per_sec * math.exp(-self.k * distance)
@@ -79,6 +85,7 @@ class FillCurve:
             "k_interval95": [round(v, 6) for v in self.k_interval],
             "notes": list(self.notes),
             "grid_nominal_distance_fills_exposure": [g.as_json() for g in self.grid],
+            "grid_by_spread_ticks": {str(t): [g.as_json() for g in grid] for t, grid in self.narrow_grids},
         }
 
     @classmethod
@@ -101,6 +108,10 @@ class FillCurve:
                 grid=tuple(
                     GridRate(*(float(v) for v in g))
                     for g in row.get("grid_nominal_distance_fills_exposure", ())  # type: ignore[attr-defined]
+                ),
+                narrow_grids=tuple(
+                    (int(ticks), tuple(GridRate(*(float(v) for v in g)) for g in grid))
+                    for ticks, grid in row.get("grid_by_spread_ticks", {}).items()  # type: ignore[attr-defined]
                 ),
             )
         except (KeyError, TypeError, ValueError) as bad:
@@ -237,16 +248,43 @@ def grid_price(bid: int, ask: int, distance: float) -> int:
 
 
 def smoothed_grid_rates(
-    curve: FillCurve, shrink_sec: float = GRID_SHRINK_SEC
+    curve: FillCurve, shrink_sec: float = GRID_SHRINK_SEC, *, spread_ticks: int | None = None
 ) -> list[tuple[GridRate, float]]:
     """Each grid point with its fill rate: the measured one shrunk toward the fitted exponential
     (``shrink_sec`` of pseudo-exposure at ``A·e^(−kδ)``: thin data fall back to the curve), then made
-    non-increasing in the distance (weighted pool-adjacent-violators: a farther ask never fills more)."""
+    non-increasing in the distance (weighted pool-adjacent-violators: a farther ask never fills more).
+
+    ``spread_ticks``: the book's spread. Under ``NARROW_SPREAD_TICKS``, where the curve measured
+    books of that spread apart, a point at or inside the ask takes that measurement (shrunk by
+    ``shrink_sec`` toward the pooled grid's rate at the point): there the tick decides whether a
+    point is the best ask or in the queue at it. Farther points keep the pooled rate (those books'
+    own fills out there are too few to say more); every point takes its distance on such a book."""
     points = sorted(curve.grid, key=lambda g: g.distance)
     rates = [
         (g.fills + shrink_sec * curve.intensity(g.distance)) / (g.exposure_sec + shrink_sec) for g in points
     ]
     weights = [g.exposure_sec + shrink_sec for g in points]
+    narrow = dict(curve.narrow_grids).get(spread_ticks, ()) if spread_ticks is not None else ()
+    if spread_ticks is None or not narrow:
+        return list(zip(points, _non_increasing(rates, weights), strict=True))
+    own = {g.nominal: g for g in narrow}
+    rows = []
+    for g, pooled, weight in zip(points, _non_increasing(rates, weights), weights, strict=True):
+        seen = own.get(g.nominal)
+        if seen is None:
+            rows.append((g, pooled, weight))
+        elif grid_price(0, spread_ticks, g.nominal) <= spread_ticks:
+            rate = (seen.fills + shrink_sec * pooled) / (seen.exposure_sec + shrink_sec)
+            rows.append((seen, rate, seen.exposure_sec + shrink_sec))
+        else:
+            rows.append((replace(g, distance=seen.distance), pooled, weight))
+    rows.sort(key=lambda row: row[0].distance)
+    smooth = _non_increasing([r for _, r, _ in rows], [w for _, _, w in rows])
+    return [(g, r) for (g, _, _), r in zip(rows, smooth, strict=True)]
+
+
+def _non_increasing(rates: Sequence[float], weights: Sequence[float]) -> list[float]:
+    """The weighted least-squares non-increasing fit of ``rates`` (pool-adjacent-violators)."""
     blocks: list[list[float]] = []  # [rate, weight, count]
     for r, w in zip(rates, weights, strict=True):
         blocks.append([r, w, 1])
@@ -254,8 +292,7 @@ def smoothed_grid_rates(
             r2, w2, n2 = blocks.pop()
             r1, w1, n1 = blocks.pop()
             blocks.append([(r1 * w1 + r2 * w2) / (w1 + w2), w1 + w2, n1 + n2])
-    smooth = [b[0] for b in blocks for _ in range(int(b[2]))]
-    return list(zip(points, smooth, strict=True))
+    return [b[0] for b in blocks for _ in range(int(b[2]))]
 
 
 def solve_grid(
@@ -306,10 +343,18 @@ def solve_grid(
 
 
 def grid_quote(
-    curve: FillCurve, *, gamma: float, b: float, q: int, tau: float, mu: float
+    curve: FillCurve,
+    *,
+    gamma: float,
+    b: float,
+    q: int,
+    tau: float,
+    mu: float,
+    spread_ticks: int | None = None,
 ) -> GridQuote | None:
-    """:func:`solve_grid` on ``curve``'s smoothed grid (None: the curve has no grid)."""
-    points = smoothed_grid_rates(curve)
+    """:func:`solve_grid` on ``curve``'s smoothed grid for a book of ``spread_ticks`` (None: the
+    grid pooled over spreads; the result None: the curve has no grid)."""
+    points = smoothed_grid_rates(curve, spread_ticks=spread_ticks)
     if not points:
         return None
     j, give_up = solve_grid(

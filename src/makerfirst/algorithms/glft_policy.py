@@ -10,7 +10,8 @@ Before each attempt, from the product's fill curve (``FillCurve``: A, k and σ m
    (taker − maker) and the walk of one lot into the bids, in spreads.
 3. δ*(τ, q) from ``algorithms.glft``, with the curve's σ and its drift μ when the mid falls,
    on the grid of measured fill rates (``glft.quote_grid``, the default; the closed form for a
-   curve without one, or with the key off), off the fair touch (``glft.fair_price_sec``, 30 s:
+   curve without one, or with the key off; on a book under 8 ticks, the rates measured on books
+   of its spread where the curve has them), off the fair touch (``glft.fair_price_sec``, 30 s:
    the time-weighted median mid and spread of the books the loop read, ``TouchHistory``), rounded
    up to the tick; as a cushion over the bid at least 1 tick (never crossing) and at most the
    fair ask (or the ask, when that is higher): over a dip shorter than half the window the quote
@@ -212,16 +213,16 @@ class Glft:
         # spreads) to win a fraction of one (on NU-GBP's fitted market it held the ask above the touch
         # until the deadline's taker).
         mu = min(0.0, curve.mu)
+        bid, ask = int(book.best_bid / tick), int(book.best_ask / tick)
+        if fair is not None:
+            bid, ask = int(product.price_floor(fair.bid) / tick), int(product.price_ceil(fair.ask) / tick)
         grid = (
-            grid_quote(curve, gamma=settings.gamma, b=b, q=lots, tau=tau, mu=mu)
+            grid_quote(curve, gamma=settings.gamma, b=b, q=lots, tau=tau, mu=mu, spread_ticks=ask - bid)
             if settings.quote_grid
             else None
         )
         if grid is not None:
             delta = grid.distance
-            bid, ask = int(book.best_bid / tick), int(book.best_ask / tick)
-            if fair is not None:
-                bid, ask = int(product.price_floor(fair.bid) / tick), int(product.price_ceil(fair.ask) / tick)
             target_ticks = grid_price(bid, ask, grid.nominal)  # as measured
             cushion = 0 if grid.give_up else target_ticks - bid
             if fair is not None and cushion >= 1:

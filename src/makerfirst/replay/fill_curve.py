@@ -23,7 +23,9 @@ per √s; distances are in spreads so a curve transfers between products (``spre
 Virtual asks are also placed inside the spread (``INSIDE_DISTANCES``, clamped to bid + 1 tick); they
 stay out of the exponential's fit (which is measured from the touch outward) and, with the others,
 give the curve's measured grid (``FillCurve.grid``: fills and exposure per grid distance) that
-``glft.quote_grid`` quotes from.
+``glft.quote_grid`` quotes from. Books narrower than ``NARROW_SPREAD_TICKS`` also keep a grid per
+spread (``FillCurve.narrow_grids``): there one grid point is inside the spread on one book and at
+the ask on another, and the pooled grid would blend the best ask's rate with the queue's.
 """
 
 from __future__ import annotations
@@ -39,7 +41,7 @@ from decimal import Decimal
 import numpy as np
 
 from makerfirst.adapters.sim.market import MarketParams
-from makerfirst.algorithms.glft import FillCurve, GridRate, grid_price
+from makerfirst.algorithms.glft import NARROW_SPREAD_TICKS, FillCurve, GridRate, grid_price
 from makerfirst.domain.errors import MakerfirstError
 from makerfirst.replay.calibrate import DisplayedBook
 from makerfirst.replay.driver import ProductTape
@@ -70,6 +72,7 @@ class VirtualOrder:
     exposure: float
     filled: float  # 1 or 0; pseudo-observations carry fractional counts
     nominal: float | None = None  # the grid distance it was placed at (None: a pseudo-observation)
+    spread_ticks: int = 0  # the spread when it was placed (0: a pseudo-observation)
 
 
 @dataclass(slots=True)
@@ -79,6 +82,7 @@ class _Resting:
     ahead: int
     nominal: float
     inside: bool
+    spread_ticks: int
 
 
 @dataclass(slots=True)
@@ -149,7 +153,15 @@ class _VirtualAsks:
 
     def _close(self, order: _Resting, until: float, filled: bool) -> None:
         kept = self.out.inside if order.inside else self.out.orders
-        kept.append(VirtualOrder(order.distance, until - order.placed, 1.0 if filled else 0.0, order.nominal))
+        kept.append(
+            VirtualOrder(
+                order.distance,
+                until - order.placed,
+                1.0 if filled else 0.0,
+                order.nominal,
+                order.spread_ticks,
+            )
+        )
 
     def _keep(self, price: int, keep: list[_Resting]) -> None:
         if keep:
@@ -186,7 +198,7 @@ class _VirtualAsks:
                     bisect.insort(self.prices, price)
                     self.resting[price] = []
                 ahead = self.book.asks.get(price, 0)
-                self.resting[price].append(_Resting(now, (price - mid) / spread, ahead, c, inside))
+                self.resting[price].append(_Resting(now, (price - mid) / spread, ahead, c, inside, spread))
 
     def level(self, side: int, price: int, lots: int) -> None:
         self.book.set(side, price, lots)
@@ -216,6 +228,17 @@ class _VirtualAsks:
             for order in self.resting[price]:
                 self._close(order, min(end, order.placed + self.horizon), False)
         return self.out
+
+
+def narrow_grids_of(orders: Sequence[VirtualOrder]) -> tuple[tuple[int, tuple[GridRate, ...]], ...]:
+    """The grid measured apart for each spread narrower than ``NARROW_SPREAD_TICKS`` (ticks): on
+    such a book the grid's points share ticks, and one grid point is inside the spread on a wide
+    book and at the ask on a narrow one, so a grid pooled over spreads blends the two rates."""
+    by_spread: dict[int, list[VirtualOrder]] = {}
+    for o in orders:
+        if 0 < o.spread_ticks < NARROW_SPREAD_TICKS:
+            by_spread.setdefault(o.spread_ticks, []).append(o)
+    return tuple((ticks, grid_rates_of(group)) for ticks, group in sorted(by_spread.items()))
 
 
 def grid_rates_of(orders: Sequence[VirtualOrder]) -> tuple[GridRate, ...]:
@@ -357,6 +380,7 @@ def fit_curve(sample: TapeSample, pool: Sequence[TapeSample] = ()) -> FillCurve:
         notes=tuple(notes),
         mu=mu_ticks / spread,
         grid=grid_rates_of([*sample.inside, *sample.orders]),
+        narrow_grids=narrow_grids_of([*sample.inside, *sample.orders]),
     )
 
 
@@ -452,6 +476,7 @@ def fit_pooled(samples: Mapping[str, Sequence[TapeSample]], curves: Mapping[str,
     """One curve from every product's virtual orders together (distances are in spreads, so they
     pool), for a product that has no curve of its own; σ and the spread are the products' medians."""
     orders = [o for parts in samples.values() for part in parts for o in part.orders]
+    everything = [o for parts in samples.values() for part in parts for o in (*part.inside, *part.orders)]
     fitted = fit_intensity(orders) or _no_fill_bound(orders)
     return FillCurve(
         product_id=POOLED,
@@ -464,7 +489,6 @@ def fit_pooled(samples: Mapping[str, Sequence[TapeSample]], curves: Mapping[str,
         a_interval=fitted.a_interval,
         k_interval=fitted.k_interval,
         notes=(f"pooled across {len(samples)} products; σ and the spread are their medians",),
-        grid=grid_rates_of(
-            [o for parts in samples.values() for part in parts for o in (*part.inside, *part.orders)]
-        ),
+        grid=grid_rates_of(everything),
+        narrow_grids=narrow_grids_of(everything),
     )
