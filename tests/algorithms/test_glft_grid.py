@@ -72,16 +72,28 @@ def grid_curve(grid: tuple[GridRate, ...], a: float = 0.1, k: float = 1.0) -> Fi
 def test_thin_grid_points_fall_back_to_the_curve_and_a_farther_ask_never_fills_more() -> None:
     curve = grid_curve((
         GridRate(-0.5, -0.4, 600.0, 2_000.0),  # 0.3 /s, well measured
-        GridRate(0.0, 0.0, 0.0, 0.0),  # never measured: the curve's 0.1 /s
+        GridRate(0.0, 0.0, 0.0, 0.0),  # never measured: the curve's rate at the touch
         GridRate(0.5, 0.5, 400.0, 2_000.0),  # 0.2 /s: more than nearer points, pooled with them
+        GridRate(1.0, 1.0, 0.0, 0.0),  # never measured, beyond the touch: the curve's rate there
     ))  # fmt: skip
-    (near, r_near), (mid, r_mid), (far, r_far) = smoothed_grid_rates(curve, shrink_sec=60.0)
-    assert (near.nominal, mid.nominal, far.nominal) == (-0.5, 0.0, 0.5)
-    assert r_near == pytest.approx((600 + 60 * curve.intensity(-0.4)) / 2_060)
-    assert r_near >= r_mid >= r_far
-    # The unmeasured point is the curve's rate; the farther one, measured higher, is pooled with it.
-    pooled = (60 * curve.intensity(0.0) + 400 + 60 * curve.intensity(0.5)) / (60 + 2_060)
+    (near, r_near), (mid, r_mid), (far, r_far), (out, r_out) = smoothed_grid_rates(curve, shrink_sec=60.0)
+    assert (near.nominal, mid.nominal, far.nominal, out.nominal) == (-0.5, 0.0, 0.5, 1.0)
+    touch = curve.intensity(0.5)  # inside the spread the prior is the touch's rate
+    assert r_near == pytest.approx((600 + 60 * touch) / 2_060)
+    assert r_near >= r_mid >= r_far >= r_out
+    # The unmeasured point is the touch's rate; the farther one, measured higher, is pooled with it.
+    pooled = (60 * touch + 400 + 60 * touch) / (60 + 2_060)
     assert r_mid == pytest.approx(pooled) and r_far == pytest.approx(pooled)
+    assert r_out == pytest.approx(curve.intensity(1.0))
+
+
+def test_a_steep_curve_is_not_extrapolated_into_the_spread() -> None:
+    # k = 10 per spread (NMR-EUR's fitted market): the curve would say 0.05·e^10 ≈ 1,100 fills/s a
+    # tick above the bid; the thin measurement there is shrunk toward the touch's 0.05/s instead.
+    curve = grid_curve((GridRate(-0.5, -0.5, 3.0, 10.0), GridRate(0.5, 0.5, 5.0, 100.0)), a=7.4, k=10.0)
+    (_, inside), (_, touch) = smoothed_grid_rates(curve, shrink_sec=60.0)
+    assert inside == pytest.approx((3 + 60 * curve.intensity(0.5)) / 70)
+    assert inside < 0.2 and touch == pytest.approx((5 + 60 * curve.intensity(0.5)) / 160)
 
 
 def test_a_curve_without_a_grid_has_no_grid_quote() -> None:

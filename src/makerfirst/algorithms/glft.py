@@ -225,6 +225,7 @@ def asymptotic_distance(params: GlftParams, q: int) -> float:
 
 
 GRID_SHRINK_SEC = 60.0  # pseudo-exposure per grid point at the fitted exponential's rate
+TOUCH_SPREADS = 0.5  # the ask of a one-tick book, where the exponential's measurement starts
 GRID_STEP_SEC = 0.25  # the backward recursion's time step (at most GRID_STEPS of them)
 GRID_STEPS = 400
 
@@ -260,8 +261,14 @@ def smoothed_grid_rates(
     point is the best ask or in the queue at it. Farther points keep the pooled rate (those books'
     own fills out there are too few to say more); every point takes its distance on such a book."""
     points = sorted(curve.grid, key=lambda g: g.distance)
+    # The exponential is fitted from the touch outward; inside the spread its prior is the touch's
+    # rate, not the curve extrapolated inward (on a steep curve, NMR-EUR's k = 10 per spread, that
+    # said 1,260 fills/s at bid + 1 tick, and the model held the ask to the last seconds, sure of
+    # getting out at bid + 1 whenever it liked: the measured 0.37/s did not).
     rates = [
-        (g.fills + shrink_sec * curve.intensity(g.distance)) / (g.exposure_sec + shrink_sec) for g in points
+        (g.fills + shrink_sec * curve.intensity(max(g.distance, TOUCH_SPREADS)))
+        / (g.exposure_sec + shrink_sec)
+        for g in points
     ]
     weights = [g.exposure_sec + shrink_sec for g in points]
     narrow = dict(curve.narrow_grids).get(spread_ticks, ()) if spread_ticks is not None else ()
