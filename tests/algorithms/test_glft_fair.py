@@ -121,9 +121,10 @@ def test_near_the_deadline_an_attempt_rests_at_most_half_the_time_left() -> None
 
 
 def test_the_grid_solver_is_stable_on_a_curve_that_fills_at_the_touch_many_times_a_second() -> None:
-    # NMR-EUR's fitted market: ~48 fills/s a tick above the bid, 0.05/s at the ask, none beyond
-    # 1.5 spreads. Explicit Euler at 0.3 s steps overshot there, and the farthest, never-filled
-    # quote (4 spreads) came out best; the capped step keeps to the ask, as a 50× finer step does.
+    # ~48 fills/s a tick above the bid, 0.05/s at the ask, none beyond 1.5 spreads (NMR-EUR's
+    # grid when its inside points were shrunk toward the exponential extrapolated inward).
+    # Explicit Euler at 0.3 s steps overshot there, and the farthest, never-filled quote
+    # (4 spreads) came out best; the capped step keeps to the ask, as a 50× finer step does.
     rates = [(-0.5, 47.6), (-0.25, 4.08), (0.0, 0.635), (0.25, 0.34), (0.375, 0.244), (0.5, 0.049),
              (0.75, 0.0026), (1.0, 0.0007), (1.5, 0.0), (4.0, 0.0)]  # fmt: skip
     kwargs = {"gamma": 1.5, "sigma": 0.033, "mu": 0.0, "b": 5.0, "q": 1}

@@ -167,7 +167,7 @@ def narrow_curve() -> FillCurve:
 
 def test_on_a_narrow_book_points_at_or_inside_the_ask_take_that_spreads_rates() -> None:
     curve = narrow_curve()
-    pooled = dict((g.nominal, r) for g, r in smoothed_grid_rates(curve))
+    pooled = {g.nominal: r for g, r in smoothed_grid_rates(curve)}
     four = smoothed_grid_rates(curve, spread_ticks=4)
     rates = {g.nominal: r for g, r in four}
     for nominal, fills in ((-0.5, 600), (0.0, 600), (0.25, 600), (0.5, 100)):  # this spread's own

@@ -140,3 +140,27 @@ def test_no_bids_at_all_blocks_instead_of_pricing_from_nothing(clock: VirtualClo
         engine.execute(symbol="PENGU-USD", side=Side.SELL, size=SizeBase(D(1116)), purpose=Purpose.PURGE)
     )
     assert attempt.outcome is AttemptOutcome.BLOCKED and exchange.all_orders() == []
+
+
+def test_a_taker_remainder_orderable_at_the_bid_is_not_priced_under_the_minimum_by_the_cap(
+    clock: VirtualClock,
+) -> None:
+    # 69 PENGU at the 0.014500 bid is $1.0005, over the $1 minimum; at the 1 % cap (0.014355) it
+    # would be $0.99 and rejected. The IOC's limit is raised to the least price worth $1, 0.014493:
+    # still through the bid, still inside the cap.
+    engine = ExecutionEngine(scripted(clock, []), clock, policy_with())
+    taker = asyncio.run(
+        engine.execute(
+            symbol="PENGU-USD", side=Side.SELL, size=SizeBase(D("69")), purpose=Purpose.PURGE,
+            force_order_type=OrderType.LIMIT_IOC, bypass=GuardBypass.TAKER_FALLBACK,
+        )
+    )  # fmt: skip
+    assert taker.outcome is AttemptOutcome.FILLED and taker.price == D("0.014493")
+    # 60 PENGU is under the minimum even at the bid: priced at the cap as before (and rejected)
+    dust = asyncio.run(
+        engine.execute(
+            symbol="PENGU-USD", side=Side.SELL, size=SizeBase(D("60")), purpose=Purpose.PURGE,
+            force_order_type=OrderType.LIMIT_IOC, bypass=GuardBypass.TAKER_FALLBACK,
+        )
+    )  # fmt: skip
+    assert dust.price == D("0.014355") and dust.outcome is AttemptOutcome.REJECTED

@@ -32,3 +32,17 @@ def taker_limit_price(book: OrderBook, side: Side, max_slippage_bps: int, produc
     if side is Side.SELL:
         return product.price_ceil(book.best_bid * (1 - cap))
     return product.price_floor(book.best_ask * (1 + cap))
+
+
+def orderable_taker_price(
+    price: Decimal, size: Decimal, side: Side, book: OrderBook, product: Product
+) -> Decimal:
+    """A sell IOC's limit ``price`` raised toward the bid when at ``price`` the order's notional
+    would be under the product's minimum (the venue rejects it) though at the bid it is not: the
+    least price on the tick whose notional is the minimum. It still crosses (at most the bid) and
+    stays inside the cap (it only moves toward the touch); a buy's cap price only raises its notional.
+    """
+    if side is not Side.SELL or size <= 0 or size * price >= product.quote_min_size:
+        return price
+    least = product.price_ceil(product.quote_min_size / size)
+    return least if least <= book.best_bid else price

@@ -25,7 +25,7 @@ from makerfirst.algorithms.guards import (
     check_liquidity,
     check_slippage_budget,
 )
-from makerfirst.algorithms.pricing import maker_price, taker_limit_price
+from makerfirst.algorithms.pricing import maker_price, orderable_taker_price, taker_limit_price
 from makerfirst.algorithms.ttl import adaptive_maker_ttl_sec
 from makerfirst.clock import Clock
 from makerfirst.domain.book import EmptyBookError, OrderBook
@@ -231,7 +231,8 @@ class ExecutionEngine:
                 cushion = cushion_ticks if cushion_ticks is not None else self._default_cushion(purpose)
                 price = maker_price(book, side, cushion, product)
             else:
-                price = taker_limit_price(book, side, self._taker_slippage_bps(purpose), product)
+                capped = taker_limit_price(book, side, self._taker_slippage_bps(purpose), product)
+                price = orderable_taker_price(capped, base_size, side, book, product)
         except EmptyBookError as empty:
             return self._blocked(draft, GuardVerdict(Guard.LIQUIDITY, str(empty)))
         draft = replace(draft, size=base_size, price=price)

@@ -9,7 +9,9 @@ was meant to respect:
   priced it from, the ``AttemptReport.book`` of the loop's ``TakerEnded`` event
   (:class:`TakerReferences` listens for it). An IOC the episode's end cut off before that event
   (it was still in flight at the deadline) has its reference recovered from its limit and the cap
-  (``limit / (1 − cap)``, within a tick of the bid), and is counted as such.
+  (``limit / (1 − cap)``, within a tick of the bid; for a sell whose limit was raised toward the
+  bid to stay over the product's minimum notional, ``pricing.orderable_taker_price``, above the
+  bid: its slippage is then over-stated, never under), and is counted as such.
 * **Slippage** of a fill, in bps of the reference, positive through the touch (a sell: below the
   bid). Per order: its deepest fill (what the cap bounds) and its size-weighted average.
 * **Beyond the cap**: an order whose deepest fill went further through the touch than the cap of
