@@ -46,7 +46,7 @@ from makerfirst.adapters.sim_server.auth import load_credentials, sign_request
 from makerfirst.policy import default_policy_path, load_policy
 from makerfirst.policy.models import RebalancePolicy
 
-MAKERFIRST = [sys.executable, "-c", "from makerfirst.cli.main import app; app()"]
+MAKERFIRST = [sys.executable, "-c", "from makerfirst.cli.entry import main; main()"]
 PREFIX = "/api/v3/brokerage"
 CYCLE_SEC = 4
 LIFE_TIMEOUT_SEC = 90.0

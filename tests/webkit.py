@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 
 TOKEN = "test-dashboard-token-0123456789"  # noqa: S105  # a test token
-MAKERFIRST = [sys.executable, "-c", "from makerfirst.cli.main import app; app()"]
+MAKERFIRST = [sys.executable, "-c", "from makerfirst.cli.entry import main; main()"]
 
 
 def free_port() -> int:

@@ -681,8 +681,7 @@ class ReplayVenueFactory:
     the conservative model the compiled book (``replay.venue.CompiledReplayExchange``), each
     episode's book restored from a checkpoint of one pass over the tape; under the other fill
     models, or with ``--replay-book oracle``, the pure-Python ``ReplayBook`` (``ReplayExchange``).
-    Stateless, so a sweep's worker processes receive it pickled. Its modules load when first used
-    (the compiled one loads numba)."""
+    Stateless, so a sweep's worker processes receive it pickled. Its modules load when first used."""
 
     def arrival_books(
         self, tape: BookTape, arrivals: Sequence[float], options: SimOptions

@@ -8,7 +8,7 @@ from decimal import Decimal
 import numpy as np
 
 from makerfirst.replay.metrics import EpisodeResult, compare_paired
-from makerfirst.replay.stats import bootstrap, mean_of, quantile_of, ratio_of_sums, wilson
+from makerfirst.replay.stats import bootstrap, mean_of, median_of, quantile_of, ratio_of_sums, wilson
 
 STUDIES = 300
 
@@ -86,3 +86,17 @@ def test_censored_episodes_are_left_out_of_the_pairing_and_counted() -> None:
     other = [_episode(0, 10, "x"), _episode(1, 60, "x")]
     paired = compare_paired(other, reference, seed=1)
     assert paired.excluded_censored == 1 and paired.diff_mean_bps.n == 1 and paired.losses == 1
+
+
+def test_the_median_of_resampled_episodes_is_numpys_nanmedian_row_by_row() -> None:
+    """Odd and even counts, NaN (left-out) episodes anywhere, rows of nothing but NaN."""
+    rng = np.random.default_rng(3)
+    for n in (1, 2, 3, 4, 7, 10):
+        values = rng.normal(50.0, 20.0, n)
+        values[rng.random(n) < 0.35] = np.nan
+        idx = rng.integers(0, n, size=(400, n))
+        drawn = values[idx]
+        expected = np.full(len(idx), np.nan)
+        has = ~np.isnan(drawn).all(axis=1)
+        expected[has] = np.nanmedian(drawn[has], axis=1)
+        np.testing.assert_array_equal(median_of(values)(idx), expected)

@@ -29,7 +29,7 @@ from makerfirst.domain.errors import AuthenticationError
 from makerfirst.domain.orders import PlaceOrder
 from simkit import policy_with
 
-MAKERFIRST = [sys.executable, "-c", "from makerfirst.cli.main import app; app()"]
+MAKERFIRST = [sys.executable, "-c", "from makerfirst.cli.entry import main; main()"]
 STOP_WITHIN_SEC = 60  # ccxt's import and one refused cycle take a few seconds; forever is the bug
 
 

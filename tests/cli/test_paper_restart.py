@@ -25,7 +25,7 @@ from makerfirst.domain.orders import Side
 from makerfirst.domain.records import OrderState
 from makerfirst.persistence.store import SqlStore
 
-MAKERFIRST = [sys.executable, "-c", "from makerfirst.cli.main import app; app()"]
+MAKERFIRST = [sys.executable, "-c", "from makerfirst.cli.entry import main; main()"]
 SHORT = [  # the demo policy on short TTLs, so a real-time run is over in seconds
     "execution.maker_max_ttl_sec=2",
     "execution.maker_first_min_ttl_sec=2",

@@ -29,7 +29,7 @@ from makerfirst.cli.main import app
 from makerfirst.persistence.store import SqlStore
 
 runner = CliRunner()
-MAKERFIRST = [sys.executable, "-c", "from makerfirst.cli.main import app; app()"]
+MAKERFIRST = [sys.executable, "-c", "from makerfirst.cli.entry import main; main()"]
 FAST_PURGE = [
     "--set",
     "purge=[PENGU]",

@@ -21,7 +21,7 @@ from makerfirst.persistence.migrate import head_revision, upgrade_database
 from makerfirst.persistence.schema import Base
 from makerfirst.persistence.store import SqlStore
 
-MAKERFIRST = [sys.executable, "-c", "from makerfirst.cli.main import app; app()"]
+MAKERFIRST = [sys.executable, "-c", "from makerfirst.cli.entry import main; main()"]
 TIERS = '{"PENGU": "T3"}'
 
 

@@ -19,7 +19,7 @@ from makerfirst.adapters.sim_server.ws import FeedFaults
 from makerfirst.replay.book_check import rebuild_check
 from makerfirst.replay.readers import decode_capture
 
-MAKERFIRST = [sys.executable, "-c", "from makerfirst.cli.main import app; app()"]
+MAKERFIRST = [sys.executable, "-c", "from makerfirst.cli.entry import main; main()"]
 RECORD_SEC = "4s"
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
+from types import ModuleType
 
 import numpy as np
 import pytest
@@ -28,6 +29,7 @@ from makerfirst.replay.cbook import (
     Volume,
     checkpoints,
     kernels,
+    native,
 )
 from makerfirst.replay.driver import ProductTape, ReplayBook, ReplayMarket
 from makerfirst.replay.events import ASK, BBO, BID, BUY, CLEAR, EVENT_DTYPE, LEVEL, SELL, TRADE, ProductScale
@@ -318,6 +320,7 @@ class Twins:
     oracle_fills: list[tuple[int, str, int, int]] = field(default_factory=list)
     placed: int = 0
     feed_latency_ns: int = 0
+    kernels: ModuleType | None = None  # what runs the compiled book (default: this machine's)
 
     def row(self) -> None:
         """Apply the next row to both; compare what it did and why the compiled book stopped."""
@@ -360,7 +363,7 @@ class Twins:
 
     def restore(self) -> None:
         """Swap the compiled book for one restored from its own checkpoint."""
-        self.book = CompiledBook.restore(self.tape, self.book.checkpoint())
+        self.book = CompiledBook.restore(self.tape, self.book.checkpoint(), kernels=self.kernels)
 
     def check_book(self) -> None:
         book, oracle = self.book, self.oracle
@@ -421,15 +424,18 @@ def scenarios(draw: st.DrawFn) -> tuple[BookTape, list[tuple[object, ...]]]:
     return tape(*specs, aux=aux), steps
 
 
+@pytest.mark.parametrize("which", ["native", "jit"])
 @settings(max_examples=200, deadline=None)
 @given(scenarios(), st.sampled_from([0, 0, STEP_NS]))
 def test_the_compiled_book_matches_the_oracle_event_by_event(
-    scenario: tuple[BookTape, list[tuple[object, ...]]], feed_latency_ns: int
+    which: str, scenario: tuple[BookTape, list[tuple[object, ...]]], feed_latency_ns: int
 ) -> None:
+    """On both builds of the kernels: the extension compiled ahead of time for this machine and
+    numba's JIT (what runs where the extension cannot be built)."""
     t, steps = scenario
-    twins = Twins(
-        t, CompiledBook(t, order_capacity=2, feed_latency_ns=feed_latency_ns), feed_latency_ns=feed_latency_ns
-    )
+    k = native.kernels() if which == "native" else native.jit_kernels()
+    book = CompiledBook(t, order_capacity=2, feed_latency_ns=feed_latency_ns, kernels=k)
+    twins = Twins(t, book, feed_latency_ns=feed_latency_ns, kernels=k)
     for step in steps:
         match step:
             case ("row",):
@@ -442,7 +448,7 @@ def test_the_compiled_book_matches_the_oracle_event_by_event(
                 twins.restore()
         twins.check_book()
     # The same orders, with the tape applied in as few advance() calls as the fills allow.
-    chunked = CompiledBook(t, order_capacity=2, feed_latency_ns=feed_latency_ns)
+    chunked = CompiledBook(t, order_capacity=2, feed_latency_ns=feed_latency_ns, kernels=k)
     handles: list[int] = []
     fills: list[tuple[int, int, int, int]] = []
     pending = 0

@@ -1,4 +1,5 @@
-"""The compiled book's kernels load from numba's disk cache without numba's whole compiler context."""
+"""Where the compiled book runs on numba's JIT kernels (no native extension could be built), they load
+from numba's disk cache without numba's whole compiler context."""
 
 from __future__ import annotations
 
@@ -13,10 +14,12 @@ LOAD_THEN_COMPILE = textwrap.dedent(
     from numba import njit
     from numba.core.runtime.nrt import rtsys
     from makerfirst.replay.cbook import kernels as kn
+    from makerfirst.replay.cbook import layout
 
-    state = kn.new_state(10, 1, 0)
-    lv = np.zeros((kn.N_LEVEL_FIELDS, 2, 10), np.int64)
-    shown = kn.engine_levels(state, lv, np.arange(10, dtype=np.int64), kn.ASKS, np.empty((5, 2), np.int64))
+    state = layout.new_state(10, 1, 0)
+    lv = np.zeros((layout.N_LEVEL_FIELDS, 2, 10), np.int64)
+    prices, out = np.arange(10, dtype=np.int64), np.empty((5, 2), np.int64)
+    shown = kn.engine_levels(state, lv, prices, layout.ASKS, out)
     hits = sum(kn.engine_levels.stats.cache_hits.values())
     # numba's registries (numpy's linear algebra among them) are what a full refresh imports; the
     # NRT (compiled by LLVM on its first use) and numba's array lowering no kernel here needs

@@ -23,7 +23,7 @@ from makerfirst.adapters.sim_server.testing import ServerHandle, running_server
 from makerfirst.persistence.store import SqlStore
 
 BALANCES = {"PENGU": "1116", "ZK": "400", "USD": "100"}
-MAKERFIRST = [sys.executable, "-c", "from makerfirst.cli.main import app; app()"]
+MAKERFIRST = [sys.executable, "-c", "from makerfirst.cli.entry import main; main()"]
 
 
 def bot(server: ServerHandle, db: str, cycles: int) -> list[str]:

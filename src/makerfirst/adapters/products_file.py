@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -87,7 +86,7 @@ def parse_catalogue(text: str, source: str) -> Catalogue:
 def load_catalogue(path: Path | None = None) -> Catalogue:
     """The products in ``path``, or the embedded catalogue when ``path`` is None."""
     if path is None:
-        text = resources.files("makerfirst").joinpath("data/products.json").read_text(encoding="utf-8")
+        text = (Path(__file__).resolve().parents[1] / "data" / "products.json").read_text(encoding="utf-8")
         return parse_catalogue(text, "embedded products.json")
     try:
         text = path.read_text(encoding="utf-8")

@@ -2,25 +2,22 @@
 
 Plain functions with typer options; ``cli/main.py`` registers them (``app.command()(backtest)``).
 The report (plotly) and the sweep's workers are imported by the runs that use them, not by every
-backtest.
+backtest; so is rich, which a ``--json`` run into a pipe never draws with.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterator
+import sys
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
-from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
 from makerfirst import bootstrap
 from makerfirst.domain.errors import MakerfirstError
@@ -41,6 +38,9 @@ from makerfirst.replay.glft_fit import by_product_json, curves_json, fitted_spec
 from makerfirst.replay.metrics import PolicyMetrics
 from makerfirst.replay.policies import REFERENCE_POLICIES, SELL_POLICIES, parse_policies
 from makerfirst.replay.stats import Interval
+
+if TYPE_CHECKING:
+    from rich.table import Table
 
 DataOpt = Annotated[
     str,
@@ -106,7 +106,7 @@ ReplayBookOpt = Annotated[
     ReplayBookKind,
     typer.Option(
         "--replay-book",
-        help="The replay's book: compiled (numba; conservative fills) or oracle (the pure-Python"
+        help="The replay's book: compiled (conservative fills) or oracle (the pure-Python"
         " ReplayBook it is checked against; the other fill models always use it).",
     ),
 ]
@@ -150,15 +150,29 @@ def _quiet_engine_logs() -> Iterator[None]:
         logger.handlers, logger.propagate = saved
 
 
-def _progress(console: Console) -> Progress:
-    return Progress(
-        TextColumn("[progress.description]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=console,
-        transient=True,
+@contextmanager
+def _progress(description: str, total: int | None) -> Iterator[Callable[[int, int | None], None]]:
+    """A transient progress bar on stderr; ``report(completed, total)`` moves it. Where stderr is
+    not a terminal the bar would draw nothing, so rich is not even imported."""
+    if not sys.stderr.isatty():
+        yield lambda _completed, _total: None
+        return
+    from rich.console import Console  # noqa: PLC0415 - only for a terminal
+    from rich.progress import (  # noqa: PLC0415
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
     )
+
+    columns = (TextColumn("[progress.description]{task.description}"), BarColumn())
+    bar = Progress(
+        *columns, MofNCompleteColumn(), TimeElapsedColumn(), console=Console(stderr=True), transient=True
+    )
+    with bar:
+        task = bar.add_task(description, total=total)
+        yield lambda completed, total: bar.update(task, completed=completed, total=total)
 
 
 def _interval(i: Interval | None, fmt: str = "{:.1f}") -> str:
@@ -181,6 +195,9 @@ def _markouts(m: PolicyMetrics) -> str:
 
 
 def _metrics_table(title: str, metrics: tuple[PolicyMetrics, ...]) -> Table:
+    from rich.markup import escape  # noqa: PLC0415 - tables only
+    from rich.table import Table  # noqa: PLC0415
+
     table = Table(
         title=title,
         caption="(low…high): 95 % interval; n = episodes, cens = censored (left out of IS);"
@@ -291,11 +308,18 @@ def backtest(
         config = replace(config, policies=specs)
     except MakerfirstError as error:
         raise _fail(error) from None
-    console = Console(stderr=True)
-    with _quiet_engine_logs(), _progress(console) as progress:
-        task = progress.add_task("episodes", total=len(jobs(plan, config.policies)))
+    total = len(jobs(plan, config.policies))
+    finished = 0
+
+    with _quiet_engine_logs(), _progress("episodes", total) as report_progress:
+
+        def one_done(_: object) -> None:
+            nonlocal finished
+            finished += 1
+            report_progress(finished, total)
+
         result: BacktestResult = run_backtest(
-            config, plan=plan, on_result=lambda _: progress.advance(task), traces=report is not None
+            config, plan=plan, on_result=one_done, traces=report is not None
         )
     if report is not None:
         from makerfirst.replay.report import write_report  # noqa: PLC0415 - only with --report
@@ -307,6 +331,9 @@ def backtest(
             payload["by_product"] = by_product_json(result, config)
         typer.echo(json.dumps(payload, indent=2))
         return
+    from rich.console import Console  # noqa: PLC0415 - the table
+    from rich.markup import escape  # noqa: PLC0415
+
     out = Console(width=max(Console().width, 200))  # a pipe is 80 wide: the table needs more
     if plan.rebuild is not None:
         rb = plan.rebuild
@@ -389,14 +416,8 @@ def sweep(
         points = list(with_plan_curves(points, plan_backtest(config), config))  # fail fast, before any worker
     except MakerfirstError as error:
         raise _fail(error) from None
-    console = Console(stderr=True)
     try:
-        with _quiet_engine_logs(), _progress(console) as progress:
-            task = progress.add_task(f"{len(points)} points", total=None)
-
-            def done(finished: int, total: int) -> None:
-                progress.update(task, completed=finished, total=total)
-
+        with _quiet_engine_logs(), _progress(f"{len(points)} points", None) as done:
             result = run_sweep(
                 config, points, workers=workers, ray_address=ray, chunk=chunk, on_task_done=done
             )
@@ -413,6 +434,8 @@ def sweep(
         }
         typer.echo(json.dumps(payload, indent=2))
         return
+    from rich.console import Console  # noqa: PLC0415 - the table
+
     Console(width=max(Console().width, 120)).print(
         _metrics_table(f"sweep of {base.name} on {data} ({result.backend})", ranked)
     )

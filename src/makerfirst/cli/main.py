@@ -18,6 +18,7 @@ import typer.main
 from typer import _click as click
 from typer.core import TyperCommand
 
+from makerfirst.cli.entry import command_loaded
 from makerfirst.cli.errors import ErrorReportingGroup
 
 
@@ -134,6 +135,7 @@ class LazyCommandGroup(ErrorReportingGroup):
             return listing_entry(cmd_name, spec)
         if cmd_name not in self._loaded:
             self._loaded[cmd_name] = load_command(cmd_name, spec)
+            command_loaded()  # start-up is over (see cli/entry.py)
         return self._loaded[cmd_name]
 
 

@@ -108,7 +108,7 @@ class _Section(BaseModel):
 
     # validate_default: the defaults pass the same checks as the file, cross-field ones included,
     # so a section that sets only one side of an ordering is still checked against the other.
-    model_config = ConfigDict(frozen=True, extra="forbid", validate_default=True)
+    model_config = ConfigDict(frozen=True, extra="forbid", validate_default=True, defer_build=True)
 
 
 # More than four checks a second per resting order and the checks alone spend the venue's request

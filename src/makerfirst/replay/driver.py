@@ -564,7 +564,7 @@ class ReplayExchange(SimulatedExchange):
 
     def lived_through(self) -> Volume:
         """Messages and level rows applied since :meth:`mark_arrival`."""
-        from makerfirst.replay.cbook.book import count_volume  # noqa: PLC0415 - numba only when counted
+        from makerfirst.replay.cbook.book import count_volume  # noqa: PLC0415 - the compiled book only when counted
 
         start, stop = self.market.rows_since_arrival
         rows = self._replay_tape.rows[start:stop]

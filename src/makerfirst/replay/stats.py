@@ -78,10 +78,16 @@ def median_of(values: NDArray[np.float64]) -> Statistic:
     """The median of the non-NaN values (NaN marks an episode the statistic leaves out)."""
 
     def statistic(idx: NDArray[np.intp]) -> NDArray[np.float64]:
-        drawn = values[idx]
-        out = np.full(drawn.shape[0], np.nan)
-        has = ~np.isnan(drawn).all(axis=1)
-        out[has] = np.nanmedian(drawn[has], axis=1)
+        # np.nanmedian's result, without its masked-array path (numpy.ma, 6 ms to import): NaNs
+        # sort last, so a row's k values are its first k; the median is the mean of the middle two.
+        ordered = np.sort(values[idx], axis=1)
+        count = (~np.isnan(ordered)).sum(axis=1)
+        out = np.full(ordered.shape[0], np.nan)
+        has = count > 0
+        rows = np.flatnonzero(has)
+        low = ordered[rows, (count[has] - 1) // 2]
+        high = ordered[rows, count[has] // 2]
+        out[has] = (low + high) / 2
         return out
 
     return statistic
@@ -113,12 +119,15 @@ def grouped_ratio_mean(
 ) -> Statistic:
     """The ratio of sums within each group (a product), then the mean over the groups drawn."""
 
+    masks = [(groups == g).astype(np.float64) for g in np.unique(groups)]  # once, not per call
+    numerators = [numerator * mask for mask in masks]
+    denominators = [denominator * mask for mask in masks]
+
     def statistic(idx: NDArray[np.intp]) -> NDArray[np.float64]:
         per_group = []
-        for g in np.unique(groups):
-            mask = (groups == g).astype(np.float64)
-            bottom = (denominator * mask)[idx].sum(axis=1)
-            top = (numerator * mask)[idx].sum(axis=1)
+        for top_values, bottom_values in zip(numerators, denominators, strict=True):
+            bottom = bottom_values[idx].sum(axis=1)
+            top = top_values[idx].sum(axis=1)
             with np.errstate(invalid="ignore", divide="ignore"):
                 per_group.append(np.where(bottom != 0, top / np.where(bottom != 0, bottom, 1), np.nan))
         stacked = np.vstack(per_group)

@@ -1,4 +1,5 @@
-"""The compiled L2 book with our orders inside it (numba): see :mod:`makerfirst.replay.cbook.book`."""
+"""The compiled L2 book with our orders inside it (numba kernels, compiled ahead of time for this
+machine): see :mod:`makerfirst.replay.cbook.book` and :mod:`makerfirst.replay.cbook.native`."""
 
 from makerfirst.replay.cbook.book import (
     Advanced,

@@ -28,12 +28,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import IntEnum
+from types import ModuleType
 
 import numpy as np
 
 from makerfirst.domain.errors import MakerfirstError
 from makerfirst.domain.orders import Side
-from makerfirst.replay.cbook import kernels as kn
+from makerfirst.replay.cbook import layout as lay
+from makerfirst.replay.cbook import native
 from makerfirst.replay.events import BBO, BID, CLEAR, EVENT_DTYPE, LEVEL, TRADE, EventStream, ProductScale
 
 DEFAULT_PAIRING_NS = 250_000_000  # ReplayBook's pairing_window_sec default
@@ -94,10 +96,15 @@ class BookTape:
             raise MakerfirstError("tape rows must be in receive-time order (an EventStream's events are)")
         price = np.ascontiguousarray(rows["price"], np.int64)
         kind = np.ascontiguousarray(rows["kind"], np.int8)
-        prices = np.unique(price[kind == LEVEL])
-        rank = np.searchsorted(prices, price)
+        is_level = kind == LEVEL
+        prices, level_rank = np.unique(price[is_level], return_inverse=True)
+        level = np.full(len(price), -1, np.int64)
+        level[is_level] = level_rank
+        others = np.flatnonzero(~is_level)  # trades and tickers: the rank where a level has their price
+        rank = np.searchsorted(prices, price[others])
         found = rank < len(prices)
-        found[found] = prices[rank[found]] == price[found]
+        found[found] = prices[rank[found]] == price[others][found]
+        level[others[found]] = rank[found]
         return cls(
             scale=scale,
             ts_ns=np.ascontiguousarray(rows["ts_ns"], np.int64),
@@ -106,7 +113,7 @@ class BookTape:
             price=price,
             size=np.ascontiguousarray(rows["size"], np.int64),
             aux=np.ascontiguousarray(rows["aux"], np.int64),
-            level=np.where(found, rank, -1).astype(np.int64),
+            level=level,
             prices=prices,
         )
 
@@ -132,11 +139,11 @@ class BookTape:
 
 
 class StopReason(IntEnum):
-    END = kn.STOP_END  # the tape is exhausted
-    UNTIL = kn.STOP_UNTIL  # the next row is after until_ns
-    FILL = kn.STOP_FILL  # the last row applied filled one of our orders
-    BEST = kn.STOP_BEST  # the last row applied changed the best bid or ask (stop_on_best_change)
-    ROWS = kn.STOP_ROWS  # max_rows rows applied
+    END = lay.STOP_END  # the tape is exhausted
+    UNTIL = lay.STOP_UNTIL  # the next row is after until_ns
+    FILL = lay.STOP_FILL  # the last row applied filled one of our orders
+    BEST = lay.STOP_BEST  # the last row applied changed the best bid or ask (stop_on_best_change)
+    ROWS = lay.STOP_ROWS  # max_rows rows applied
 
 
 @dataclass(frozen=True, slots=True)
@@ -198,19 +205,20 @@ class Checkpoint:
 
     @property
     def cursor(self) -> int:
-        return int(self.state[kn.ST_CURSOR])
+        return int(self.state[lay.ST_CURSOR])
 
     @property
     def now_ns(self) -> int:
-        return int(self.state[kn.ST_NOW])
+        return int(self.state[lay.ST_NOW])
 
 
 def _index(side: Side) -> int:
-    return kn.BIDS if side is Side.BUY else kn.ASKS
+    return lay.BIDS if side is Side.BUY else lay.ASKS
 
 
 class CompiledBook:
-    """The displayed L2 book of one tape and our virtual orders in it, in numba-compiled arrays."""
+    """The displayed L2 book of one tape and our virtual orders in it, in arrays the compiled kernels
+    advance (:mod:`makerfirst.replay.cbook.kernels`)."""
 
     def __init__(
         self,
@@ -219,15 +227,19 @@ class CompiledBook:
         pairing_window_ns: int = DEFAULT_PAIRING_NS,
         feed_latency_ns: int = 0,
         order_capacity: int = 8,
+        kernels: ModuleType | None = None,
     ) -> None:
+        """``kernels``: what runs the book (default :func:`native.kernels`, the extension built for
+        this machine, else numba's JIT); the tests hand in both to compare them."""
         self.tape = tape
+        self._k = kernels or native.kernels()
         m = len(tape.prices)
-        self._state: np.ndarray = kn.new_state(m, pairing_window_ns, feed_latency_ns)
-        self._lv = np.zeros((kn.N_LEVEL_FIELDS, 2, max(m, 1)), np.int64)
+        self._state: np.ndarray = lay.new_state(m, pairing_window_ns, feed_latency_ns)
+        self._lv = np.zeros((lay.N_LEVEL_FIELDS, 2, max(m, 1)), np.int64)
         self._touched_flag = np.zeros(max(m, 1), np.int8)
         self._touched = np.zeros(max(m, 1), np.int64)
-        self._orders = np.zeros((max(order_capacity, 1), kn.N_ORDER_FIELDS), np.int64)
-        self._fills = np.zeros_like(self._orders[:, : kn.N_FILL_FIELDS])
+        self._orders = np.zeros((max(order_capacity, 1), lay.N_ORDER_FIELDS), np.int64)
+        self._fills = np.zeros((len(self._orders), lay.N_FILL_FIELDS), np.int64)
         self._scratch = np.zeros(len(self._orders), np.int64)
         self._matches = np.zeros((max(m, 1), 2), np.int64)
         self._next_handle = 1
@@ -235,13 +247,13 @@ class CompiledBook:
 
     # -- the tape ----------------------------------------------------------------------------------
     def advance(
-        self, until_ns: int = kn.FAR, *, max_rows: int | None = None, stop_on_best_change: bool = False
+        self, until_ns: int = lay.FAR, *, max_rows: int | None = None, stop_on_best_change: bool = False
     ) -> Advanced:
         """Apply rows whose venue time is at or before ``until_ns``, stopping early after a row that
         fills one of our orders (or changes the best bid/ask level, if ``stop_on_best_change``), or
         after ``max_rows`` rows."""
         before = self.cursor
-        reason = kn.advance(
+        reason = self._k.advance(
             *self._columns,
             self.tape.prices,
             until_ns,
@@ -260,10 +272,10 @@ class CompiledBook:
     def advance_rows(self, rows: int) -> tuple[BookFill, ...]:
         """:meth:`advance` by at most ``rows`` rows (no time bound), stopping after a row that
         fills us; only the fills, for a caller that wakes often (the replay venue)."""
-        kn.advance(
+        self._k.advance(
             *self._columns,
             self.tape.prices,
-            kn.FAR,
+            lay.FAR,
             rows,
             False,
             self._state,
@@ -281,9 +293,10 @@ class CompiledBook:
         time bound for a book that holds none of our orders and none of our takers' consumption (a
         checkpoint pass), in its own kernel: the same state, about twice as fast on a long tape."""
         s = self._state
-        if s[kn.ST_N_BIDS] or s[kn.ST_N_ASKS] or s[kn.ST_TAKEN_BID] or s[kn.ST_TAKEN_ASK]:
+        if s[lay.ST_N_BIDS] or s[lay.ST_N_ASKS] or s[lay.ST_TAKEN_BID] or s[lay.ST_TAKEN_ASK]:
             raise MakerfirstError("catch_up() is for a book without our orders or takers: advance() it")
-        kn.catch_up(*self._columns, self.tape.prices, stop, s, self._lv, self._touched_flag, self._touched)
+        columns = self._columns
+        self._k.catch_up(*columns, self.tape.prices, stop, s, self._lv, self._touched_flag, self._touched)
 
     def advance_sampled(self, stops: np.ndarray) -> tuple[int, np.ndarray, np.ndarray, tuple[BookFill, ...]]:
         """For each row index in ``stops`` (ascending): apply the rows before it, then read the best
@@ -292,7 +305,7 @@ class CompiledBook:
         bids = np.empty(len(stops), np.int64)
         asks = np.empty(len(stops), np.int64)
         done = int(
-            kn.advance_sampled(
+            self._k.advance_sampled(
                 *self._columns,
                 self.tape.prices,
                 np.ascontiguousarray(stops, np.int64),
@@ -310,7 +323,7 @@ class CompiledBook:
         return done, bids[:done], asks[:done], self._last_fills()
 
     def _last_fills(self) -> tuple[BookFill, ...]:
-        n_fills = int(self._state[kn.ST_N_FILLS])
+        n_fills = int(self._state[lay.ST_N_FILLS])
         if not n_fills:
             return ()
         return tuple(
@@ -321,7 +334,7 @@ class CompiledBook:
     @property
     def cursor(self) -> int:
         """The index of the next tape row to apply."""
-        return int(self._state[kn.ST_CURSOR])
+        return int(self._state[lay.ST_CURSOR])
 
     @property
     def exhausted(self) -> bool:
@@ -330,31 +343,31 @@ class CompiledBook:
     @property
     def now_ns(self) -> int:
         """Venue time of the last row applied (0 before any)."""
-        return int(self._state[kn.ST_NOW])
+        return int(self._state[lay.ST_NOW])
 
     def next_time_ns(self) -> int | None:
         """Venue time of the next row, None at the end of the tape."""
         if self.exhausted:
             return None
-        return int(self.tape.ts_ns[self.cursor]) - int(self._state[kn.ST_SHIFT])
+        return int(self.tape.ts_ns[self.cursor]) - int(self._state[lay.ST_SHIFT])
 
     @property
     def stats(self) -> BookStats:
         s = self._state
         return BookStats(
-            int(s[kn.ST_TRADES]),
-            int(s[kn.ST_LEVEL_UPDATES]),
-            int(s[kn.ST_BBO_COMPARED]),
-            int(s[kn.ST_BBO_MISMATCHES]),
+            int(s[lay.ST_TRADES]),
+            int(s[lay.ST_LEVEL_UPDATES]),
+            int(s[lay.ST_BBO_COMPARED]),
+            int(s[lay.ST_BBO_MISMATCHES]),
         )
 
     # -- the book as the matching engine shows it -------------------------------------------------
     def best_bid(self) -> int | None:
-        j = kn.engine_best(self._state, self._lv, kn.BIDS)
+        j = self._k.engine_best(self._state, self._lv, lay.BIDS)
         return int(self.tape.prices[j]) if j >= 0 else None
 
     def best_ask(self) -> int | None:
-        j = kn.engine_best(self._state, self._lv, kn.ASKS)
+        j = self._k.engine_best(self._state, self._lv, lay.ASKS)
         return int(self.tape.prices[j]) if j < len(self.tape.prices) else None
 
     def would_cross(self, side: Side, price: int) -> bool:
@@ -372,11 +385,11 @@ class CompiledBook:
     def level_rows(self, side: Side, depth: int) -> np.ndarray:
         """:meth:`levels` as an int64 array of (price, lots) rows."""
         rows = np.empty((max(depth, 0), 2), np.int64)
-        return rows[: kn.engine_levels(self._state, self._lv, self.tape.prices, _index(side), rows)]
+        return rows[: self._k.engine_levels(self._state, self._lv, self.tape.prices, _index(side), rows)]
 
     def displayed(self, side: Side) -> dict[int, int]:
         """The venue's displayed size per price on ``side`` (what the feed last said)."""
-        sizes = self._lv[kn.LV_SIZE, _index(side), : len(self.tape.prices)]
+        sizes = self._lv[lay.LV_SIZE, _index(side), : len(self.tape.prices)]
         at = np.flatnonzero(sizes)
         return dict(zip(self.tape.prices[at].tolist(), sizes[at].tolist(), strict=True))
 
@@ -391,11 +404,11 @@ class CompiledBook:
             return None
         j_ask = 0 if ask_below is None else int(np.searchsorted(prices, ask_below, side="left"))
         j_bid = m if bid_above is None else int(np.searchsorted(prices, bid_above, side="right")) - 1
-        shown = (self._lv[kn.LV_SIZE, :, :m] - self._lv[kn.LV_TAKEN, :, :m] > 0).astype(np.int8)
+        shown = (self._lv[lay.LV_SIZE, :, :m] - self._lv[lay.LV_TAKEN, :, :m] > 0).astype(np.int8)
         row = int(
-            kn.first_row_meeting(
+            self._k.first_row_meeting(
                 self.tape.kind, self.tape.side, self.tape.level, self.tape.size,
-                self.cursor, min(stop, len(self.tape)), shown[kn.BIDS], shown[kn.ASKS], j_ask, j_bid,
+                self.cursor, min(stop, len(self.tape)), shown[lay.BIDS], shown[lay.ASKS], j_ask, j_bid,
             )
         )  # fmt: skip
         return None if row < 0 else row
@@ -406,7 +419,7 @@ class CompiledBook:
         if j < 0:
             return 0
         s = _index(side)
-        return int(self._lv[kn.LV_SIZE, s, j] - self._lv[kn.LV_TAKEN, s, j])
+        return int(self._lv[lay.LV_SIZE, s, j] - self._lv[lay.LV_TAKEN, s, j])
 
     # -- our orders ------------------------------------------------------------------------------
     def submit(self, side: Side, price: int | None, lots: int, *, rest: bool = True) -> Placed:
@@ -417,7 +430,7 @@ class CompiledBook:
         if rest and price is not None:
             self._ensure_free_order_row()
         handle = self._next_handle
-        n = kn.submit(
+        n = self._k.submit(
             self._state,
             self._lv,
             self._orders,
@@ -439,38 +452,38 @@ class CompiledBook:
 
     def cancel(self, order: int) -> int | None:
         """Remove our resting order; the lots it still had, or None if it was not resting."""
-        remaining = int(kn.cancel(self._state, self._lv, self._orders, order))
+        remaining = int(self._k.cancel(self._state, self._lv, self._orders, order))
         return None if remaining < 0 else remaining
 
     def remaining(self, order: int) -> int | None:
         """Lots our order still has, None if it is not resting (filled or cancelled)."""
         row = self._row_of(order)
-        return None if row is None else int(self._orders[row, kn.OR_REMAINING])
+        return None if row is None else int(self._orders[row, lay.OR_REMAINING])
 
     def order_price(self, order: int) -> int:
         """The limit price (ticks) of our resting order."""
         row = self._row_of(order)
         if row is None:
             raise MakerfirstError(f"order {order} is not resting in the compiled book")
-        return int(self._orders[row, kn.OR_PRICE])
+        return int(self._orders[row, lay.OR_PRICE])
 
     def queue_ahead(self, order: int) -> int:
         row = self._row_of(order)
         if row is None:
             raise MakerfirstError(f"order {order} is not resting in the compiled book")
-        return int(self._orders[row, kn.OR_AHEAD])
+        return int(self._orders[row, lay.OR_AHEAD])
 
     def resting(self) -> list[int]:
         """Handles of our resting orders."""
-        active = self._orders[:, kn.OR_ACTIVE] == 1
-        return [int(h) for h in self._orders[active, kn.OR_HANDLE].tolist()]
+        active = self._orders[:, lay.OR_ACTIVE] == 1
+        return [int(h) for h in self._orders[active, lay.OR_HANDLE].tolist()]
 
     # -- checkpoints ------------------------------------------------------------------------------
     def checkpoint(self) -> Checkpoint:
         """The whole book now; levels that hold nothing are left out."""
         # The levels holding anything, found over the contiguous arrays (faster than gathering the
         # touched list, which after a snapshot of a deep book is long): a CLEAR forgets only them.
-        market = self._lv[: kn.N_MARKET_FIELDS, :, : len(self.tape.prices)]
+        market = self._lv[: lay.N_MARKET_FIELDS, :, : len(self.tape.prices)]
         keep = np.flatnonzero(market.any(axis=(0, 1)))
         return Checkpoint(
             state=self._state.copy(),
@@ -483,39 +496,45 @@ class CompiledBook:
 
     @classmethod
     def restore(
-        cls, tape: BookTape, checkpoint: Checkpoint, *, order_capacity: int | None = None
+        cls,
+        tape: BookTape,
+        checkpoint: Checkpoint,
+        *,
+        order_capacity: int | None = None,
+        kernels: ModuleType | None = None,
     ) -> CompiledBook:
         """A new book on ``tape`` (the one the checkpoint was taken on) in the checkpoint's state."""
         if checkpoint.tape_key != tape.key:
             raise MakerfirstError("this checkpoint was taken on another tape; take one on this tape")
         capacity = max(order_capacity or 0, len(checkpoint.orders))
-        book = cls(tape, order_capacity=capacity)
+        book = cls(tape, order_capacity=capacity, kernels=kernels)
         book._state[:] = checkpoint.state
         levels = checkpoint.levels
-        book._lv[: kn.N_MARKET_FIELDS, :, levels] = checkpoint.values
+        book._lv[: lay.N_MARKET_FIELDS, :, levels] = checkpoint.values
         book._touched_flag[levels] = 1
         book._touched[: len(levels)] = levels
-        book._state[kn.ST_N_TOUCHED] = len(levels)
+        book._state[lay.ST_N_TOUCHED] = len(levels)
         book._orders[: len(checkpoint.orders)] = checkpoint.orders
-        for row in np.flatnonzero(book._orders[:, kn.OR_ACTIVE] == 1).tolist():
-            j = int(book._orders[row, kn.OR_LEVEL])
+        for row in np.flatnonzero(book._orders[:, lay.OR_ACTIVE] == 1).tolist():
+            j = int(book._orders[row, lay.OR_LEVEL])
             if j >= 0:
-                book._lv[kn.LV_OURS, book._orders[row, kn.OR_SIDE], j] += 1
+                book._lv[lay.LV_OURS, book._orders[row, lay.OR_SIDE], j] += 1
         book._next_handle = checkpoint.next_handle
         return book
 
     # -- internals --------------------------------------------------------------------------------
     def _row_of(self, order: int) -> int | None:
-        hit = np.flatnonzero((self._orders[:, kn.OR_ACTIVE] == 1) & (self._orders[:, kn.OR_HANDLE] == order))
+        rows = self._orders
+        hit = np.flatnonzero((rows[:, lay.OR_ACTIVE] == 1) & (rows[:, lay.OR_HANDLE] == order))
         return int(hit[0]) if len(hit) else None
 
     def _ensure_free_order_row(self) -> None:
-        if (self._orders[:, kn.OR_ACTIVE] == 0).any():
+        if (self._orders[:, lay.OR_ACTIVE] == 0).any():
             return
-        grown = np.zeros((2 * len(self._orders), kn.N_ORDER_FIELDS), np.int64)
+        grown = np.zeros((2 * len(self._orders), lay.N_ORDER_FIELDS), np.int64)
         grown[: len(self._orders)] = self._orders
         self._orders = grown
-        self._fills = np.zeros((len(grown), kn.N_FILL_FIELDS), np.int64)
+        self._fills = np.zeros((len(grown), lay.N_FILL_FIELDS), np.int64)
         self._scratch = np.zeros(len(grown), np.int64)
 
 
