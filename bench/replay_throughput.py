@@ -22,7 +22,7 @@ Rows (the letters are issue 10's):
   runs lived through (arrival to where each run's market stopped), the catch-up pass is not
   counted but its time is; CPU seconds are that pass + the runs (the tape's columns and level
   layout are data conversion, untimed as for every row);
-* (b) ``compiled book``: :class:`makerfirst.replay.cbook.CompiledBook` alone, the numba book with our
+* (b) ``compiled book``: :class:`makerfirst.replay.cbook.CompiledBook` alone, the compiled book with our
   orders inside it, advanced in one compiled call to the end (stopping only at our fills);
 * (b) ``compiled, wake on BBO``: the same, but returning to Python at every change of the best
   bid or ask and reading both, as an engine subscribed to the touch would;
@@ -171,7 +171,7 @@ def run_backtest_path(rows: np.ndarray, stream: EventStream, episodes: int, dead
         deadline_sec=deadline,
     )
     looped = EventStream(stream.products, rows)
-    # Warm-up on one loop: numba loads its compiled kernels; the event loop and policy code import.
+    # Warm-up on one loop: the book's kernels load; the event loop and policy code import.
     warm = rows[rows["ts_ns"] <= rows["ts_ns"][0] + int(2 * deadline * 1e9)]
     run_backtest(
         replace(config, episodes=1),
@@ -228,7 +228,7 @@ def run_compiled(
         assert handle is not None
         return watch.span(), first_fill, filled, wakes
 
-    replay(BookTape.from_rows(one_loop, scale))  # numba compiles (or loads its cache)
+    replay(BookTape.from_rows(one_loop, scale))  # the kernels load (built on this machine's first use)
     prepared = time.perf_counter()
     tape = BookTape.from_rows(rows, scale)
     prep = time.perf_counter() - prepared
@@ -245,7 +245,7 @@ def run_compiled(
         )
     return Row(
         "(b) compiled book",
-        "numba L2 book (both sides, best bid/ask) + our order's queue, one call to the end",
+        "compiled L2 book (both sides, best bid/ask) + our order's queue, one call to the end",
         volume(rows),
         seconds,
         fill_note(int(rows["ts_ns"][0]), first_fill, filled, extra),

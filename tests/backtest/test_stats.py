@@ -7,8 +7,17 @@ from decimal import Decimal
 
 import numpy as np
 
+from makerfirst.replay.distinct import distinct, distinct_with_ranks
 from makerfirst.replay.metrics import EpisodeResult, compare_paired
-from makerfirst.replay.stats import bootstrap, mean_of, median_of, quantile_of, ratio_of_sums, wilson
+from makerfirst.replay.stats import (
+    bootstrap,
+    mean_of,
+    median_of,
+    percentiles,
+    quantile_of,
+    ratio_of_sums,
+    wilson,
+)
 
 STUDIES = 300
 
@@ -100,3 +109,27 @@ def test_the_median_of_resampled_episodes_is_numpys_nanmedian_row_by_row() -> No
         has = ~np.isnan(drawn).all(axis=1)
         expected[has] = np.nanmedian(drawn[has], axis=1)
         np.testing.assert_array_equal(median_of(values)(idx), expected)
+
+
+def test_the_interval_bounds_are_numpys_percentiles_value_for_value() -> None:
+    """Small and large samples, ties, rounded values: the same floats as np.percentile."""
+    rng = np.random.default_rng(5)
+    shares = np.array([0.0, 2.5, 50.0, 97.5, 100.0]) / 100
+    for _ in range(3000):
+        n = int(rng.integers(1, 80))
+        values = np.round(rng.normal(0.0, 100.0, n), int(rng.integers(0, 3)))
+        if rng.random() < 0.3:
+            values = np.repeat(values[: max(1, n // 3)], 3)
+        np.testing.assert_array_equal(percentiles(values, shares), np.percentile(values, 100 * shares))
+
+
+def test_distinct_values_and_ranks_are_numpys_unique() -> None:
+    rng = np.random.default_rng(6)
+    for n in (0, 1, 2, 50, 5000):
+        values = rng.integers(-20, 20, n) * 1_000_000_007
+        np.testing.assert_array_equal(distinct(values), np.unique(values))
+        kept, ranks = distinct_with_ranks(values)
+        expected, inverse = np.unique(values, return_inverse=True)
+        np.testing.assert_array_equal(kept, expected)
+        np.testing.assert_array_equal(ranks, inverse)
+        np.testing.assert_array_equal(kept[ranks], values)

@@ -84,3 +84,27 @@ def test_the_command_runs_with_the_collector_on_and_start_up_frozen_out_of_it(tm
     )
     assert done.returncode == 0, done.stderr
     assert done.stderr.strip() == "[False, (True, True)]"
+
+
+def test_a_thread_still_running_at_the_end_is_waited_for(tmp_path: Path) -> None:
+    """A command that left a non-daemon thread working exits as Python does: after the thread."""
+    script = textwrap.dedent(
+        """
+        import sys, threading, time
+        from makerfirst.cli.entry import main
+        marker = sys.argv[1]
+        def finish_later():
+            time.sleep(0.3)
+            open(marker, "w").write("thread finished")
+        threading.Thread(target=finish_later).start()
+        sys.argv = ["makerfirst", "config", "validate", sys.argv[2]]
+        main()
+        """
+    )
+    marker = tmp_path / "thread.txt"
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(marker), str(POLICY)],
+        check=False, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert (done.returncode, done.stdout.strip()) == (0, "ok")
+    assert marker.read_text() == "thread finished"

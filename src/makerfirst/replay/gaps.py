@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import bisect
 
-import numpy as np
-
+from makerfirst.replay.distinct import distinct
 from makerfirst.replay.episodes import Episode
 from makerfirst.replay.events import CLEAR, EventStream
 
@@ -20,7 +19,7 @@ def resync_times(stream: EventStream, product_index: int) -> list[float]:
     """Epoch seconds of every snapshot (``CLEAR``) of the product after its first, ascending."""
     ev = stream.events
     clears = ev["ts_ns"][(ev["product"] == product_index) & (ev["kind"] == CLEAR)]
-    return sorted(float(t) / 1e9 for t in np.unique(clears)[1:])
+    return [float(t) / 1e9 for t in distinct(clears)[1:]]
 
 
 def spans_a_gap(episode: Episode, resyncs: list[float]) -> bool:

@@ -1,11 +1,13 @@
 """Fill curves for a backtest's products, measured where the policies may look: the calibration part
 of each capture (never the part the policies are judged on alone) and each fitted or preset market
-(run on a seed no episode uses), read by the same virtual-order code (``fill_curve``)."""
+(run on a seed no episode uses), read by the same virtual-order code (``fill_curve``, imported
+only when a ``glft`` policy runs: a backtest of the other policies does not load it)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from makerfirst.algorithms.glft import FillCurve
 from makerfirst.replay.backtest import (
@@ -18,19 +20,16 @@ from makerfirst.replay.backtest import (
 )
 from makerfirst.replay.episodes import Window, split_window
 from makerfirst.replay.events import ProductScale
-from makerfirst.replay.fill_curve import (
-    ObservedRate,
-    TapeSample,
-    fit_curves,
-    measure_market,
-    observed_rates,
-    sample_tape,
-)
 from makerfirst.replay.policies import PolicyKind, PolicySpec, with_curves
+
+if TYPE_CHECKING:
+    from makerfirst.replay.fill_curve import ObservedRate, TapeSample
 
 
 def plan_samples(plan: BacktestPlan, config: BacktestConfig) -> dict[str, list[TapeSample]]:
     """Each product's virtual orders: on its capture's calibration window, on its fitted market."""
+    from makerfirst.replay.fill_curve import measure_market, sample_tape  # noqa: PLC0415 - glft only
+
     samples: dict[str, list[TapeSample]] = {}
     for (_, product_id), venue in plan.venues.items():
         if isinstance(venue, ReplayVenue):
@@ -57,6 +56,8 @@ class CurveEvidence:
 def curve_evidence(
     curves: Mapping[str, FillCurve], samples: Mapping[str, Sequence[TapeSample]]
 ) -> tuple[CurveEvidence, ...]:
+    from makerfirst.replay.fill_curve import TapeSample, observed_rates  # noqa: PLC0415 - glft only
+
     out = []
     for product_id, curve in curves.items():
         merged = TapeSample(product_id)
@@ -79,6 +80,8 @@ def fitted_specs(
     """``with_plan_curves`` and the evidence the curves were fitted on (empty without a ``glft``)."""
     if not any(s.kind is PolicyKind.GLFT for s in specs):
         return tuple(specs), ()
+    from makerfirst.replay.fill_curve import fit_curves  # noqa: PLC0415 - glft only
+
     samples = plan_samples(plan, config)
     curves = fit_curves(samples)
     return with_curves(specs, curves), curve_evidence(curves, samples)

@@ -36,6 +36,7 @@ from makerfirst.domain.errors import MakerfirstError
 from makerfirst.domain.orders import Side
 from makerfirst.replay.cbook import layout as lay
 from makerfirst.replay.cbook import native
+from makerfirst.replay.distinct import distinct_with_ranks
 from makerfirst.replay.events import BBO, BID, CLEAR, EVENT_DTYPE, LEVEL, TRADE, EventStream, ProductScale
 
 DEFAULT_PAIRING_NS = 250_000_000  # ReplayBook's pairing_window_sec default
@@ -97,7 +98,7 @@ class BookTape:
         price = np.ascontiguousarray(rows["price"], np.int64)
         kind = np.ascontiguousarray(rows["kind"], np.int8)
         is_level = kind == LEVEL
-        prices, level_rank = np.unique(price[is_level], return_inverse=True)
+        prices, level_rank = distinct_with_ranks(price[is_level])
         level = np.full(len(price), -1, np.int64)
         level[is_level] = level_rank
         others = np.flatnonzero(~is_level)  # trades and tickers: the rank where a level has their price
