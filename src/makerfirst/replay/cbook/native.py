@@ -4,7 +4,7 @@ numba compiles :mod:`makerfirst.replay.cbook.kernels` just in time; even from it
 process pays for importing numba and llvmlite and for loading every kernel (about 0.13 s of a
 ``makerfirst backtest``), which is most of what a short backtest costs. The same kernels, compiled
 ahead of time by numba's ``pycc`` into a CPython extension, import in well under a millisecond and
-need only numpy. The first book a machine builds compiles that extension (about 10 s, a C
+need only numpy. The first book a machine builds compiles that extension (5 to 10 s, a C
 compiler needed) into ``$MAKERFIRST_KERNEL_DIR`` (else ``~/.cache/makerfirst/kernels``); every
 later process loads it.
 
@@ -136,7 +136,7 @@ def _build(name: str, directory: Path, path: Path) -> None:
     process that loads it concurrently sees either no file or the whole one."""
     directory.mkdir(parents=True, exist_ok=True)
     # A warning so that it shows where nothing configured logging (a first backtest waits on it).
-    log.warning("compiling the replay book's kernels for this machine, once (about 10 s): %s", path)
+    log.warning("compiling the replay book's kernels for this machine, once (5 to 10 s): %s", path)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # pycc is "pending deprecation"; without it the JIT runs
         from numba.pycc import cc as pycc  # noqa: PLC0415 - only to build
