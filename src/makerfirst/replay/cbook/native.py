@@ -88,6 +88,8 @@ def kernels() -> ModuleType:
     loaded = _load(name, path)
     if loaded is not None:
         return loaded
+    # A warning so that it shows where nothing configured logging (a first backtest waits on it).
+    log.warning("compiling the replay book's kernels for this machine, once (5 to 10 s): %s", path)
     try:
         _build(name, directory, path)
     except Exception as error:  # any failure to build leaves the JIT kernels
@@ -135,8 +137,6 @@ def _build(name: str, directory: Path, path: Path) -> None:
     """Compile the extension into ``directory`` and move it to ``path`` in one rename, so that a
     process that loads it concurrently sees either no file or the whole one."""
     directory.mkdir(parents=True, exist_ok=True)
-    # A warning so that it shows where nothing configured logging (a first backtest waits on it).
-    log.warning("compiling the replay book's kernels for this machine, once (5 to 10 s): %s", path)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # pycc is "pending deprecation"; without it the JIT runs
         from numba.pycc import cc as pycc  # noqa: PLC0415 - only to build
